@@ -1,0 +1,3 @@
+module github.com/roadrunner-wasm/roadrunner
+
+go 1.26

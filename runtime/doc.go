@@ -1,0 +1,25 @@
+// Package runtime is the contract between Roadrunner and a WebAssembly engine,
+// and the guest ABI that contract serves.
+//
+// An [Engine] compiles a module and returns a [Function]: a named pool of
+// instances of that module. A Function receives payloads with
+// [Function.Deliver], which asks an idle instance for a buffer through the
+// guest's rr_alloc export, bounds-checks the answer, lends a view of that
+// buffer to a fill callback for exactly as long as it takes to fill it, and
+// then calls the guest's rr_handle export. No view of guest memory escapes a
+// call: memory may grow and move the moment control returns to the guest.
+//
+// A guest talks back through the imports of the "roadrunner" module, send and
+// reply, which an engine forwards to the [Host] given to [Engine.Load]. Every
+// (ptr, len) pair a guest passes is bounds-checked against its memory before
+// the host reads it; a bad one becomes [CodeBadPointer], never a host panic.
+//
+// Engines implement [Instance] (one instantiated module, single-threaded) and
+// use [NewPool] to get a Function with the pooling, instance replacement after
+// a trap and the bounds checks written once, here, for every engine. The
+// conformance suite in runtime/runtimetest holds every engine to this
+// contract.
+//
+// Errors carry a [Code], the small fixed table of the ABI (docs/ABI.md). Use
+// [CodeOf] to find the code of an error and errors.Is to test for one.
+package runtime
