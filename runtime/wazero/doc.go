@@ -1,0 +1,19 @@
+// Package wazero is Roadrunner's default engine: github.com/tetratelabs/wazero,
+// pure Go, no cgo.
+//
+// Each loaded function gets its own wazero runtime holding WASI preview 1, the
+// "roadrunner" host module and the compiled module; the runtimes share one
+// compilation cache, on disk when Options.CacheDir is set, so that a node
+// restart does not recompile its modules. A reactor's _initialize runs once
+// per instance; a WASI command module (one that exports _start) is refused.
+//
+// The send and reply imports are host functions on wazero's stack path
+// (api.GoModuleFunc): they read their (ptr, len) arguments from the stack,
+// bounds-check them against the caller's memory with api.Memory.Read, and
+// pass the resulting view, not a copy, to the runtime.Host. The view is valid
+// until the host function returns.
+//
+// Calls into a guest are interrupted when their context is done
+// (RuntimeConfig.WithCloseOnContextDone): the instance is then closed and the
+// pool replaces it.
+package wazero

@@ -1,0 +1,232 @@
+package wazero
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"sync/atomic"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/roadrunner-wasm/roadrunner/runtime"
+)
+
+// Options configures an Engine. The zero value (or nil) is valid.
+type Options struct {
+	// CacheDir is where compiled modules are kept across restarts. Empty
+	// means no disk cache (compiled code is still shared in memory between
+	// functions of one Engine).
+	CacheDir string
+	// MemoryLimitPages caps each instance's linear memory, in 64 KiB pages.
+	// Zero means 65536 (4 GiB, the most a 32-bit memory can address).
+	MemoryLimitPages uint32
+}
+
+// Engine is the wazero engine. It implements runtime.Engine.
+type Engine struct {
+	opts  Options
+	cache wazero.CompilationCache
+}
+
+var _ runtime.Engine = (*Engine)(nil)
+
+// New returns an engine. It creates opts.CacheDir if needed.
+func New(ctx context.Context, opts *Options) (*Engine, error) {
+	e := &Engine{}
+	if opts != nil {
+		e.opts = *opts
+	}
+	if e.opts.CacheDir != "" {
+		if err := os.MkdirAll(e.opts.CacheDir, 0o700); err != nil {
+			return nil, fmt.Errorf("wazero: cache dir: %w", err)
+		}
+		c, err := wazero.NewCompilationCacheWithDir(e.opts.CacheDir)
+		if err != nil {
+			return nil, fmt.Errorf("wazero: cache dir: %w", err)
+		}
+		e.cache = c
+	} else {
+		e.cache = wazero.NewCompilationCache()
+	}
+	return e, nil
+}
+
+// DefaultCacheDir is the cache directory a node uses unless configured
+// otherwise: roadrunner/wazero under the user's cache directory
+// ($XDG_CACHE_HOME or ~/.cache).
+func DefaultCacheDir() (string, error) {
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("wazero: default cache dir: %w", err)
+	}
+	return filepath.Join(d, "roadrunner", "wazero"), nil
+}
+
+// Name implements runtime.Engine.
+func (e *Engine) Name() string { return "wazero" }
+
+// Version implements runtime.Engine: the wazero module version linked in.
+func (e *Engine) Version() string { return Version() }
+
+// Version is the version of github.com/tetratelabs/wazero in this binary.
+func Version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == "github.com/tetratelabs/wazero" {
+				if d.Replace != nil {
+					return d.Replace.Version
+				}
+				return d.Version
+			}
+		}
+	}
+	return "unknown"
+}
+
+// Close implements runtime.Engine.
+func (e *Engine) Close(ctx context.Context) error {
+	return e.cache.Close(ctx)
+}
+
+// Load implements runtime.Engine.
+func (e *Engine) Load(ctx context.Context, spec runtime.FunctionSpec, host runtime.Host) (runtime.Function, error) {
+	if spec.Name == "" {
+		return nil, errors.New("wazero: function name is empty")
+	}
+	if host == nil {
+		return nil, fmt.Errorf("wazero: function %s: nil host", spec.Name)
+	}
+	limit := e.opts.MemoryLimitPages
+	if limit == 0 {
+		limit = 65536
+	}
+	cfg := wazero.NewRuntimeConfig().
+		WithCompilationCache(e.cache).
+		WithCloseOnContextDone(true).
+		WithMemoryLimitPages(limit)
+	r := wazero.NewRuntimeWithConfig(ctx, cfg)
+	f := &function{name: spec.Name, host: host, rt: r, spec: spec}
+	fn, err := f.load(ctx)
+	if err != nil {
+		r.Close(ctx)
+		return nil, fmt.Errorf("wazero: function %s: %w", spec.Name, err)
+	}
+	return fn, nil
+}
+
+// function is the per-function state shared by its instances.
+type function struct {
+	name     string
+	host     runtime.Host
+	rt       wazero.Runtime
+	spec     runtime.FunctionSpec
+	compiled wazero.CompiledModule
+	modCfg   wazero.ModuleConfig
+	seq      atomic.Uint64
+	names    runtime.NameCache
+}
+
+func (f *function) load(ctx context.Context) (runtime.Function, error) {
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, f.rt); err != nil {
+		return nil, fmt.Errorf("instantiate wasi: %w", err)
+	}
+	i32 := api.ValueTypeI32
+	_, err := f.rt.NewHostModuleBuilder(runtime.ImportModule).
+		NewFunctionBuilder().
+		WithGoModuleFunction(api.GoModuleFunc(f.send), []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}).
+		WithParameterNames("name_ptr", "name_len", "data_ptr", "data_len").
+		Export(runtime.ImportSend).
+		NewFunctionBuilder().
+		WithGoModuleFunction(api.GoModuleFunc(f.reply), []api.ValueType{i32, i32}, []api.ValueType{i32}).
+		WithParameterNames("data_ptr", "data_len").
+		Export(runtime.ImportReply).
+		Instantiate(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("instantiate host module: %w", err)
+	}
+	compiled, err := f.rt.CompileModule(ctx, f.spec.Module)
+	if err != nil {
+		return nil, fmt.Errorf("compile: %w", err)
+	}
+	f.compiled = compiled
+	start, err := checkModule(compiled)
+	if err != nil {
+		return nil, err
+	}
+	mc := wazero.NewModuleConfig().
+		WithSysWalltime().
+		WithSysNanotime().
+		WithSysNanosleep().
+		WithRandSource(rand.Reader).
+		WithStdout(orDiscard(f.spec.Stdout)).
+		WithStderr(orDiscard(f.spec.Stderr))
+	if start != "" {
+		mc = mc.WithStartFunctions(start)
+	} else {
+		mc = mc.WithStartFunctions()
+	}
+	f.modCfg = mc
+	return runtime.NewPool(ctx, f.name, f.spec.PoolSize, f.newInstance, f.close)
+}
+
+func orDiscard(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return w
+}
+
+func (f *function) close(ctx context.Context) error {
+	return f.rt.Close(ctx)
+}
+
+func (f *function) newInstance(ctx context.Context) (runtime.Instance, error) {
+	name := fmt.Sprintf("%s#%d", f.name, f.seq.Add(1))
+	// The instance outlives the call that created it: do not let the
+	// caller's deadline close it.
+	mod, err := f.rt.InstantiateModule(context.WithoutCancel(ctx), f.compiled, f.modCfg.WithName(name))
+	if err != nil {
+		return nil, err
+	}
+	return &instance{
+		mod:    mod,
+		mem:    mod.Memory(),
+		alloc:  mod.ExportedFunction(runtime.ExportAlloc),
+		handle: mod.ExportedFunction(runtime.ExportHandle),
+	}, nil
+}
+
+// send is the "roadrunner" module's send import.
+func (f *function) send(ctx context.Context, mod api.Module, stack []uint64) {
+	mem := mod.Memory()
+	name, ok := mem.Read(api.DecodeU32(stack[0]), api.DecodeU32(stack[1]))
+	if !ok {
+		stack[0] = api.EncodeI32(int32(runtime.CodeBadPointer))
+		return
+	}
+	data, ok := mem.Read(api.DecodeU32(stack[2]), api.DecodeU32(stack[3]))
+	if !ok {
+		stack[0] = api.EncodeI32(int32(runtime.CodeBadPointer))
+		return
+	}
+	err := f.host.Send(ctx, f.name, f.names.String(name), data)
+	stack[0] = api.EncodeI32(int32(runtime.CodeOf(err)))
+}
+
+// reply is the "roadrunner" module's reply import.
+func (f *function) reply(ctx context.Context, mod api.Module, stack []uint64) {
+	data, ok := mod.Memory().Read(api.DecodeU32(stack[0]), api.DecodeU32(stack[1]))
+	if !ok {
+		stack[0] = api.EncodeI32(int32(runtime.CodeBadPointer))
+		return
+	}
+	err := f.host.Reply(ctx, f.name, data)
+	stack[0] = api.EncodeI32(int32(runtime.CodeOf(err)))
+}
