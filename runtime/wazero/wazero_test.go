@@ -33,8 +33,10 @@ func TestConformance(t *testing.T) {
 
 type nopHost struct{}
 
-func (nopHost) Send(context.Context, string, string, []byte) error { return runtime.CodeUnknownFunction }
-func (nopHost) Reply(context.Context, string, []byte) error        { return nil }
+func (nopHost) Send(context.Context, string, string, []byte) error {
+	return runtime.CodeUnknownFunction
+}
+func (nopHost) Reply(context.Context, string, []byte) error { return nil }
 
 // cacheFiles lists the files below dir with their modification times.
 func cacheFiles(t *testing.T, dir string) map[string]time.Time {
