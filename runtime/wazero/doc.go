@@ -15,5 +15,7 @@
 //
 // Calls into a guest are interrupted when their context is done
 // (RuntimeConfig.WithCloseOnContextDone): the instance is then closed and the
-// pool replaces it.
+// pool replaces it. That check costs guest compute (a CRC32C loop measured
+// 3.7x slower with it); FunctionSpec.Uninterruptible turns it off per
+// function.
 package wazero

@@ -109,7 +109,7 @@ func (e *Engine) Load(ctx context.Context, spec runtime.FunctionSpec, host runti
 	}
 	cfg := wazero.NewRuntimeConfig().
 		WithCompilationCache(e.cache).
-		WithCloseOnContextDone(true).
+		WithCloseOnContextDone(!spec.Uninterruptible).
 		WithMemoryLimitPages(limit)
 	r := wazero.NewRuntimeWithConfig(ctx, cfg)
 	f := &function{name: spec.Name, host: host, rt: r, spec: spec}

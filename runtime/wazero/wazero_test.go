@@ -99,3 +99,39 @@ func TestCompilationCacheSurvivesRestart(t *testing.T) {
 		}
 	}
 }
+
+type replyHost struct{ got []byte }
+
+func (h *replyHost) Send(context.Context, string, string, []byte) error {
+	return runtime.CodeUnknownFunction
+}
+func (h *replyHost) Reply(_ context.Context, _ string, p []byte) error {
+	h.got = append(h.got[:0], p...)
+	return nil
+}
+
+// An uninterruptible function (no context checks compiled in) still works.
+func TestUninterruptible(t *testing.T) {
+	ctx := context.Background()
+	e, err := wazero.New(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(ctx)
+	h := &replyHost{}
+	fn, err := e.Load(ctx, runtime.FunctionSpec{Name: "f", Module: runtimetest.GuestModule(t), PoolSize: 1, Uninterruptible: true}, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fn.Close(ctx)
+	payload := make([]byte, 1<<20)
+	for i := range payload {
+		payload[i] = byte(i * 7)
+	}
+	if err := fn.Deliver(ctx, uint32(len(payload)), func(d []byte) error { copy(d, payload); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if string(h.got) != string(payload) {
+		t.Fatal("reply differs from the payload")
+	}
+}
