@@ -1,0 +1,16 @@
+// Command rrnode is the Roadrunner node daemon and its client.
+//
+//	rrnode start --config FILE [--http ADDR] [--accel MODE] [--strict-accel]
+//	             [--log-format text|json] [--log-level debug|info|warn|error]
+//	rrnode invoke NAME [--data @FILE|-|TEXT] [--addr URL] [--trace]
+//	rrnode version
+//
+// start runs a node (package node) with the functions of a YAML config and
+// serves its HTTP ingress until SIGINT or SIGTERM, then drains: invocations
+// in flight finish (up to node.drain_timeout), functions close, and rrnode
+// exits 0. invoke POSTs a payload to a node's ingress and writes the reply
+// to standard output; it exits 1 if the invocation failed. version prints
+// the version, the Go version and the engines compiled in.
+//
+// Exit status: 0 on success, 1 on failure, 2 on a usage error.
+package main

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/roadrunner-wasm/roadrunner/node"
+)
+
+type startFlags struct {
+	config      string
+	http        string
+	accel       string
+	strictAccel bool
+	logFormat   string
+	logLevel    string
+}
+
+func newStartCmd(std stdio) *cobra.Command {
+	var f startFlags
+	c := &cobra.Command{
+		Use:   "start --config FILE",
+		Short: "Run a node: load its functions and serve the HTTP ingress",
+		Long: `Run a node: load the functions of the config file, serve the HTTP ingress
+(POST /v1/functions/{name}), /healthz and /metrics, until SIGINT or SIGTERM.
+Then drain: stop accepting, let the invocations in flight finish (up to
+node.drain_timeout), close the functions and exit 0.
+
+Accelerators: this build has only the plain paths. --accel takes its final
+values (auto, none, iouring, sockmap, iouring,sockmap); auto and none run
+the plain paths, and an accelerator named explicitly falls back to plain
+syscalls with a warning, counted in rr_fallbacks_total. --strict-accel
+makes that fallback an error instead.`,
+		Args: exactArgs(0),
+		RunE: func(c *cobra.Command, _ []string) error {
+			return runStart(c.Context(), f, std.err)
+		},
+	}
+	fl := c.Flags()
+	fl.StringVar(&f.config, "config", "", "the node's YAML config `file` (required)")
+	fl.StringVar(&f.http, "http", "", "ingress `address` host:port, overriding node.http (port 0 picks a free one)")
+	fl.StringVar(&f.accel, "accel", node.AccelAuto, "accelerators: auto|none|iouring|sockmap|iouring,sockmap (this build: plain paths only; others fall back)")
+	fl.BoolVar(&f.strictAccel, "strict-accel", false, "fail instead of falling back when an accelerator named in --accel is unavailable")
+	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text|json")
+	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug|info|warn|error")
+	return c
+}
+
+func newLogger(format, level string, w io.Writer) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, usageError{fmt.Errorf("--log-level %q: want debug, info, warn or error", level)}
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, usageError{fmt.Errorf("--log-format %q: want text or json", format)}
+}
+
+func runStart(ctx context.Context, f startFlags, stderr io.Writer) error {
+	if f.config == "" {
+		return usageError{errors.New("start: --config is required (see rrnode start --help)")}
+	}
+	switch f.accel {
+	case node.AccelAuto, node.AccelNone, node.AccelIOURing, node.AccelSockmap,
+		node.AccelIOURing + "," + node.AccelSockmap, node.AccelSockmap + "," + node.AccelIOURing:
+	default:
+		return usageError{fmt.Errorf("--accel %q: want auto, none, iouring, sockmap or iouring,sockmap", f.accel)}
+	}
+	log, err := newLogger(f.logFormat, f.logLevel, stderr)
+	if err != nil {
+		return err
+	}
+	if f.http != "" {
+		if _, _, err := net.SplitHostPort(f.http); err != nil {
+			return usageError{fmt.Errorf("--http %q: want host:port: %w", f.http, err)}
+		}
+	}
+	cfg, err := node.LoadConfig(f.config)
+	if err != nil {
+		return err
+	}
+	if f.http != "" {
+		cfg.Node.HTTP = f.http
+	}
+	n, err := node.New(ctx, cfg, &node.Options{Logger: log, Accel: f.accel, StrictAccel: f.strictAccel})
+	if err != nil {
+		return err
+	}
+	cfg2 := n.Config()
+	ln, err := net.Listen("tcp", cfg2.Node.HTTP)
+	if err != nil {
+		return errors.Join(fmt.Errorf("listen: %w", err), n.Shutdown(context.Background()))
+	}
+	served := make(chan error, 1)
+	go func() { served <- n.Serve(ln) }()
+	log.Info("node started", "node", n.Name(), "http", ln.Addr().String(), "functions", len(cfg2.Functions), "config", f.config)
+
+	sig, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	var serveErr error
+	select {
+	case <-sig.Done():
+	case serveErr = <-served:
+		served <- nil
+	}
+	stop() // a second signal ends the process at once
+	log.Info("shutting down", "drain_timeout", cfg2.Node.DrainTimeout)
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg2.Node.DrainTimeout)
+	defer cancel()
+	err = n.Shutdown(dctx)
+	if e := <-served; e != nil && serveErr == nil {
+		serveErr = e
+	}
+	return errors.Join(serveErr, err)
+}

@@ -1,0 +1,19 @@
+// Package nodeproc runs an rrnode binary as a child process, for the demo
+// and the end-to-end tests: the node under test is a separate process,
+// reached only over HTTP and stopped only by a signal, as in production.
+//
+// [Start] picks a free port on 127.0.0.1, runs
+//
+//	rrnode start --config FILE --http 127.0.0.1:PORT [extra args]
+//
+// and returns once GET /healthz answers 200. If the node exits first, or
+// does not become healthy within the start timeout, Start kills it and
+// returns an error that quotes the end of what it wrote to standard error.
+// [Node.Stop] sends SIGTERM, waits for the node to drain and exit, sends
+// SIGKILL if it does not within the stop timeout, and returns the exit
+// status: a clean shutdown is status 0 and a nil error.
+//
+// Call Stop (in a test, from Cleanup) on every path. On Linux the node is
+// also killed if its parent process dies first, so that a test binary killed
+// by its -timeout leaves no node behind.
+package nodeproc

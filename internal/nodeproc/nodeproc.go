@@ -1,0 +1,257 @@
+package nodeproc
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Options says which node to start and how. Binary and Config are required.
+type Options struct {
+	Binary string   // path of the rrnode executable
+	Config string   // the --config file
+	Args   []string // more arguments for `rrnode start`, after --config and --http
+	Env    []string // added to the parent's environment
+
+	// Output, if not nil, receives a copy of the node's standard output and
+	// standard error as they are written. It must be safe for concurrent use.
+	Output io.Writer
+
+	// StartTimeout bounds the wait for GET /healthz = 200. Default 60s.
+	StartTimeout time.Duration
+	// StopTimeout bounds the wait for the node to exit after SIGTERM before
+	// it is killed. Default 45s (the default drain_timeout is 30s).
+	StopTimeout time.Duration
+}
+
+// Node is a running rrnode child process.
+type Node struct {
+	addr string
+	cmd  *exec.Cmd
+	out  *tail
+	stop time.Duration
+
+	done    chan struct{} // closed when the process has exited
+	waitErr error         // cmd.Wait's result, set before done is closed
+
+	stopOnce sync.Once
+	status   int
+	stopErr  error
+}
+
+// Start starts a node and waits until it is healthy. ctx bounds the start
+// only: the process runs until Stop.
+func Start(ctx context.Context, opts *Options) (*Node, error) {
+	if opts == nil || opts.Binary == "" || opts.Config == "" {
+		return nil, errors.New("nodeproc: Options.Binary and Options.Config are required")
+	}
+	// The port is free when picked and may be taken before the node binds
+	// it; a node that exits complaining about it is started again.
+	var err error
+	for range 3 {
+		var n *Node
+		n, err = start(ctx, opts)
+		if err == nil {
+			return n, nil
+		}
+		if !errors.Is(err, errAddrInUse) {
+			return nil, err
+		}
+	}
+	return nil, err
+}
+
+var errAddrInUse = errors.New("address already in use")
+
+func start(ctx context.Context, opts *Options) (*Node, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, fmt.Errorf("nodeproc: pick a port: %w", err)
+	}
+	args := append([]string{"start", "--config", opts.Config, "--http", addr}, opts.Args...)
+	cmd := exec.Command(opts.Binary, args...)
+	cmd.Env = append(os.Environ(), opts.Env...)
+	out := &tail{max: 64 << 10}
+	var w io.Writer = out
+	if opts.Output != nil {
+		w = io.MultiWriter(out, opts.Output)
+	}
+	cmd.Stdout, cmd.Stderr = w, w
+	cmd.WaitDelay = 5 * time.Second // if a grandchild keeps the pipes open
+	dieWithParent(cmd)
+
+	n := &Node{addr: addr, cmd: cmd, out: out, stop: opts.StopTimeout, done: make(chan struct{})}
+	if n.stop <= 0 {
+		n.stop = 45 * time.Second
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("nodeproc: %w", err)
+	}
+	go func() {
+		n.waitErr = cmd.Wait()
+		close(n.done)
+	}()
+
+	timeout := opts.StartTimeout
+	if timeout <= 0 {
+		timeout = 60 * time.Second
+	}
+	if err := n.waitHealthy(ctx, timeout); err != nil {
+		n.kill()
+		<-n.done
+		if strings.Contains(out.String(), "address already in use") {
+			err = fmt.Errorf("%w: %w", err, errAddrInUse)
+		}
+		return nil, err
+	}
+	return n, nil
+}
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	addr := l.Addr().String()
+	return addr, l.Close()
+}
+
+func (n *Node) waitHealthy(parent context.Context, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(parent, timeout)
+	defer cancel()
+	client := &http.Client{Timeout: 2 * time.Second}
+	url := n.URL() + "/healthz"
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	var last string
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return fmt.Errorf("nodeproc: %w", err)
+		}
+		resp, err := client.Do(req)
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			last = "GET /healthz: " + resp.Status
+		} else if ctx.Err() == nil || last == "" {
+			last = err.Error()
+		}
+		select {
+		case <-n.done:
+			return fmt.Errorf("nodeproc: rrnode exited before it was healthy (%v); its output:\n%s", n.waitErr, n.out)
+		case <-ctx.Done():
+			if err := parent.Err(); err != nil {
+				return fmt.Errorf("nodeproc: wait for rrnode: %w", err)
+			}
+			return fmt.Errorf("nodeproc: rrnode not healthy after %v (last: %s); its output:\n%s", timeout, last, n.out)
+		case <-tick.C:
+		}
+	}
+}
+
+// Addr is the node's HTTP address, 127.0.0.1:PORT.
+func (n *Node) Addr() string { return n.addr }
+
+// URL is the node's HTTP base URL, http://127.0.0.1:PORT.
+func (n *Node) URL() string { return "http://" + n.addr }
+
+// PID is the node's process id.
+func (n *Node) PID() int { return n.cmd.Process.Pid }
+
+// Output returns the end (the last 64 KiB) of what the node has written to
+// its standard output and standard error so far.
+func (n *Node) Output() string { return n.out.String() }
+
+// Done is closed when the node's process has exited, for whatever reason.
+func (n *Node) Done() <-chan struct{} { return n.done }
+
+// Stop sends SIGTERM and waits for the node to exit; after the stop timeout
+// it sends SIGKILL. It returns the exit status (-1 if a signal ended the
+// process) and a nil error only for a clean exit: status 0 after SIGTERM.
+// Calling Stop again returns the first call's results.
+func (n *Node) Stop() (status int, err error) {
+	n.stopOnce.Do(func() { n.status, n.stopErr = n.doStop() })
+	return n.status, n.stopErr
+}
+
+func (n *Node) doStop() (int, error) {
+	select {
+	case <-n.done:
+		return n.exitStatus(), fmt.Errorf("nodeproc: rrnode had exited before Stop (%v); its output:\n%s", n.waitErr, n.out)
+	default:
+	}
+	if err := n.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		n.kill()
+		<-n.done
+		return n.exitStatus(), fmt.Errorf("nodeproc: send SIGTERM: %w", err)
+	}
+	timer := time.NewTimer(n.stop)
+	defer timer.Stop()
+	select {
+	case <-n.done:
+	case <-timer.C:
+		n.kill()
+		<-n.done
+		return n.exitStatus(), fmt.Errorf("nodeproc: rrnode still running %v after SIGTERM, killed; its output:\n%s", n.stop, n.out)
+	}
+	if st := n.exitStatus(); st != 0 {
+		return st, fmt.Errorf("nodeproc: rrnode exited with status %d after SIGTERM (%v); its output:\n%s", st, n.waitErr, n.out)
+	}
+	return 0, nil
+}
+
+// kill sends SIGKILL; the process may be gone already.
+func (n *Node) kill() { _ = n.cmd.Process.Kill() }
+
+// exitStatus is the exit code, -1 for death by a signal. Call it after done.
+func (n *Node) exitStatus() int {
+	if n.cmd.ProcessState == nil {
+		return -1
+	}
+	return n.cmd.ProcessState.ExitCode()
+}
+
+// tail keeps the last max bytes written to it.
+type tail struct {
+	mu      sync.Mutex
+	max     int
+	buf     []byte
+	dropped int64
+}
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if over := len(t.buf) - t.max; over > 0 {
+		t.dropped += int64(over)
+		t.buf = append(t.buf[:0], t.buf[over:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var b bytes.Buffer
+	if t.dropped > 0 {
+		b.WriteString("[… " + strconv.FormatInt(t.dropped, 10) + " bytes before this]\n")
+	}
+	b.Write(t.buf)
+	return b.String()
+}

@@ -1,0 +1,47 @@
+// Package node composes Roadrunner: it loads a configuration's functions
+// into an engine, routes their sends, takes invocations over HTTP and
+// exports metrics. cmd/rrnode is a thin shell around it.
+//
+// # Invocations and sends
+//
+// An invocation starts at the ingress ([Node.Invoke], or POST
+// /v1/functions/{name}): the payload is written straight into the memory
+// of an instance of the named function (the request body is read into it),
+// and that function's rr_handle runs. Its guest may send to other functions
+// of the node; each send travels the memory path (transport.Memory): one
+// copy from the sender's memory into the receiver's, no intermediate buffer,
+// and, in steady state, no allocation on the host. The send returns to the
+// sender after the receiver's rr_handle has returned. The first reply of any
+// function of the chain answers the invocation; a second gets
+// runtime.CodeAlreadyReplied.
+//
+// What an invocation carries down its chain (its reply writer, its trace,
+// the functions running on it) travels in the context the node hands to
+// every delivery, which the engine hands back to the node's Send and Reply.
+//
+// # Limits, checked before the receiver allocates
+//
+// A send to an unknown name fails with runtime.CodeUnknownFunction, a
+// payload over the receiver's max_payload with runtime.CodeTooLarge, and a
+// chain longer than max_depth with runtime.CodeBusy. A function already on
+// the chain (a cycle: a sends to a, or a to b to a) is delivered to only if
+// one of its instances is idle; otherwise the send fails at once with
+// runtime.CodeBusy, instead of waiting for an instance that its own chain
+// holds.
+//
+// # Traces and metrics
+//
+// Each hop of an invocation (the ingress, then every send in the order they
+// started) is recorded in a [Trace]: its path, its size, the time until the
+// payload sat in the receiver's memory, the time until the receiver
+// returned, and its result as an ABI code label. HTTP returns the trace in
+// the Rr-Trace header or trailer. Metrics are kept in a Prometheus registry
+// per node and served on /metrics.
+//
+// # Shutdown
+//
+// [Node.Shutdown] drains: it refuses new invocations, lets the ones in
+// flight finish (or cancels them when its context ends), then closes the
+// functions and the engine it made. What guests write to stdout and stderr
+// is logged, one record per line, tagged with the function's name.
+package node

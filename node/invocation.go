@@ -1,0 +1,140 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"time"
+)
+
+// IngressFrom is the from field of an invocation's first hop.
+const IngressFrom = "http"
+
+// MaxTraceHops is the most hops a trace records. Hops past it still count in
+// the metrics but are left out of the trace, so that a function sending in a
+// loop cannot grow a trace (and an HTTP trailer) without bound.
+const MaxTraceHops = 64
+
+// Hop is one transfer of an invocation: the ingress, or one send.
+type Hop struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+	// Path is transport.PathHTTP for the ingress hop, transport.PathMemory
+	// for a send to a function of this node.
+	Path  string `json:"path"`
+	Bytes uint64 `json:"bytes"`
+	// TransferNS is the time from the hop's start until the payload sat in
+	// the receiver's memory (instance, rr_alloc, copy or read); 0 if it
+	// never did.
+	TransferNS int64 `json:"transfer_ns"`
+	// TotalNS is the time until the receiver's rr_handle returned, nested
+	// hops included.
+	TotalNS int64 `json:"total_ns"`
+	// Result is the hop's ABI code as a label: "ok", "receiver_failed", …
+	Result string `json:"result"`
+}
+
+// Trace lists an invocation's hops in the order they started.
+type Trace []Hop
+
+// String is the trace as one line of JSON, as the Rr-Trace header carries it.
+func (t Trace) String() string {
+	if t == nil {
+		t = Trace{}
+	}
+	b, _ := json.Marshal(t) // cannot fail: strings and integers only
+	return string(b)
+}
+
+// invocation is what one ingress request carries down its chain of sends. It
+// travels in the context handed to every Deliver of the chain, which the
+// engine hands back to Host.Send and Host.Reply. A chain runs on one
+// goroutine at a time (a guest's send blocks it until the receiver returns),
+// so an invocation needs no lock. Invocations are pooled: their trace and
+// chain keep their capacity, so that a send allocates nothing.
+type invocation struct {
+	ctx    context.Context // carries the invocation; every Deliver of the chain gets it
+	noWait context.Context // ctx under runtime.WithoutWaiting, for a function already on the chain
+	cancel context.CancelFunc
+	stop   func() bool // unregisters the node's kill switch
+
+	reply   io.Writer // nil: the invocation takes no reply
+	replied bool
+
+	trace Trace    // capacity MaxTraceHops
+	chain []string // functions whose rr_handle is running, outermost first; capacity max_depth
+
+	// The ingress hop's fill: the caller's, timed.
+	fill       func(dst []byte) error
+	fillStart  time.Time
+	landed     time.Duration
+	timedFill  func(dst []byte) error // inv.timeFill, bound once
+	fillFailed bool                   // the caller's fill failed: a bad request body, not a receiver failure
+}
+
+type invocationKey struct{}
+
+// invocationOf returns the invocation ctx carries, or nil. It does not allocate.
+func invocationOf(ctx context.Context) *invocation {
+	inv, _ := ctx.Value(invocationKey{}).(*invocation)
+	return inv
+}
+
+func newInvocation(maxDepth int) *invocation {
+	inv := &invocation{
+		trace: make(Trace, 0, MaxTraceHops),
+		chain: make([]string, 0, maxDepth),
+	}
+	inv.timedFill = inv.timeFill
+	return inv
+}
+
+func (inv *invocation) timeFill(dst []byte) error {
+	if err := inv.fill(dst); err != nil {
+		inv.fillFailed = true
+		return err
+	}
+	inv.landed = max(time.Since(inv.fillStart), 1)
+	return nil
+}
+
+// reset makes inv ready for the pool: it keeps only the capacity.
+func (inv *invocation) reset() {
+	clear(inv.trace)
+	clear(inv.chain)
+	*inv = invocation{
+		trace:     inv.trace[:0],
+		chain:     inv.chain[:0],
+		timedFill: inv.timedFill,
+	}
+}
+
+// startHop records the start of a hop and returns its index in the trace,
+// or -1 if the trace is full.
+func (inv *invocation) startHop(from, to, path string, bytes uint64) int {
+	if len(inv.trace) == cap(inv.trace) {
+		return -1
+	}
+	inv.trace = append(inv.trace, Hop{From: from, To: to, Path: path, Bytes: bytes})
+	return len(inv.trace) - 1
+}
+
+func (inv *invocation) endHop(i int, landed, total time.Duration, code int) {
+	if i < 0 {
+		return
+	}
+	h := &inv.trace[i]
+	h.TransferNS = int64(landed)
+	h.TotalNS = int64(total)
+	h.Result = codes[code].Label()
+}
+
+// onChain reports whether the function named name is running on the chain.
+func (inv *invocation) onChain(name string) bool {
+	for _, n := range inv.chain {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,116 @@
+package node
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/roadrunner-wasm/roadrunner/runtime"
+	"github.com/roadrunner-wasm/roadrunner/transport"
+)
+
+// codes is the ABI code table; a code's index is -code.
+var codes = runtime.Codes()
+
+// codeIndex is the index in codes of err's code. It does not allocate.
+func codeIndex(err error) int {
+	i := -int(runtime.CodeOf(err))
+	if i < 0 || i >= len(codes) {
+		i = -int(runtime.CodeInternal)
+	}
+	return i
+}
+
+// paths are the transfer paths this node counts, indexed by pathIndex.
+var paths = [...]string{transport.PathMemory, transport.PathHTTP}
+
+type pathIndex int
+
+const (
+	pathMemory pathIndex = iota
+	pathHTTP
+)
+
+// metrics is a node's Prometheus registry. Every labelled child the hot path
+// touches is resolved here, once, so that counting a transfer does not
+// allocate.
+type metrics struct {
+	reg *prometheus.Registry
+
+	transfers     [len(paths)][]prometheus.Counter // [path][code index]
+	transferBytes [len(paths)][]prometheus.Counter
+	transferTime  [len(paths)]prometheus.Observer
+
+	invocations *prometheus.CounterVec
+	invokeTime  *prometheus.HistogramVec
+	fallbacks   *prometheus.CounterVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	transfers := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "rr_transfers_total",
+		Help: "Payload transfers by path and result (an ABI code label).",
+	}, []string{"path", "result"})
+	transferBytes := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "rr_transfer_bytes_total",
+		Help: "Payload bytes of transfers by path and result.",
+	}, []string{"path", "result"})
+	transferTime := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "rr_transfer_duration_seconds",
+		Help:    "Time until a payload sat in the receiver's memory (instance, rr_alloc, copy or read), by path.",
+		Buckets: prometheus.ExponentialBuckets(1e-6, 4, 12), // 1µs .. 4s
+	}, []string{"path"})
+	m.invocations = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "rr_invocations_total",
+		Help: "Payloads addressed to a function (ingress or send) by function and result, refusals included.",
+	}, []string{"function", "result"})
+	m.invokeTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "rr_invocation_duration_seconds",
+		Help:    "Time from a delivery's start until the function's rr_handle returned, nested sends included; refusals excluded.",
+		Buckets: prometheus.ExponentialBuckets(1e-5, 4, 12), // 10µs .. 42s
+	}, []string{"function"})
+	m.fallbacks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "rr_fallbacks_total",
+		Help: "Accelerators that were asked for and not used, by what was asked, what is used instead and why.",
+	}, []string{"from", "to", "reason"})
+	for p, path := range paths {
+		for _, c := range codes {
+			m.transfers[p] = append(m.transfers[p], transfers.WithLabelValues(path, c.Label()))
+			m.transferBytes[p] = append(m.transferBytes[p], transferBytes.WithLabelValues(path, c.Label()))
+		}
+		m.transferTime[p] = transferTime.WithLabelValues(path)
+	}
+	m.reg.MustRegister(transfers, transferBytes, transferTime, m.invocations, m.invokeTime, m.fallbacks,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// transfer counts one hop.
+func (m *metrics) transfer(p pathIndex, bytes uint64, landedSeconds float64, landed bool, code int) {
+	m.transfers[p][code].Inc()
+	m.transferBytes[p][code].Add(float64(bytes))
+	if landed {
+		m.transferTime[p].Observe(landedSeconds)
+	}
+}
+
+// functionMetrics are one function's resolved children.
+type functionMetrics struct {
+	invocations []prometheus.Counter // by code index
+	duration    prometheus.Observer
+}
+
+// forFunction resolves fn's children and registers its replaced-instances
+// counter, read from the pool's own count.
+func (m *metrics) forFunction(name string, fn runtime.Function) functionMetrics {
+	fm := functionMetrics{duration: m.invokeTime.WithLabelValues(name)}
+	for _, c := range codes {
+		fm.invocations = append(fm.invocations, m.invocations.WithLabelValues(name, c.Label()))
+	}
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name:        "rr_instances_replaced_total",
+		Help:        "Instances discarded after a trap, exit or interruption, and replaced.",
+		ConstLabels: prometheus.Labels{"function": name},
+	}, func() float64 { return float64(fn.Stats().Replaced) }))
+	return fm
+}

@@ -1,0 +1,440 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/roadrunner-wasm/roadrunner/runtime"
+	rrwazero "github.com/roadrunner-wasm/roadrunner/runtime/wazero"
+	"github.com/roadrunner-wasm/roadrunner/transport"
+)
+
+// Options configures a Node. Nil means defaults.
+type Options struct {
+	// Engine runs the functions. Nil means a wazero engine with the
+	// configuration's compilation cache, which the node closes on Shutdown;
+	// an engine given here is the caller's to close, after Shutdown.
+	Engine runtime.Engine
+	// Logger receives the node's logs and its guests' output. Nil means
+	// slog.Default().
+	Logger *slog.Logger
+	// Accel is the accelerator mode: "auto" (or ""), "none", "iouring",
+	// "sockmap" or "iouring,sockmap". This build has only plain paths: an
+	// accelerator asked for by name falls back to plain syscalls, with a
+	// warning and a count in rr_fallbacks_total.
+	Accel string
+	// StrictAccel makes New fail instead of falling back.
+	StrictAccel bool
+}
+
+// Node hosts functions: it routes their sends, takes invocations (over HTTP
+// or through Invoke) and exports metrics. It implements runtime.Host for its
+// functions' guests and transport.Sink for the paths that deliver to them.
+// A Node is safe for concurrent use.
+type Node struct {
+	cfg        Config
+	log        *slog.Logger
+	eng        runtime.Engine
+	ownsEngine bool
+	fns        map[string]*function // read-only after New
+	order      []*function          // in configuration order
+	mem        transport.Memory     // Sink: the node
+	metrics    *metrics
+	invs       sync.Pool // *invocation
+
+	errTooDeep error
+
+	kill       context.Context // canceled when a drain runs out of time
+	killCancel context.CancelFunc
+
+	mu       sync.Mutex
+	draining bool
+	inflight int
+	drained  chan struct{} // closed when draining and inflight reaches 0
+	servers  []*http.Server
+	shutdown bool
+}
+
+// function is one loaded function and its resolved metrics.
+type function struct {
+	name       string
+	fn         runtime.Function
+	maxPayload uint64
+	metrics    functionMetrics
+	stdout     *guestLog
+	stderr     *guestLog
+}
+
+var (
+	_ runtime.Host   = (*Node)(nil)
+	_ transport.Sink = (*Node)(nil)
+)
+
+// New loads every function of cfg and returns a node ready to serve. It
+// fills in cfg's defaults on a copy; cfg itself is not modified.
+func New(ctx context.Context, cfg *Config, opts *Options) (*Node, error) {
+	c := *cfg
+	c.Functions = slices.Clone(cfg.Functions)
+	if err := c.check(); err != nil {
+		return nil, err
+	}
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	n := &Node{
+		cfg:        c,
+		log:        log,
+		fns:        make(map[string]*function, len(c.Functions)),
+		metrics:    newMetrics(),
+		errTooDeep: fmt.Errorf("send chain longer than max_depth %d: %w", c.Node.MaxDepth, runtime.CodeBusy),
+		drained:    make(chan struct{}),
+	}
+	n.mem.Sink = n
+	n.invs.New = func() any { return newInvocation(c.Node.MaxDepth) }
+	n.kill, n.killCancel = context.WithCancel(context.Background())
+	if err := n.accel(o.Accel, o.StrictAccel); err != nil {
+		return nil, err
+	}
+
+	n.eng = o.Engine
+	if n.eng == nil {
+		dir, err := cacheDir(c.Node.CacheDir)
+		if err != nil {
+			return nil, err
+		}
+		eng, err := rrwazero.New(ctx, &rrwazero.Options{CacheDir: dir})
+		if err != nil {
+			return nil, fmt.Errorf("start engine: %w", err)
+		}
+		n.eng, n.ownsEngine = eng, true
+	}
+	for _, fc := range c.Functions {
+		if err := n.load(ctx, fc); err != nil {
+			n.close(context.WithoutCancel(ctx))
+			return nil, err
+		}
+	}
+	return n, nil
+}
+
+func cacheDir(configured string) (string, error) {
+	switch configured {
+	case CacheOff:
+		return "", nil
+	case "":
+		dir, err := rrwazero.DefaultCacheDir()
+		if err != nil {
+			return "", fmt.Errorf("compilation cache: %w", err)
+		}
+		return dir, nil
+	default:
+		return configured, nil
+	}
+}
+
+func (n *Node) load(ctx context.Context, fc FunctionConfig) error {
+	module, err := os.ReadFile(fc.Module)
+	if err != nil {
+		return fmt.Errorf("function %s: %w", fc.Name, err)
+	}
+	f := &function{
+		name:       fc.Name,
+		maxPayload: fc.MaxPayload,
+		stdout:     newGuestLog(n.log, fc.Name, "stdout", slog.LevelInfo),
+		stderr:     newGuestLog(n.log, fc.Name, "stderr", slog.LevelWarn),
+	}
+	f.fn, err = n.eng.Load(ctx, runtime.FunctionSpec{
+		Name:     fc.Name,
+		Module:   module,
+		PoolSize: fc.Pool,
+		Stdout:   f.stdout,
+		Stderr:   f.stderr,
+	}, n)
+	if err != nil {
+		return fmt.Errorf("function %s: load %s: %w", fc.Name, fc.Module, err)
+	}
+	f.metrics = n.metrics.forFunction(fc.Name, f.fn)
+	n.fns[fc.Name] = f
+	n.order = append(n.order, f)
+	n.log.Debug("function loaded", "function", fc.Name, "module", fc.Module, "pool", fc.Pool, "max_payload", fc.MaxPayload, "engine", n.eng.Name())
+	return nil
+}
+
+// Name is the node's name (node.name, default the hostname).
+func (n *Node) Name() string { return n.cfg.Node.Name }
+
+// Config is the node's configuration, defaults filled in.
+func (n *Node) Config() Config {
+	c := n.cfg
+	c.Functions = slices.Clone(c.Functions)
+	return c
+}
+
+// Errors the hot path returns: built once, so that refusing a send does not
+// allocate.
+var (
+	errUnknownFunction = fmt.Errorf("no such function: %w", runtime.CodeUnknownFunction)
+	errTooLarge        = fmt.Errorf("payload over the function's max_payload: %w", runtime.CodeTooLarge)
+	errNoInvocation    = runtime.CodeNoInvocation
+	errAlreadyReplied  = runtime.CodeAlreadyReplied
+	errDraining        = fmt.Errorf("node is shutting down: %w", runtime.CodeCanceled)
+)
+
+// Invoke starts an invocation: it delivers a payload of size bytes, written
+// into the receiver's memory by fill, to the function named name, and
+// returns when that function's rr_handle has returned, nested sends
+// included. It is the HTTP ingress without HTTP. fill gets a view of the
+// receiver's memory, not a copy, valid only inside fill; if fill fails,
+// rr_handle is not called.
+//
+// The first reply of the chain goes to replyTo in one Write call, with a
+// view of the replying guest's memory valid only during that call; nil
+// replyTo means the invocation takes no reply (reply returns
+// runtime.CodeNoInvocation). The invocation times out after the configured
+// invocation_timeout.
+//
+// The trace lists every hop, the ingress first; it is returned also when err
+// is not nil (empty if the invocation never started).
+func (n *Node) Invoke(ctx context.Context, name string, size uint64, fill func(dst []byte) error, replyTo io.Writer) (Trace, error) {
+	inv, err := n.begin(ctx, replyTo)
+	if err != nil {
+		return Trace{}, err
+	}
+	err = n.ingress(inv, name, size, fill)
+	trace := slices.Clone(inv.trace)
+	n.end(inv)
+	return trace, err
+}
+
+// begin starts an invocation, unless the node is draining.
+func (n *Node) begin(ctx context.Context, replyTo io.Writer) (*invocation, error) {
+	n.mu.Lock()
+	if n.draining {
+		n.mu.Unlock()
+		return nil, errDraining
+	}
+	n.inflight++
+	n.mu.Unlock()
+
+	inv := n.invs.Get().(*invocation)
+	tctx, cancel := context.WithTimeout(ctx, n.cfg.Node.InvocationTimeout)
+	inv.cancel = cancel
+	inv.stop = context.AfterFunc(n.kill, cancel)
+	inv.ctx = context.WithValue(tctx, invocationKey{}, inv)
+	inv.noWait = runtime.WithoutWaiting(inv.ctx)
+	inv.reply = replyTo
+	return inv, nil
+}
+
+// end finishes an invocation begun by begin.
+func (n *Node) end(inv *invocation) {
+	inv.stop()
+	inv.cancel()
+	inv.reset()
+	n.invs.Put(inv)
+
+	n.mu.Lock()
+	n.inflight--
+	if n.draining && n.inflight == 0 {
+		close(n.drained)
+	}
+	n.mu.Unlock()
+}
+
+// ingress delivers the invocation's first payload and records its hop.
+func (n *Node) ingress(inv *invocation, name string, size uint64, fill func(dst []byte) error) error {
+	inv.fill = fill
+	inv.fillStart = time.Now()
+	hop := inv.startHop(IngressFrom, name, transport.PathHTTP, size)
+	err := n.deliver(inv, name, size, inv.timedFill)
+	total := time.Since(inv.fillStart)
+	code := codeIndex(err)
+	inv.endHop(hop, inv.landed, total, code)
+	n.metrics.transfer(pathHTTP, size, inv.landed.Seconds(), inv.landed > 0, code)
+	return err
+}
+
+// Send implements runtime.Host: a guest's send. A function of this node is
+// reached on the memory path, one copy from payload (a view of the sender's
+// memory) into the receiver's. Steady-state sends do not allocate.
+func (n *Node) Send(ctx context.Context, from, to string, payload []byte) error {
+	inv := invocationOf(ctx)
+	if inv == nil {
+		return errNoInvocation
+	}
+	size := uint64(len(payload))
+	start := time.Now()
+	hop := inv.startHop(from, to, transport.PathMemory, size)
+	landed, err := n.mem.Send(inv.ctx, to, payload)
+	total := time.Since(start)
+	code := codeIndex(err)
+	inv.endHop(hop, landed, total, code)
+	n.metrics.transfer(pathMemory, size, landed.Seconds(), landed > 0, code)
+	return err
+}
+
+// Reply implements runtime.Host: a guest's reply goes to the current
+// invocation's reply writer, once.
+func (n *Node) Reply(ctx context.Context, from string, payload []byte) error {
+	inv := invocationOf(ctx)
+	if inv == nil || inv.reply == nil {
+		return errNoInvocation
+	}
+	if inv.replied {
+		return errAlreadyReplied
+	}
+	inv.replied = true
+	if _, err := inv.reply.Write(payload); err != nil {
+		return fmt.Errorf("reply: %w: %w", runtime.CodeTransport, err)
+	}
+	return nil
+}
+
+// Deliver implements transport.Sink: it hands a payload to the function
+// named to, within the invocation ctx carries (a new one if none: the
+// payload is then an ingress, as with Invoke without a reply).
+//
+// It refuses, before the receiver allocates anything: an unknown name
+// (runtime.CodeUnknownFunction), a payload over the function's max_payload
+// (runtime.CodeTooLarge), a chain already max_depth long
+// (runtime.CodeBusy). A function already on the chain is delivered to only
+// if one of its instances is idle, and fails with runtime.CodeBusy
+// otherwise: waiting for an instance its own chain holds would deadlock.
+func (n *Node) Deliver(ctx context.Context, to string, size uint64, fill func(dst []byte) error) error {
+	inv := invocationOf(ctx)
+	if inv == nil {
+		_, err := n.Invoke(ctx, to, size, fill, nil)
+		return err
+	}
+	return n.deliver(inv, to, size, fill)
+}
+
+func (n *Node) deliver(inv *invocation, to string, size uint64, fill func(dst []byte) error) error {
+	f := n.fns[to]
+	if f == nil {
+		return errUnknownFunction
+	}
+	var err error
+	switch {
+	case size > f.maxPayload:
+		err = errTooLarge
+	case len(inv.chain) >= n.cfg.Node.MaxDepth:
+		err = n.errTooDeep
+	default:
+		ctx := inv.ctx
+		if inv.onChain(f.name) {
+			ctx = inv.noWait
+		}
+		inv.chain = append(inv.chain, f.name)
+		start := time.Now()
+		if size == 0 {
+			// The pool skips rr_alloc and fill for an empty payload; fill
+			// still runs once, as transport.Sink promises.
+			err = fill(nil)
+		}
+		if err == nil {
+			err = f.fn.Deliver(ctx, uint32(size), fill)
+		}
+		inv.chain = inv.chain[:len(inv.chain)-1]
+		f.metrics.duration.Observe(time.Since(start).Seconds())
+	}
+	f.metrics.invocations[codeIndex(err)].Inc()
+	return err
+}
+
+// Serve serves the HTTP ingress, /healthz and /metrics on ln until Shutdown,
+// and then returns nil.
+func (n *Node) Serve(ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           n.Handler(),
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
+	}
+	n.mu.Lock()
+	if n.draining {
+		n.mu.Unlock()
+		ln.Close()
+		return nil
+	}
+	n.servers = append(n.servers, srv)
+	n.mu.Unlock()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve http: %w", err)
+	}
+	return nil
+}
+
+// Shutdown drains the node: it stops taking invocations (Invoke fails with
+// runtime.CodeCanceled, HTTP listeners close, /healthz says draining), waits
+// until the invocations in flight have finished, then closes the functions
+// and, if the node made it, the engine. If ctx ends first, the invocations
+// still running are canceled (they fail, none silently) and Shutdown returns
+// an error that says how many. Calls after the first return nil.
+func (n *Node) Shutdown(ctx context.Context) error {
+	n.mu.Lock()
+	if n.shutdown {
+		n.mu.Unlock()
+		return nil
+	}
+	n.shutdown, n.draining = true, true
+	if n.inflight == 0 {
+		close(n.drained)
+	}
+	servers := n.servers
+	n.mu.Unlock()
+	n.log.Info("node draining")
+
+	var errs []error
+	for _, srv := range servers {
+		if err := srv.Shutdown(ctx); err != nil {
+			srv.Close()
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+	}
+	select {
+	case <-n.drained:
+	case <-ctx.Done():
+		n.mu.Lock()
+		left := n.inflight
+		n.mu.Unlock()
+		n.killCancel()
+		errs = append(errs, fmt.Errorf("drain: %d invocations canceled: %w", left, ctx.Err()))
+	}
+	errs = append(errs, n.close(context.WithoutCancel(ctx)))
+	n.log.Info("node stopped")
+	return errors.Join(errs...)
+}
+
+// close closes every loaded function and the engine if the node owns it.
+func (n *Node) close(ctx context.Context) error {
+	var errs []error
+	for _, f := range n.order {
+		if err := f.fn.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("close function %s: %w", f.name, err))
+		}
+		f.stdout.flush()
+		f.stderr.flush()
+	}
+	if n.ownsEngine {
+		if err := n.eng.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("close engine: %w", err))
+		}
+	}
+	n.killCancel()
+	return errors.Join(errs...)
+}
