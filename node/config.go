@@ -60,6 +60,11 @@ type FunctionConfig struct {
 	Module     string // path of the .wasm file; LoadConfig resolves it against the config file's directory
 	Pool       int    // instances; default GOMAXPROCS (at most MaxPool)
 	MaxPayload uint64 // bytes; default NodeConfig.MaxPayload
+	// Uninterruptible is `interruptible: false`: calls into the function are
+	// not stopped at the invocation's deadline, and in exchange its guest
+	// code runs without the engine's deadline checks (see
+	// runtime.FunctionSpec.Uninterruptible).
+	Uninterruptible bool
 }
 
 // Defaults and limits of a Config.
@@ -177,6 +182,7 @@ type rawFunction struct {
 	Module     string    `yaml:"module"`
 	Pool       yaml.Node `yaml:"pool"`
 	MaxPayload yaml.Node `yaml:"max_payload"`
+	Interruptible yaml.Node `yaml:"interruptible"`
 }
 
 var nodeType = reflect.TypeFor[yaml.Node]()
@@ -260,6 +266,11 @@ func (r *rawConfig) config() (*Config, *ConfigError) {
 		if f.MaxPayload, err = parseSize(&rf.MaxPayload, path+".max_payload"); err != nil {
 			return nil, err
 		}
+		interruptible, err := parseBool(&rf.Interruptible, path+".interruptible", true)
+		if err != nil {
+			return nil, err
+		}
+		f.Uninterruptible = !interruptible
 		cfg.Functions = append(cfg.Functions, f)
 	}
 	return cfg, nil
@@ -281,6 +292,22 @@ func parseInt(n *yaml.Node, field string, lo, hi int) (int, *ConfigError) {
 		return 0, &ConfigError{Field: field, Err: fmt.Errorf("%d is out of range %d..%d", v, lo, hi)}
 	}
 	return int(v), nil
+}
+
+// parseBool accepts YAML 1.2's true and false only (not yes/no/on/off).
+func parseBool(n *yaml.Node, field string, def bool) (bool, *ConfigError) {
+	if absent(n) {
+		return def, nil
+	}
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!bool" {
+		switch n.Value {
+		case "true":
+			return true, nil
+		case "false":
+			return false, nil
+		}
+	}
+	return false, &ConfigError{Field: field, Err: fmt.Errorf("want true or false, got %q (line %d)", n.Value, n.Line)}
 }
 
 func parseDuration(n *yaml.Node, field string) (time.Duration, *ConfigError) {

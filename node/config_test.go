@@ -83,7 +83,8 @@ node:
   drain_timeout: 1m
   cache_dir: "off"
 functions:
-  - {name: a.b_c-1, module: fn.wasm, max_payload: 2 MiB}
+  - {name: a.b_c-1, module: fn.wasm, max_payload: 2 MiB, interruptible: false}
+  - {name: b, module: fn.wasm, interruptible: true}
 `)
 	cfg, err := node.LoadConfig(path)
 	if err != nil {
@@ -96,6 +97,9 @@ functions:
 	}
 	if got := cfg.Functions[0].MaxPayload; got != 2<<20 {
 		t.Errorf("max_payload = %d, want %d", got, 2<<20)
+	}
+	if !cfg.Functions[0].Uninterruptible || cfg.Functions[1].Uninterruptible {
+		t.Errorf("interruptible: false, true read as Uninterruptible %v, %v", cfg.Functions[0].Uninterruptible, cfg.Functions[1].Uninterruptible)
 	}
 }
 
@@ -127,6 +131,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"unknown node field", "node:\n  max_paylod: 1KiB\nfunctions:" + fn, "node.max_paylod", "unknown field"},
 		{"functions not a list", "functions: 3", "functions", "want a list"},
 		{"name not a string", "functions:\n  - name: [a]\n    module: fn.wasm", "functions[0].name", "want a string"},
+		{"interruptible not a bool", "functions:" + fn + "\n    interruptible: yes", "functions[0].interruptible", "want true or false"},
 		{"unknown function field", "functions:" + fn + "\n    poool: 2", "functions[0].poool", "unknown field"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

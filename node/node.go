@@ -163,6 +163,8 @@ func (n *Node) load(ctx context.Context, fc FunctionConfig) error {
 		PoolSize: fc.Pool,
 		Stdout:   f.stdout,
 		Stderr:   f.stderr,
+		// false unless the config says interruptible: false.
+		Uninterruptible: fc.Uninterruptible,
 	}, n)
 	if err != nil {
 		return fmt.Errorf("function %s: load %s: %w", fc.Name, fc.Module, err)

@@ -46,40 +46,50 @@ func TestInvoke(t *testing.T) {
 }
 
 // TestSendAllocs checks that a guest-initiated send on the memory path
-// allocates nothing in Roadrunner's code: relay sends to counter K times per
-// invocation, and the allocations whose site lies in this module (node,
-// transport, runtime, the metrics it updates) are counted with the memory
+// allocates nothing on the host: relay sends to counter K times per
+// invocation, and the allocations are counted by site with the memory
 // profiler for K=100 and K=0. Their difference is what the sends cost.
 //
-// The engine's own allocations are reported, not asserted: wazero with
-// WithCloseOnContextDone starts a watcher per call into a guest.
+// With interruptible functions (the default) wazero starts a watcher
+// goroutine per call into a guest (WithCloseOnContextDone): those engine
+// allocations are reported, and only Roadrunner's own are asserted. With
+// interruptible: false nothing on the host may allocate per send.
 func TestSendAllocs(t *testing.T) {
 	if raceEnabled {
-		t.Skip("allocation counts: sync.Pool drops items at random under the race detector; run without -race")
+		t.Skip("allocation counts: sync.Pool drops items at random under the race detector; make test runs this test again without -race")
 	}
-	n := startNode(t, "", nil)
-	ctx := context.Background()
-	invoke := func(k int) func() {
-		body := fmt.Appendf(nil, "repeat %d counter\nx", k)
-		fill := func(dst []byte) error { copy(dst, body); return nil }
-		return func() {
-			if _, err := n.Invoke(ctx, "relay", uint64(len(body)), fill, nil); err != nil {
-				t.Fatal(err)
+	for _, interruptible := range []bool{true, false} {
+		t.Run(fmt.Sprintf("interruptible=%v", interruptible), func(t *testing.T) {
+			config := strings.ReplaceAll(testConfig, "pool: 1,", fmt.Sprintf("pool: 1, interruptible: %v,", interruptible))
+			config = strings.ReplaceAll(config, "pool: 4}", fmt.Sprintf("pool: 4, interruptible: %v}", interruptible))
+			n := startNode(t, config, nil)
+			ctx := context.Background()
+			invoke := func(k int) func() {
+				body := fmt.Appendf(nil, "repeat %d counter\nx", k)
+				fill := func(dst []byte) error { copy(dst, body); return nil }
+				return func() {
+					if _, err := n.Invoke(ctx, "relay", uint64(len(body)), fill, nil); err != nil {
+						t.Fatal(err)
+					}
+				}
 			}
-		}
-	}
-	const runs, sends = 20, 100
-	invoke(sends)() // warm up: instances made, buffers grown
-	base := allocSites(runs, invoke(0))
-	with := allocSites(runs, invoke(sends))
-	perSend := func(owner string) float64 { return float64(with[owner]-base[owner]) / (runs * sends) }
-	t.Logf("allocations per send: roadrunner %.3f, wazero %.3f, other %.3f (per invocation without sends: roadrunner %.1f, wazero %.1f)",
-		perSend(ownerRoadrunner), perSend(ownerWazero), perSend(ownerOther),
-		float64(base[ownerRoadrunner])/runs, float64(base[ownerWazero])/runs)
-	// A sync.Pool emptied by a garbage collection refills once: allow that,
-	// not one allocation per send.
-	if got := perSend(ownerRoadrunner); got >= 0.01 {
-		t.Errorf("Roadrunner's code allocates %.3f times per send, want 0", got)
+			const runs, sends = 20, 100
+			invoke(sends)() // warm up: instances made, buffers grown
+			base := allocSites(runs, invoke(0))
+			with := allocSites(runs, invoke(sends))
+			perSend := func(owner string) float64 { return float64(with[owner]-base[owner]) / (runs * sends) }
+			t.Logf("allocations per send: roadrunner %.3f, wazero %.3f, other %.3f (per invocation without sends: roadrunner %.1f, wazero %.1f)",
+				perSend(ownerRoadrunner), perSend(ownerWazero), perSend(ownerOther),
+				float64(base[ownerRoadrunner])/runs, float64(base[ownerWazero])/runs)
+			// A sync.Pool emptied by a garbage collection refills once: allow
+			// that, not one allocation per send.
+			if got := perSend(ownerRoadrunner); got >= 0.01 {
+				t.Errorf("Roadrunner's code allocates %.3f times per send, want 0", got)
+			}
+			if got := perSend(ownerWazero); !interruptible && got >= 0.01 {
+				t.Errorf("the engine allocates %.3f times per send to an uninterruptible function, want 0", got)
+			}
+		})
 	}
 }
 
@@ -163,10 +173,15 @@ func ownerOf(stack [32]uintptr) string {
 	}
 }
 
-// TestEngineAllocs reports (does not assert) the wazero engine's own
-// allocations per delivery: the counter module loaded straight into an
-// engine, under a context like a node's.
+// TestEngineAllocs measures the wazero engine's own allocations per
+// delivery: the counter module loaded straight into an engine, under a
+// context like a node's. An uninterruptible function must not allocate; an
+// interruptible one is reported, not asserted: wazero's
+// WithCloseOnContextDone starts a watcher goroutine per call into a guest.
 func TestEngineAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts: the race detector allocates on its own; make test runs this test again without -race")
+	}
 	ctx := context.Background()
 	eng, err := rrwazero.New(ctx, &rrwazero.Options{CacheDir: cacheDir})
 	if err != nil {
@@ -174,21 +189,27 @@ func TestEngineAllocs(t *testing.T) {
 	}
 	defer eng.Close(ctx)
 	module := wasmbuild.ModuleForTest(t, testdata+"counter")
-	fn, err := eng.Load(ctx, runtime.FunctionSpec{Name: "counter", Module: module, PoolSize: 1}, refuseHost{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fn.Close(ctx)
-	dctx, cancel := context.WithTimeout(context.WithValue(ctx, refuseHost{}, 1), node.DefaultInvocationTimeout)
-	defer cancel()
-	fill := func(dst []byte) error { dst[0] = 'x'; return nil }
-	deliver := func() {
-		if err := fn.Deliver(dctx, 1, fill); err != nil {
+	for _, uninterruptible := range []bool{true, false} {
+		fn, err := eng.Load(ctx, runtime.FunctionSpec{Name: "counter", Module: module, PoolSize: 1, Uninterruptible: uninterruptible}, refuseHost{})
+		if err != nil {
 			t.Fatal(err)
 		}
+		defer fn.Close(ctx)
+		dctx, cancel := context.WithTimeout(context.WithValue(ctx, refuseHost{}, 1), node.DefaultInvocationTimeout)
+		defer cancel()
+		fill := func(dst []byte) error { dst[0] = 'x'; return nil }
+		deliver := func() {
+			if err := fn.Deliver(dctx, 1, fill); err != nil {
+				t.Fatal(err)
+			}
+		}
+		deliver()
+		allocs := testing.AllocsPerRun(100, deliver)
+		t.Logf("wazero engine, uninterruptible=%v: %.1f allocations per delivery (rr_alloc + rr_handle)", uninterruptible, allocs)
+		if uninterruptible && allocs != 0 {
+			t.Errorf("an uninterruptible delivery allocates %.1f times, want 0", allocs)
+		}
 	}
-	deliver()
-	t.Logf("wazero engine: %.1f allocations per delivery (rr_alloc + rr_handle), measured with testing.AllocsPerRun", testing.AllocsPerRun(100, deliver))
 }
 
 // refuseHost is the host of a function loaded outside a node: it refuses

@@ -76,8 +76,8 @@ type Function interface {
 	Deliver(ctx context.Context, n uint32, fill func(dst []byte) error) error
 	// Stats reports the pool's state.
 	Stats() PoolStats
-	// Close closes idle instances at once and busy ones when their call
-	// ends. Deliver fails with CodeCanceled after Close.
+	// Close refuses new deliveries (they fail with CodeCanceled), waits for
+	// those in progress until ctx ends, and releases every instance.
 	Close(ctx context.Context) error
 }
 

@@ -50,6 +50,7 @@ type Pool struct {
 	idle   []Instance
 	closed bool
 
+	closing   atomic.Bool // set with closed: lets acquire fail without waiting
 	live      atomic.Int64
 	replaced  atomic.Uint64
 	delivered atomic.Uint64
@@ -88,6 +89,9 @@ var (
 )
 
 func (p *Pool) acquire(ctx context.Context) (Instance, error) {
+	if p.closing.Load() {
+		return nil, errClosed
+	}
 	select {
 	case p.sem <- struct{}{}:
 	default:
@@ -191,7 +195,10 @@ func (p *Pool) trapped(ctx context.Context, op string, err error) error {
 	return &DeliverError{Function: p.name, Op: op, Code: code, Err: err}
 }
 
-// Close implements Function.
+// Close implements Function. It refuses new deliveries at once, waits until
+// the deliveries in progress have returned (or ctx ends: the engine's
+// resources are then released under them, and they fail), and closes every
+// instance.
 func (p *Pool) Close(ctx context.Context) error {
 	p.mu.Lock()
 	if p.closed {
@@ -199,10 +206,31 @@ func (p *Pool) Close(ctx context.Context) error {
 		return nil
 	}
 	p.closed = true
+	p.closing.Store(true)
+	p.mu.Unlock()
+	var errs []error
+	// Holding every token means no instance is busy: releases after closed
+	// is set close their instance instead of keeping it.
+	held := 0
+	for held < p.size {
+		select {
+		case p.sem <- struct{}{}:
+			held++
+			continue
+		case <-ctx.Done():
+			errs = append(errs, fmt.Errorf("function %s: closed with deliveries in progress: %w", p.name, ctx.Err()))
+		}
+		break
+	}
+	// Give the tokens back: a Deliver that raced with Close takes one and
+	// finds the pool closed.
+	for range held {
+		<-p.sem
+	}
+	p.mu.Lock()
 	idle := p.idle
 	p.idle = nil
 	p.mu.Unlock()
-	var errs []error
 	for _, inst := range idle {
 		p.live.Add(-1)
 		errs = append(errs, inst.Close(ctx))

@@ -108,7 +108,7 @@ func TestMemorySendViewMismatch(t *testing.T) {
 
 func TestMemorySendAllocs(t *testing.T) {
 	if raceEnabled {
-		t.Skip("allocation counts: sync.Pool drops items at random under the race detector; run without -race")
+		t.Skip("allocation counts: sync.Pool drops items at random under the race detector; make test runs this test again without -race")
 	}
 	sink := newBufferSink(64<<10, "receiver")
 	m := &transport.Memory{Sink: sink}

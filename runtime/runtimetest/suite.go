@@ -44,6 +44,7 @@ func Run(t *testing.T, newEngine NewEngine) {
 	t.Run("Interrupt", s.interrupt)
 	t.Run("Concurrent", s.concurrent)
 	t.Run("Closed", s.closed)
+	t.Run("CloseWaitsForDeliveries", s.closeWaits)
 }
 
 type suite struct {
@@ -463,4 +464,37 @@ func (s *suite) closed(t *testing.T) {
 	}
 	_, err = deliver(context.Background(), fn, pattern(10, 2))
 	expectDeliverCode(t, err, runtime.CodeCanceled)
+}
+
+func (s *suite) closeWaits(t *testing.T) {
+	e := s.engine(t)
+	fn, err := e.Load(context.Background(), runtime.FunctionSpec{Name: "closing", Module: s.module, PoolSize: 1}, &host{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A guest that spins until its context ends, 300 ms after it starts.
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := deliver(ctx, fn, control('W'))
+		done <- err
+	}()
+	for fn.Stats().Idle != 0 { // the delivery has taken the instance
+		time.Sleep(time.Millisecond)
+	}
+	if err := fn.Close(context.Background()); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	select {
+	case err := <-done:
+		// Close returned after the delivery, which ended by its own
+		// deadline, not by the function's resources vanishing under it.
+		expectDeliverCode(t, err, runtime.CodeCanceled)
+		if !errors.Is(err, context.DeadlineExceeded) && !strings.Contains(err.Error(), "deadline") {
+			t.Fatalf("delivery ended with %v, want its own deadline", err)
+		}
+	default:
+		t.Fatal("Close returned while a delivery was still in progress")
+	}
 }

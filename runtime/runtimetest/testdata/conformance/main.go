@@ -11,7 +11,8 @@
 //	F             rr_handle returns 7
 //	G mib         grow memory by allocating and touching mib MiB, kept live
 //	L n size name send n payloads of size bytes to name; reply the first
-//	              failing code (u32) or 0
+//	              failing code (u32) or 0. A payload of 5 bytes or more
+//	              is an N control, so that this guest can be the receiver
 //	N             nothing: return 0 at once
 //	S name data   send data to name; reply the 4-byte code
 //	T             panic (a trap: the Go runtime exits the instance)
@@ -116,6 +117,9 @@ func rrHandle(ptr, n uint32) int32 {
 			loopBuf = make([]byte, size)
 		}
 		data := loopBuf[:size]
+		if size >= 5 {
+			copy(data, "\x00RRCN") // a receiver running this guest does nothing with it
+		}
 		var first uint32
 		for i := uint32(0); i < count; i++ {
 			if code := send(addr(name), uint32(len(name)), addr(data), size); code != 0 && first == 0 {

@@ -1,0 +1,136 @@
+package node_test
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/roadrunner-wasm/roadrunner/internal/wasmbuild"
+	"github.com/roadrunner-wasm/roadrunner/node"
+	"github.com/roadrunner-wasm/roadrunner/runtime/runtimetest"
+)
+
+var benchSizes = []struct {
+	name string
+	n    int
+}{{"1KiB", 1 << 10}, {"1MiB", 1 << 20}, {"64MiB", 64 << 20}}
+
+// BenchmarkMemoryPath measures the memory path guest to guest, transfer
+// only, side by side with the physical limit of one copy:
+//
+//   - send: the conformance guest "src" calls send(sink, buf) b.N times in
+//     one invocation, from a buffer it reuses, to "sink", which takes the
+//     payload into its reused receive buffer and returns at once. One op is
+//     one send: host call, bounds checks, routing, rr_alloc, the copy,
+//     rr_handle. Module start and guest compute are outside the loop.
+//     Measured with interruptible functions (the default) and without.
+//   - copy-reused: a Go copy of the same size into an already-touched buffer.
+//   - copy-fresh: the same copy into freshly mmapped pages, as a receiver
+//     that grew its memory for each payload would see.
+//
+// make bench runs it; compare the MB/s columns of one run.
+func BenchmarkMemoryPath(b *testing.B) {
+	module := wasmbuild.ForTest(b, runtimetest.GuestPackage)
+	for _, size := range benchSizes {
+		b.Run(size.name, func(b *testing.B) {
+			for _, interruptible := range []bool{true, false} {
+				name := "send"
+				if !interruptible {
+					name = "send-uninterruptible"
+				}
+				b.Run(name, func(b *testing.B) { benchSend(b, module, size.n, interruptible) })
+			}
+			b.Run("copy-reused", func(b *testing.B) {
+				src, dst := touched(size.n), touched(size.n)
+				b.SetBytes(int64(size.n))
+				for b.Loop() {
+					copy(dst, src)
+				}
+			})
+			b.Run("copy-fresh", func(b *testing.B) {
+				src := touched(size.n)
+				b.SetBytes(int64(size.n))
+				for b.Loop() {
+					dst, err := unix.Mmap(-1, 0, size.n, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+					if err != nil {
+						b.Fatal(err)
+					}
+					copy(dst, src)
+					if err := unix.Munmap(dst); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		})
+	}
+}
+
+func touched(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i)
+	}
+	return b
+}
+
+func benchSend(b *testing.B, module string, size int, interruptible bool) {
+	config := fmt.Sprintf(`
+node:
+  max_payload: 128MiB
+  invocation_timeout: 1h
+  cache_dir: %s
+functions:
+  - {name: src, module: %s, pool: 1, interruptible: %v}
+  - {name: sink, module: %s, pool: 1, interruptible: %v}
+`, cacheDir, module, interruptible, module, interruptible)
+	path := filepath.Join(b.TempDir(), "node.yaml")
+	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	cfg, err := node.LoadConfig(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	n, err := node.New(ctx, cfg, &node.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer n.Shutdown(ctx)
+
+	// Control payload L: count, size, name.
+	cmd := []byte{0, 'R', 'R', 'C', 'L', 0, 0, 0, 0, 0, 0, 0, 0, 4, 's', 'i', 'n', 'k'}
+	binary.LittleEndian.PutUint32(cmd[9:], uint32(size))
+	var reply codeWriter
+	run := func(count int) {
+		binary.LittleEndian.PutUint32(cmd[5:], uint32(count))
+		if _, err := n.Invoke(ctx, "src", uint64(len(cmd)), func(dst []byte) error { copy(dst, cmd); return nil }, &reply); err != nil {
+			b.Fatal(err)
+		}
+		if reply.code != 0 {
+			b.Fatalf("a send failed with code %d", int32(reply.code))
+		}
+	}
+	run(3) // warm up: both guests' buffers grown and touched
+	b.SetBytes(int64(size))
+	b.ResetTimer()
+	run(b.N)
+}
+
+// codeWriter keeps the conformance guest's 4-byte reply.
+type codeWriter struct{ code uint32 }
+
+func (w *codeWriter) Write(p []byte) (int, error) {
+	if len(p) != 4 {
+		return 0, io.ErrShortWrite
+	}
+	w.code = binary.LittleEndian.Uint32(p)
+	return 4, nil
+}
