@@ -178,10 +178,10 @@ type rawNode struct {
 }
 
 type rawFunction struct {
-	Name       string    `yaml:"name"`
-	Module     string    `yaml:"module"`
-	Pool       yaml.Node `yaml:"pool"`
-	MaxPayload yaml.Node `yaml:"max_payload"`
+	Name          string    `yaml:"name"`
+	Module        string    `yaml:"module"`
+	Pool          yaml.Node `yaml:"pool"`
+	MaxPayload    yaml.Node `yaml:"max_payload"`
 	Interruptible yaml.Node `yaml:"interruptible"`
 }
 
