@@ -417,10 +417,19 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		n.killCancel()
 		errs = append(errs, fmt.Errorf("drain: %d invocations canceled: %w", left, ctx.Err()))
 	}
-	errs = append(errs, n.close(context.WithoutCancel(ctx)))
+	// Deliveries still running now were canceled above; interruptible
+	// guests stop at once. An uninterruptible one gets closeGrace, then its
+	// function is released under it.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeGrace)
+	errs = append(errs, n.close(cctx))
+	cancel()
 	n.log.Info("node stopped")
 	return errors.Join(errs...)
 }
+
+// closeGrace bounds how long Shutdown waits, after draining, for deliveries
+// that ignored their cancellation.
+const closeGrace = 5 * time.Second
 
 // close closes every loaded function and the engine if the node owns it.
 func (n *Node) close(ctx context.Context) error {

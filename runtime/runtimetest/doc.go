@@ -32,5 +32,5 @@
 // instance is replaced; a non-zero rr_handle is CodeReceiverFailed; an
 // endless guest is interrupted when the context ends; a pool is used by many
 // goroutines at once without mixing payloads (run it with -race); a closed
-// function refuses work.
+// function refuses work, and Close waits for a delivery in progress.
 package runtimetest
