@@ -329,3 +329,18 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 }
+
+// A guest that hands send a range outside its memory gets the bad-pointer
+// code, the node does not panic, and it goes on serving.
+func TestBadPointerFromGuest(t *testing.T) {
+	n := startNode(t, "", nil)
+	for _, body := range []string{"badptr 4294967280 32", "badptr 4294901760 16", "badptr 0 4294967295"} {
+		r := n.invoke(t, "relay", []byte(body))
+		if r.status != http.StatusOK || string(r.body) != "-1" {
+			t.Fatalf("%s: status %d, body %q; want 200 and the bad-pointer code -1", body, r.status, r.body)
+		}
+	}
+	if r := n.invoke(t, "relay", []byte("send echo\nstill serving")); r.status != http.StatusOK || string(r.body) != "still serving" {
+		t.Fatalf("after bad pointers: status %d, body %q", r.status, r.body)
+	}
+}

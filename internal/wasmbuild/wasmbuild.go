@@ -1,6 +1,3 @@
-// Package wasmbuild compiles Go guest packages into WASI reactor modules with
-// the host's Go toolchain, for tests, benchmarks and the demo. The Makefile
-// runs the same command (see Command) for the modules it ships.
 package wasmbuild
 
 import (

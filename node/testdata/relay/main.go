@@ -11,6 +11,8 @@
 //	reply2           reply "first", then reply again: the second must get
 //	                 ErrAlreadyReplied, or the handler fails
 //	replythenfail    reply "partial", then return an error
+//	badptr PTR LEN   send with a raw name range (decimal u32s) and reply
+//	                 with the result code
 package main
 
 import (
@@ -78,6 +80,11 @@ func handle(payload []byte) error {
 		if err := guest.Reply([]byte("second")); !errors.Is(err, guest.ErrAlreadyReplied) {
 			return errors.New("second reply: got " + code(err) + ", want ErrAlreadyReplied")
 		}
+		return nil
+	case "badptr":
+		ptr, _ := strconv.ParseUint(args[1], 10, 32)
+		n, _ := strconv.ParseUint(args[2], 10, 32)
+		guest.Reply([]byte(strconv.Itoa(int(guest.SendRaw(uint32(ptr), uint32(n), 0, 0)))))
 		return nil
 	case "replythenfail":
 		guest.Reply([]byte("partial"))
