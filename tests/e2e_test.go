@@ -23,6 +23,7 @@ import (
 	"github.com/roadrunner-wasm/roadrunner/examples/pipeline/msg"
 	"github.com/roadrunner-wasm/roadrunner/internal/nodeproc"
 	"github.com/roadrunner-wasm/roadrunner/internal/wasmbuild"
+	"github.com/roadrunner-wasm/roadrunner/node"
 )
 
 const (
@@ -155,15 +156,8 @@ func pattern(n int) []byte {
 	return b[:n:n]
 }
 
-type hop struct {
-	From       string `json:"from"`
-	To         string `json:"to"`
-	Path       string `json:"path"`
-	Bytes      uint64 `json:"bytes"`
-	TransferNS int64  `json:"transfer_ns"`
-	TotalNS    int64  `json:"total_ns"`
-	Result     string `json:"result"`
-}
+// hop is one element of the Rr-Trace trailer, as the node defines it.
+type hop = node.Hop
 
 type answer struct {
 	status     int

@@ -19,6 +19,7 @@ import (
 
 	"github.com/roadrunner-wasm/roadrunner/examples/pipeline/msg"
 	"github.com/roadrunner-wasm/roadrunner/internal/nodeproc"
+	"github.com/roadrunner-wasm/roadrunner/node"
 )
 
 func main() {
@@ -117,16 +118,8 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	return nil
 }
 
-// hop is one element of the Rr-Trace trailer.
-type hop struct {
-	From       string `json:"from"`
-	To         string `json:"to"`
-	Path       string `json:"path"`
-	Bytes      uint64 `json:"bytes"`
-	TransferNS int64  `json:"transfer_ns"`
-	TotalNS    int64  `json:"total_ns"`
-	Result     string `json:"result"`
-}
+// hop is one element of the Rr-Trace trailer, as the node defines it.
+type hop = node.Hop
 
 // invoke pushes one payload of size bytes through the pipeline, prints a
 // line for the invocation and one per hop, and returns how many hops were
@@ -248,11 +241,11 @@ func post(ctx context.Context, client *http.Client, url string, payload []byte) 
 	res := result{status: resp.StatusCode, body: body}
 	// Trailers are there once the body has been read to its end; an answer
 	// without a reply (an error, 204) carries the trace as a header.
-	trace := resp.Trailer.Get("Rr-Trace")
+	trace := resp.Trailer.Get(node.HeaderTrace)
 	if trace == "" {
-		trace = resp.Header.Get("Rr-Trace")
+		trace = resp.Header.Get(node.HeaderTrace)
 	}
-	res.rrError = resp.Trailer.Get("Rr-Error")
+	res.rrError = resp.Trailer.Get(node.HeaderError)
 	if trace == "" {
 		res.traceErr = errors.New("missing")
 	} else if err := json.Unmarshal([]byte(trace), &res.trace); err != nil {
