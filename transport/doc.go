@@ -8,6 +8,15 @@
 // Later paths (unix, tcp) fill the receiver's view with a read straight from
 // a connection.
 //
+// The frame layer of those paths is here already (frame.go, described in
+// docs/PROTOCOL.md): a fixed 32-byte little-endian [Header], then the
+// target's name, then the raw payload. [ParseHeader] and [ReadHeader]
+// validate a header against [Limits] before anything is allocated for it,
+// [ReadName] checks the name, and [ReadPayload] reads the payload straight
+// into a Sink's view and checks its optional CRC32C, so that a malformed
+// frame ([ErrBadFrame]) never reaches a receiver. Connections, and the
+// unix and tcp paths built on them, do not exist yet.
+//
 // Path names ([PathMemory], [PathHTTP]) are the values of the path label of
 // metrics and of the path field of a trace.
 package transport

@@ -1,0 +1,225 @@
+package transport_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/roadrunner-wasm/roadrunner/runtime"
+	"github.com/roadrunner-wasm/roadrunner/transport"
+)
+
+// The seed corpus of FuzzParseHeader is in testdata/fuzz/FuzzParseHeader:
+// a valid frame of each kind and near-misses of each rule. CI runs each
+// fuzzer briefly:
+//
+//	go test -run '^$' -fuzz '^FuzzParseHeader$' -fuzztime 10s ./transport/
+//	go test -run '^$' -fuzz '^FuzzReadFrame$' -fuzztime 10s ./transport/
+
+var fuzzLimits = []transport.Limits{{}, {MaxPayload: 1000, MaxName: 8}}
+
+// abiCode reports whether s is a code of runtime's table.
+func abiCode(s int32) bool {
+	for _, c := range runtime.Codes() {
+		if int32(c) == s {
+			return true
+		}
+	}
+	return false
+}
+
+// checkAccepted fails t unless h, which ParseHeader accepted under lim,
+// respects lim and the rules of its kind.
+func checkAccepted(t *testing.T, h transport.Header, lim transport.Limits) {
+	t.Helper()
+	maxPayload, maxName := lim.MaxPayload, lim.MaxName
+	if maxPayload == 0 {
+		maxPayload = transport.DefaultMaxPayload
+	}
+	if maxName <= 0 {
+		maxName = transport.MaxNameLen
+	}
+	if h.Flags&^transport.FlagCRC != 0 {
+		t.Fatalf("accepted unknown flags: %+v", h)
+	}
+	if h.Flags&transport.FlagCRC == 0 && h.CRC != 0 {
+		t.Fatalf("accepted a crc without the flag: %+v", h)
+	}
+	switch h.Kind {
+	case transport.KindData:
+		if h.NameLen == 0 || int(h.NameLen) > maxName || h.PayloadLen > maxPayload ||
+			h.PayloadLen >= transport.MaxPayloadLimit || h.Status != 0 {
+			t.Fatalf("accepted DATA %+v under %+v", h, lim)
+		}
+	case transport.KindAck:
+		if h.NameLen != 0 || h.PayloadLen != 0 || h.Flags != 0 || !abiCode(h.Status) {
+			t.Fatalf("accepted ACK %+v", h)
+		}
+	case transport.KindHello:
+		if h.NameLen != 0 || h.PayloadLen > transport.MaxHelloPayload || h.Flags != 0 || h.Status != 0 {
+			t.Fatalf("accepted HELLO %+v", h)
+		}
+	default:
+		t.Fatalf("accepted kind %v", h.Kind)
+	}
+}
+
+func checkRefused(t *testing.T, b []byte, err error) {
+	t.Helper()
+	var fe *transport.FrameError
+	if !errors.As(err, &fe) || !errors.Is(err, transport.ErrBadFrame) {
+		t.Fatalf("refused with %v (%T), want a *FrameError", err, err)
+	}
+	if truncated := len(b) < transport.HeaderSize; truncated != errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("%d bytes refused with %v", len(b), err)
+	}
+}
+
+func FuzzParseHeader(f *testing.F) {
+	f.Add(encode(transport.Header{Kind: transport.KindData, NameLen: 8, PayloadLen: 1 << 20, ID: 1}))
+	f.Add(encode(transport.NewAck(1, -5)))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, lim := range fuzzLimits {
+			h, err := transport.ParseHeader(b, lim)
+			if err != nil {
+				checkRefused(t, b, err)
+				continue
+			}
+			if got := encode(h); !bytes.Equal(got, b[:transport.HeaderSize]) {
+				t.Fatalf("re-encoded % x\n       from % x", got, b[:transport.HeaderSize])
+			}
+			if err := h.Validate(lim); err != nil {
+				t.Fatalf("parsed %+v but Validate says %v", h, err)
+			}
+			checkAccepted(t, h, lim)
+		}
+		// fuzzLimits[1] is tighter than the defaults in every way.
+		_, errDefault := transport.ParseHeader(b, fuzzLimits[0])
+		_, errTight := transport.ParseHeader(b, fuzzLimits[1])
+		if errTight == nil && errDefault != nil {
+			t.Fatalf("accepted under tight limits, refused under the defaults: %v", errDefault)
+		}
+	})
+}
+
+// readResult is what reading one stream frame by frame gave.
+type readResult struct {
+	rebuilt []byte // the frames read, encoded again
+	frames  int
+	err     error // what ended the stream: io.EOF or a refusal
+}
+
+func readFrames(t *testing.T, r io.Reader, lim transport.Limits) readResult {
+	t.Helper()
+	var (
+		res     readResult
+		buf     [transport.HeaderSize]byte
+		nameBuf [transport.MaxNameLen]byte
+	)
+	for {
+		h, err := transport.ReadHeader(r, &buf, lim)
+		if err != nil {
+			res.err = err
+			return res
+		}
+		checkAccepted(t, h, lim)
+		name, err := transport.ReadName(r, h, nameBuf[:0])
+		if err != nil {
+			res.err = err
+			return res
+		}
+		if h.Kind == transport.KindData && !transport.ValidName(name) {
+			t.Fatalf("ReadName accepted %q", name)
+		}
+		if len(name) != int(h.NameLen) {
+			t.Fatalf("name of %d bytes for name_len %d", len(name), h.NameLen)
+		}
+		payload := make([]byte, h.PayloadLen) // bounded: lim.MaxPayload is small
+		if err := transport.ReadPayload(r, h, payload); err != nil {
+			res.err = err
+			return res
+		}
+		if h.Flags&transport.FlagCRC != 0 && transport.Checksum(payload) != h.CRC {
+			t.Fatalf("ReadPayload accepted a payload whose crc differs")
+		}
+		res.rebuilt = append(transport.AppendHeader(res.rebuilt, &h), name...)
+		res.rebuilt = append(res.rebuilt, payload...)
+		res.frames++
+	}
+}
+
+func FuzzReadFrame(f *testing.F) {
+	p := []byte("123456789")
+	data := frame(dataHeader("consumer", p, false), []byte("consumer"), p)
+	crc := frame(dataHeader("c.1_-", p, true), []byte("c.1_-"), p)
+	ack := frame(transport.NewAck(5, -3), nil, nil)
+	hello := frame(transport.Header{Kind: transport.KindHello, PayloadLen: 4}, nil, []byte("ping"))
+	f.Add(data)
+	f.Add(crc)
+	f.Add(ack)
+	f.Add(hello)
+	f.Add(bytes.Join([][]byte{data, ack, crc, hello}, nil))
+	f.Add(data[:len(data)-1])
+	f.Add(append(bytes.Clone(crc[:len(crc)-1]), '0'))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		lim := transport.Limits{MaxPayload: 4096}
+		whole := readFrames(t, bytes.NewReader(b), lim)
+		if whole.err == io.EOF {
+			if !bytes.Equal(whole.rebuilt, b) {
+				t.Fatalf("read to the end, but the frames re-encode to % x\nnot % x", whole.rebuilt, b)
+			}
+		} else {
+			var fe *transport.FrameError
+			if !errors.As(whole.err, &fe) || !errors.Is(whole.err, transport.ErrBadFrame) {
+				t.Fatalf("stream refused with %v (%T), want a *FrameError", whole.err, whole.err)
+			}
+		}
+		if !bytes.HasPrefix(b, whole.rebuilt) {
+			t.Fatalf("frames read re-encode to % x\nnot a prefix of % x", whole.rebuilt, b)
+		}
+		// Byte by byte, the reader sees the same frames and the same end.
+		bytewise := readFrames(t, iotest.OneByteReader(bytes.NewReader(b)), lim)
+		if bytewise.frames != whole.frames || bytewise.err != whole.err {
+			t.Fatalf("byte by byte: %d frames then %v; whole: %d frames then %v",
+				bytewise.frames, bytewise.err, whole.frames, whole.err)
+		}
+	})
+}
+
+// TestSeedCorpus keeps the committed seeds honest: each file named miss_*
+// is refused and every other one is accepted under the default limits.
+func TestSeedCorpus(t *testing.T) {
+	dir := filepath.Join("testdata", "fuzz", "FuzzParseHeader")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) == 0 {
+		t.Fatal("no seeds")
+	}
+	for _, e := range ents {
+		raw, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+		if len(lines) != 2 || lines[0] != "go test fuzz v1" ||
+			!strings.HasPrefix(lines[1], "[]byte(") || !strings.HasSuffix(lines[1], ")") {
+			t.Fatalf("%s: not a go test fuzz v1 file with one []byte", e.Name())
+		}
+		s, err := strconv.Unquote(strings.TrimSuffix(strings.TrimPrefix(lines[1], "[]byte("), ")"))
+		if err != nil {
+			t.Fatalf("%s: %v", e.Name(), err)
+		}
+		_, err = transport.ParseHeader([]byte(s), transport.Limits{})
+		if miss := strings.HasPrefix(e.Name(), "miss_"); miss != (err != nil) {
+			t.Errorf("%s: ParseHeader says %v", e.Name(), err)
+		}
+	}
+}
