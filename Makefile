@@ -4,6 +4,10 @@
 GO ?= go
 BENCHTIME ?= 2s
 BENCHCOUNT ?= 1
+# WASMTIME=1 builds rrnode with the Wasmtime engine (-tags wasmtime: cgo,
+# wasmtime-go's bundled static library). The default build is pure Go.
+WASMTIME ?=
+BUILDTAGS := $(if $(filter 1 yes true,$(WASMTIME)),-tags wasmtime)
 # rrnode version prints it; a tag, or the commit, "-dirty" if modified.
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 
@@ -18,15 +22,24 @@ DEMO_SRC := $(filter-out %_test.go,$(wildcard examples/demo/*.go internal/nodepr
 
 .DEFAULT_GOAL := all
 .DELETE_ON_ERROR:
-.PHONY: all build wasm demo test bench clean
+.PHONY: all build wasm demo test bench bench-engines clean FORCE
 
 all: build wasm
 
 build: build/rrnode
 
-build/rrnode: $(HOST_SRC)
+# FORCE when the tags may differ from the last build's: make compares file
+# times, not flags; go build's cache keeps a rebuild cheap.
+build/rrnode: $(HOST_SRC) $(if $(BUILDTAGS),FORCE,build/.tags-default)
 	@mkdir -p $(@D)
-	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o $@ ./cmd/rrnode
+	$(if $(BUILDTAGS),rm -f build/.tags-default)
+	$(GO) build $(BUILDTAGS) -trimpath -ldflags "-X main.version=$(VERSION)" -o $@ ./cmd/rrnode
+
+# Touched by a default build, removed by a WASMTIME=1 build: a default
+# build after a Wasmtime one rebuilds build/rrnode without the tag.
+build/.tags-default:
+	@mkdir -p $(@D)
+	@touch $@
 
 wasm: $(WASM)
 
@@ -51,9 +64,24 @@ test:
 	$(GO) test -race -count=1 -timeout 20m ./...
 	@# Allocation counts skip under -race (sync.Pool drops items at random there).
 	$(GO) test -count=1 -run 'Allocs' -v ./transport/ ./node/
+	@# The frame decoder's fuzzers, briefly (seed corpus in transport/testdata/fuzz).
+	$(GO) test -run '^$$' -fuzz '^FuzzParseHeader$$' -fuzztime 10s ./transport/
+	$(GO) test -run '^$$' -fuzz '^FuzzReadFrame$$' -fuzztime 10s ./transport/
+	@# The Wasmtime engine (cgo): its conformance suite under -race (16 s
+	@# against 10 s without), and the example pipeline on rrnode start
+	@# --engine wasmtime without it (a race build of the 54 MB rrnode would
+	@# cost more than it finds: the node's code is raced above on wazero).
+	$(GO) vet -tags wasmtime ./runtime/wasmtime/ ./cmd/rrnode/ ./tests/ ./node/
+	$(GO) test -race -tags wasmtime -count=1 -timeout 10m ./runtime/wasmtime/
+	$(GO) test -tags wasmtime -count=1 -timeout 10m -run 'Wasmtime' ./tests/
+	CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/rrnode
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) ./node/ ./transport/
+
+# The engines side by side: memory path, cold start, host call (docs/BENCHMARKS.md).
+bench-engines:
+	$(GO) test -tags wasmtime -run '^$$' -bench 'Engine' -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) ./node/ ./runtime/wasmtime/
 
 clean:
 	rm -rf build

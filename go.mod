@@ -3,6 +3,7 @@ module github.com/roadrunner-wasm/roadrunner
 go 1.26.0
 
 require (
+	github.com/bytecodealliance/wasmtime-go/v35 v35.0.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/spf13/cobra v1.10.2
 	github.com/tetratelabs/wazero v1.12.0

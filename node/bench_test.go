@@ -14,6 +14,7 @@ import (
 
 	"github.com/roadrunner-wasm/roadrunner/internal/wasmbuild"
 	"github.com/roadrunner-wasm/roadrunner/node"
+	"github.com/roadrunner-wasm/roadrunner/runtime"
 	"github.com/roadrunner-wasm/roadrunner/runtime/runtimetest"
 )
 
@@ -81,6 +82,12 @@ func touched(n int) []byte {
 }
 
 func benchSend(b *testing.B, module string, size int, interruptible bool) {
+	benchSendOn(b, nil, module, size, interruptible)
+}
+
+// benchSendOn is benchSend on eng (nil: the node's default engine), which
+// the caller closes.
+func benchSendOn(b *testing.B, eng runtime.Engine, module string, size int, interruptible bool) {
 	config := fmt.Sprintf(`
 node:
   max_payload: 128MiB
@@ -99,7 +106,7 @@ functions:
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	n, err := node.New(ctx, cfg, &node.Options{Logger: slog.New(slog.DiscardHandler)})
+	n, err := node.New(ctx, cfg, &node.Options{Engine: eng, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}

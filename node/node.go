@@ -112,7 +112,7 @@ func New(ctx context.Context, cfg *Config, opts *Options) (*Node, error) {
 
 	n.eng = o.Engine
 	if n.eng == nil {
-		dir, err := cacheDir(c.Node.CacheDir)
+		dir, err := CacheDir(c.Node.CacheDir, rrwazero.DefaultCacheDir)
 		if err != nil {
 			return nil, err
 		}
@@ -131,12 +131,15 @@ func New(ctx context.Context, cfg *Config, opts *Options) (*Node, error) {
 	return n, nil
 }
 
-func cacheDir(configured string) (string, error) {
+// CacheDir resolves node.cache_dir for an engine: "" for CacheOff (no disk
+// cache), the engine's default directory (defaultDir) for "", else the
+// configured directory.
+func CacheDir(configured string, defaultDir func() (string, error)) (string, error) {
 	switch configured {
 	case CacheOff:
 		return "", nil
 	case "":
-		dir, err := rrwazero.DefaultCacheDir()
+		dir, err := defaultDir()
 		if err != nil {
 			return "", fmt.Errorf("compilation cache: %w", err)
 		}

@@ -22,6 +22,7 @@ type startFlags struct {
 	strictAccel bool
 	logFormat   string
 	logLevel    string
+	engine      string
 }
 
 func newStartCmd(std stdio) *cobra.Command {
@@ -38,7 +39,11 @@ Accelerators: this build has only the plain paths. --accel takes its final
 values (auto, none, iouring, sockmap, iouring,sockmap); auto and none run
 the plain paths, and an accelerator named explicitly falls back to plain
 syscalls with a warning, counted in rr_fallbacks_total. --strict-accel
-makes that fallback an error instead.`,
+makes that fallback an error instead.
+
+Engines: --engine picks the WebAssembly runtime (see rrnode version for those
+compiled in). wazero, the default, is pure Go; wasmtime needs a binary built
+with make build WASMTIME=1 (go build -tags wasmtime).`,
 		Args: exactArgs(0),
 		RunE: func(c *cobra.Command, _ []string) error {
 			return runStart(c.Context(), f, std.err)
@@ -49,6 +54,7 @@ makes that fallback an error instead.`,
 	fl.StringVar(&f.http, "http", "", "ingress `address` host:port, overriding node.http (port 0 picks a free one)")
 	fl.StringVar(&f.accel, "accel", node.AccelAuto, "accelerators: auto|none|iouring|sockmap|iouring,sockmap (this build: plain paths only; others fall back)")
 	fl.BoolVar(&f.strictAccel, "strict-accel", false, "fail instead of falling back when an accelerator named in --accel is unavailable")
+	fl.StringVar(&f.engine, "engine", defaultEngine, "WebAssembly `engine`: wazero|wasmtime (wasmtime needs a build with -tags wasmtime)")
 	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text|json")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug|info|warn|error")
 	return c
@@ -79,6 +85,10 @@ func runStart(ctx context.Context, f startFlags, stderr io.Writer) error {
 	default:
 		return usageError{fmt.Errorf("--accel %q: want auto, none, iouring, sockmap or iouring,sockmap", f.accel)}
 	}
+	eng, err := lookupEngine(f.engine)
+	if err != nil {
+		return err
+	}
 	log, err := newLogger(f.logFormat, f.logLevel, stderr)
 	if err != nil {
 		return err
@@ -95,18 +105,28 @@ func runStart(ctx context.Context, f startFlags, stderr io.Writer) error {
 	if f.http != "" {
 		cfg.Node.HTTP = f.http
 	}
-	n, err := node.New(ctx, cfg, &node.Options{Logger: log, Accel: f.accel, StrictAccel: f.strictAccel})
+	rt, err := openEngine(ctx, eng, cfg.Node.CacheDir)
 	if err != nil {
 		return err
+	}
+	// The node closes an engine it made; one made here is closed after
+	// the node's Shutdown (its functions first, then their engine).
+	closeEngine := func() error { return nil }
+	if rt != nil {
+		closeEngine = func() error { return rt.Close(context.WithoutCancel(ctx)) }
+	}
+	n, err := node.New(ctx, cfg, &node.Options{Engine: rt, Logger: log, Accel: f.accel, StrictAccel: f.strictAccel})
+	if err != nil {
+		return errors.Join(err, closeEngine())
 	}
 	cfg2 := n.Config()
 	ln, err := net.Listen("tcp", cfg2.Node.HTTP)
 	if err != nil {
-		return errors.Join(fmt.Errorf("listen: %w", err), n.Shutdown(context.Background()))
+		return errors.Join(fmt.Errorf("listen: %w", err), n.Shutdown(context.Background()), closeEngine())
 	}
 	served := make(chan error, 1)
 	go func() { served <- n.Serve(ln) }()
-	log.Info("node started", "node", n.Name(), "http", ln.Addr().String(), "functions", len(cfg2.Functions), "config", f.config)
+	log.Info("node started", "node", n.Name(), "engine", eng.name+" "+eng.version(), "http", ln.Addr().String(), "functions", len(cfg2.Functions), "config", f.config)
 
 	sig, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -124,5 +144,5 @@ func runStart(ctx context.Context, f startFlags, stderr io.Writer) error {
 	if e := <-served; e != nil && serveErr == nil {
 		serveErr = e
 	}
-	return errors.Join(serveErr, err)
+	return errors.Join(serveErr, err, closeEngine())
 }

@@ -4,10 +4,9 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"strings"
 
 	"github.com/spf13/cobra"
-
-	rrwazero "github.com/roadrunner-wasm/roadrunner/runtime/wazero"
 )
 
 // version is set at link time (-ldflags "-X main.version=v0.1.0"); empty
@@ -22,7 +21,11 @@ func newVersionCmd(std stdio) *cobra.Command {
 		Run: func(*cobra.Command, []string) {
 			fmt.Fprintf(std.out, "rrnode %s\n", buildVersion())
 			fmt.Fprintf(std.out, "go %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
-			fmt.Fprintf(std.out, "engines: wazero %s\n", rrwazero.Version())
+			list := make([]string, len(engines))
+			for i, e := range engines {
+				list[i] = e.name + " " + e.version()
+			}
+			fmt.Fprintf(std.out, "engines: %s\n", strings.Join(list, ", "))
 		},
 	}
 }

@@ -486,15 +486,20 @@ func (s *suite) closeWaits(t *testing.T) {
 	if err := fn.Close(context.Background()); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
+	// The delivery could end only by its own deadline: if Close returned
+	// before that, it did not wait.
+	if ctx.Err() == nil {
+		t.Fatal("Close returned while a delivery was still in progress")
+	}
 	select {
 	case err := <-done:
-		// Close returned after the delivery, which ended by its own
-		// deadline, not by the function's resources vanishing under it.
+		// The delivery ended by its own deadline, not by the function's
+		// resources vanishing under it.
 		expectDeliverCode(t, err, runtime.CodeCanceled)
 		if !errors.Is(err, context.DeadlineExceeded) && !strings.Contains(err.Error(), "deadline") {
 			t.Fatalf("delivery ended with %v, want its own deadline", err)
 		}
-	default:
-		t.Fatal("Close returned while a delivery was still in progress")
+	case <-time.After(20 * time.Second):
+		t.Fatal("the delivery did not return 20 s after Close")
 	}
 }

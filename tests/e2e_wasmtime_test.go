@@ -1,0 +1,103 @@
+//go:build wasmtime
+
+package tests
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/roadrunner-wasm/roadrunner/internal/nodeproc"
+)
+
+var (
+	wasmtimeOnce sync.Once
+	wasmtimeBin  string
+	wasmtimeErr  error
+)
+
+// buildWasmtime builds rrnode with -tags wasmtime beside the default one of
+// build, once per test binary.
+func buildWasmtime(t *testing.T, tr tree) string {
+	t.Helper()
+	wasmtimeOnce.Do(func() {
+		wasmtimeBin = filepath.Join(tr.dir, "bin", "rrnode-wasmtime")
+		args := []string{"build", "-tags", "wasmtime", "-o", wasmtimeBin}
+		if raceEnabled() {
+			args = append(args, "-race")
+		}
+		cmd := exec.Command(goTool(), append(args, module+"/cmd/rrnode")...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			wasmtimeErr = fmt.Errorf("go build -tags wasmtime rrnode: %w\n%s", err, out)
+		}
+	})
+	if wasmtimeErr != nil {
+		t.Fatal(wasmtimeErr)
+	}
+	return wasmtimeBin
+}
+
+// TestPipelineWasmtime runs the example pipeline on rrnode start --engine
+// wasmtime: the same payloads, checked the same way as TestPipeline, and a
+// restart that must find the compiled modules in the compilation cache.
+func TestPipelineWasmtime(t *testing.T) {
+	tr := build(t)
+	bin := buildWasmtime(t, tr)
+	cache := filepath.Join(t.TempDir(), "cache")
+	start := func() *nodeproc.Node {
+		n, err := nodeproc.Start(context.Background(), &nodeproc.Options{
+			Binary: bin,
+			Config: tr.config,
+			Args:   []string{"--engine", "wasmtime"},
+			Env:    []string{"XDG_CACHE_HOME=" + cache},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	stop := func(n *nodeproc.Node) {
+		t.Helper()
+		status, err := n.Stop()
+		if err != nil || status != 0 {
+			t.Fatalf("rrnode exited with status %d (%v); output:\n%s", status, err, n.Output())
+		}
+	}
+
+	n := start()
+	if !strings.Contains(n.Output(), "wasmtime") {
+		t.Errorf("the node's start log does not name the engine:\n%s", n.Output())
+	}
+	for _, size := range []int{0, 1, 1 << 10, 1 << 20, 64 << 20} {
+		t.Run(fmt.Sprintf("%dB", size), func(t *testing.T) {
+			payload := pattern(size)
+			checkPipeline(t, post(t, n, "producer", payload), payload)
+		})
+	}
+	stop(n)
+
+	cached, _ := filepath.Glob(filepath.Join(cache, "roadrunner", "wasmtime", "*.cwasm"))
+	if len(cached) != len(guests) {
+		t.Fatalf("compilation cache holds %d modules, want %d: %v", len(cached), len(guests), cached)
+	}
+	n = start() // from the cache
+	payload := pattern(4096)
+	checkPipeline(t, post(t, n, "producer", payload), payload)
+	stop(n)
+}
+
+// TestVersionListsEngines: rrnode version names both engines with versions.
+func TestVersionListsEngines(t *testing.T) {
+	bin := buildWasmtime(t, build(t))
+	out, err := exec.Command(bin, "version").CombinedOutput()
+	if err != nil {
+		t.Fatalf("rrnode version: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "engines: wazero v") || !strings.Contains(string(out), ", wasmtime v35.") {
+		t.Fatalf("rrnode version does not list both engines:\n%s", out)
+	}
+}
