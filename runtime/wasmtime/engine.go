@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"runtime/debug"
 	"sync"
 
 	wt "github.com/bytecodealliance/wasmtime-go/v35"
@@ -68,11 +66,7 @@ func newWasmtimeEngine(epoch bool) *wt.Engine {
 // otherwise: roadrunner/wasmtime under the user's cache directory
 // ($XDG_CACHE_HOME or ~/.cache).
 func DefaultCacheDir() (string, error) {
-	d, err := os.UserCacheDir()
-	if err != nil {
-		return "", fmt.Errorf("wasmtime: default cache dir: %w", err)
-	}
-	return filepath.Join(d, "roadrunner", "wasmtime"), nil
+	return runtime.DefaultCacheDir("wasmtime")
 }
 
 // Name implements runtime.Engine.
@@ -84,17 +78,7 @@ func (e *Engine) Version() string { return Version() }
 
 // Version is the version of wasmtime-go in this binary.
 func Version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, d := range bi.Deps {
-			if d.Path == modulePath {
-				if d.Replace != nil {
-					return d.Replace.Version
-				}
-				return d.Version
-			}
-		}
-	}
-	return "unknown"
+	return runtime.DependencyVersion(modulePath)
 }
 
 // Close implements runtime.Engine.

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"runtime/debug"
 	"sync/atomic"
 
 	"github.com/tetratelabs/wazero"
@@ -62,11 +60,7 @@ func New(ctx context.Context, opts *Options) (*Engine, error) {
 // otherwise: roadrunner/wazero under the user's cache directory
 // ($XDG_CACHE_HOME or ~/.cache).
 func DefaultCacheDir() (string, error) {
-	d, err := os.UserCacheDir()
-	if err != nil {
-		return "", fmt.Errorf("wazero: default cache dir: %w", err)
-	}
-	return filepath.Join(d, "roadrunner", "wazero"), nil
+	return runtime.DefaultCacheDir("wazero")
 }
 
 // Name implements runtime.Engine.
@@ -77,17 +71,7 @@ func (e *Engine) Version() string { return Version() }
 
 // Version is the version of github.com/tetratelabs/wazero in this binary.
 func Version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, d := range bi.Deps {
-			if d.Path == "github.com/tetratelabs/wazero" {
-				if d.Replace != nil {
-					return d.Replace.Version
-				}
-				return d.Version
-			}
-		}
-	}
-	return "unknown"
+	return runtime.DependencyVersion("github.com/tetratelabs/wazero")
 }
 
 // Close implements runtime.Engine.
