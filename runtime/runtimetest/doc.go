@@ -30,7 +30,11 @@
 // returning 0 or a range outside memory fails the delivery with
 // CodeAllocFailed and nothing is written; a trap fails that call only and the
 // instance is replaced; a non-zero rr_handle is CodeReceiverFailed; an
-// endless guest is interrupted when the context ends; a pool is used by many
+// endless guest is interrupted when the context ends, and an uninterruptible
+// function still works beside an interruptible one; a pool is used by many
 // goroutines at once without mixing payloads (run it with -race); a closed
 // function refuses work, and Close waits for a delivery in progress.
+//
+// CacheSurvivesRestart checks an engine's compilation cache on disk, for
+// engines that have one.
 package runtimetest

@@ -42,6 +42,7 @@ func Run(t *testing.T, newEngine NewEngine) {
 	t.Run("UnreachableTrap", s.unreachable)
 	t.Run("HandleFails", s.handleFails)
 	t.Run("Interrupt", s.interrupt)
+	t.Run("Uninterruptible", s.uninterruptible)
 	t.Run("Concurrent", s.concurrent)
 	t.Run("Closed", s.closed)
 	t.Run("CloseWaitsForDeliveries", s.closeWaits)
@@ -501,5 +502,22 @@ func (s *suite) closeWaits(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("the delivery did not return 20 s after Close")
+	}
+}
+
+// An uninterruptible function (FunctionSpec.Uninterruptible: the engine may
+// leave its deadline checks out) works, beside an interruptible one of the
+// same engine.
+func (s *suite) uninterruptible(t *testing.T) {
+	e := s.engine(t)
+	h := &host{}
+	fast, err := e.Load(context.Background(), runtime.FunctionSpec{Name: "fast", Module: s.module, PoolSize: 1, Uninterruptible: true}, h)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	defer fast.Close(context.Background())
+	safe, _ := s.load(t, e, s.module, 1)
+	for i, fn := range []runtime.Function{fast, safe, fast} {
+		echo(t, fn, pattern(1<<20, byte(i)))
 	}
 }

@@ -41,108 +41,38 @@ func (nopHost) Send(context.Context, string, string, []byte) error {
 }
 func (nopHost) Reply(context.Context, string, []byte) error { return nil }
 
-func cacheFiles(t *testing.T, dir string) map[string]int64 {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	files := map[string]int64{}
-	for _, e := range entries {
-		info, err := e.Info()
-		if err != nil {
-			t.Fatal(err)
-		}
-		files[e.Name()] = info.ModTime().UnixNano()
-	}
-	return files
-}
-
-// TestCompilationCacheSurvivesRestart loads a module in one engine, closes
-// it, and loads it again in a new engine over the same directory, as a node
-// restart does: the second load must find the compiled code on disk and
-// write nothing. A corrupt entry is recompiled.
+// TestCompilationCacheSurvivesRestart: a restart finds the compiled module
+// on disk (runtimetest.CacheSurvivesRestart), and a corrupt entry is
+// recompiled and replaced.
 func TestCompilationCacheSurvivesRestart(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "cache")
-	module := runtimetest.GuestModule(t)
 	ctx := context.Background()
-	load := func() {
+	open := func(dir string) runtime.Engine {
 		e, err := wasmtime.New(ctx, &wasmtime.Options{CacheDir: dir})
 		if err != nil {
 			t.Fatal(err)
 		}
-		fn, err := e.Load(ctx, runtime.FunctionSpec{Name: "f", Module: module, PoolSize: 1}, nopHost{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := fn.Close(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if err := e.Close(ctx); err != nil {
-			t.Fatal(err)
-		}
+		return e
 	}
-	load()
-	first := cacheFiles(t, dir)
-	if len(first) != 1 {
-		t.Fatalf("%d files cached in %s, want 1", len(first), dir)
+	dir := runtimetest.CacheSurvivesRestart(t, open)
+	files := runtimetest.CacheFiles(t, dir)
+	if len(files) != 1 {
+		t.Fatalf("%d files cached in %s, want 1", len(files), dir)
 	}
-	load()
-	second := cacheFiles(t, dir)
-	if len(second) != 1 {
-		t.Fatalf("second load changed the cache: %v, then %v", first, second)
-	}
-	for p, mt := range first {
-		if second[p] != mt {
-			t.Fatalf("second load rewrote %s: it recompiled", p)
-		}
+	for p := range files {
 		if err := os.WriteFile(filepath.Join(dir, p), []byte("torn"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	load() // recompiles and replaces the corrupt entry
-	for p := range cacheFiles(t, dir) {
-		if b, _ := os.ReadFile(filepath.Join(dir, p)); string(b) == "torn" {
-			t.Fatal("a corrupt cache entry was not replaced")
-		}
-	}
-}
-
-type replyHost struct{ got []byte }
-
-func (h *replyHost) Send(context.Context, string, string, []byte) error {
-	return runtime.CodeUnknownFunction
-}
-func (h *replyHost) Reply(_ context.Context, _ string, p []byte) error {
-	h.got = append(h.got[:0], p...)
-	return nil
-}
-
-// An uninterruptible function (an engine without epoch checks) still works,
-// beside an interruptible one of the same Engine.
-func TestUninterruptible(t *testing.T) {
-	ctx := context.Background()
-	e, err := wasmtime.New(ctx, nil)
+	e := open(dir) // recompiles and replaces the corrupt entry
+	fn, err := e.Load(ctx, runtime.FunctionSpec{Name: "f", Module: runtimetest.GuestModule(t), PoolSize: 1}, nopHost{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer e.Close(ctx)
-	payload := make([]byte, 1<<20)
-	for i := range payload {
-		payload[i] = byte(i * 7)
-	}
-	for _, un := range []bool{true, false} {
-		h := &replyHost{}
-		fn, err := e.Load(ctx, runtime.FunctionSpec{Name: "f", Module: runtimetest.GuestModule(t), PoolSize: 1, Uninterruptible: un}, h)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer fn.Close(ctx)
-		if err := fn.Deliver(ctx, uint32(len(payload)), func(d []byte) error { copy(d, payload); return nil }); err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(h.got, payload) {
-			t.Fatalf("uninterruptible %t: reply differs from the payload", un)
+	fn.Close(ctx)
+	e.Close(ctx)
+	for p := range runtimetest.CacheFiles(t, dir) {
+		if b, _ := os.ReadFile(filepath.Join(dir, p)); string(b) == "torn" {
+			t.Fatal("a corrupt cache entry was not replaced")
 		}
 	}
 }
