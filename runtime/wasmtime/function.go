@@ -36,7 +36,7 @@ func (f *function) load(ctx context.Context, cacheDir string) (runtime.Function,
 		return nil, fmt.Errorf("compile: %w", err)
 	}
 	f.module = m
-	if f.initialize, err = checkModule(m); err != nil {
+	if f.initialize, err = runtime.CheckABI(shape(m)); err != nil {
 		return nil, err
 	}
 	i32 := func(n int) []*wt.ValType {

@@ -1,77 +1,35 @@
 package wazero
 
 import (
-	"fmt"
-	"slices"
-
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/roadrunner-wasm/roadrunner/runtime"
 )
 
-var (
-	i32          = api.ValueTypeI32
-	wantExports  = map[string][2][]api.ValueType{runtime.ExportAlloc: {{i32}, {i32}}, runtime.ExportHandle: {{i32, i32}, {i32}}}
-	wantImports  = map[string][2][]api.ValueType{runtime.ImportSend: {{i32, i32, i32, i32}, {i32}}, runtime.ImportReply: {{i32, i32}, {i32}}}
-	exportsOrder = []string{runtime.ExportAlloc, runtime.ExportHandle}
-)
-
-// checkModule verifies the ABI version 1 exports and roadrunner imports of a
-// compiled module, so that a wrong module fails at load with a message that
-// names what is wrong. It returns the start function to run per instance:
-// _initialize for a reactor, none for a module that exports neither.
-func checkModule(m wazero.CompiledModule) (start string, err error) {
-	if _, ok := m.ExportedMemories()[runtime.ExportMemory]; !ok {
-		return "", fmt.Errorf("module does not export %q (ABI v%d)", runtime.ExportMemory, runtime.ABIVersion)
+// shape describes a compiled module for runtime.CheckABI.
+func shape(m wazero.CompiledModule) runtime.ModuleShape {
+	s := runtime.ModuleShape{Memories: map[string]bool{}, Functions: map[string]runtime.Signature{}}
+	for name := range m.ExportedMemories() {
+		s.Memories[name] = true
 	}
-	exports := m.ExportedFunctions()
-	for _, name := range exportsOrder {
-		want := wantExports[name]
-		def, ok := exports[name]
-		if !ok {
-			return "", fmt.Errorf("module does not export %s %s (ABI v%d)", name, sig(want[0], want[1]), runtime.ABIVersion)
-		}
-		if !slices.Equal(def.ParamTypes(), want[0]) || !slices.Equal(def.ResultTypes(), want[1]) {
-			return "", fmt.Errorf("export %s has type %s, want %s", name, sig(def.ParamTypes(), def.ResultTypes()), sig(want[0], want[1]))
-		}
+	for name, def := range m.ExportedFunctions() {
+		s.Functions[name] = signature(def)
 	}
 	for _, def := range m.ImportedFunctions() {
 		mod, name, _ := def.Import()
-		if mod != runtime.ImportModule {
-			continue
-		}
-		want, ok := wantImports[name]
-		if !ok {
-			return "", fmt.Errorf("module imports %s.%s, which ABI v%d does not define", mod, name, runtime.ABIVersion)
-		}
-		if !slices.Equal(def.ParamTypes(), want[0]) || !slices.Equal(def.ResultTypes(), want[1]) {
-			return "", fmt.Errorf("import %s.%s has type %s, want %s", mod, name, sig(def.ParamTypes(), def.ResultTypes()), sig(want[0], want[1]))
-		}
+		s.Imports = append(s.Imports, runtime.Import{Module: mod, Name: name, Type: signature(def)})
 	}
-	if _, ok := exports[runtime.ExportInit]; ok {
-		return runtime.ExportInit, nil
-	}
-	if _, ok := exports["_start"]; ok {
-		return "", fmt.Errorf("module is a WASI command (exports _start, not %s): build it as a reactor (Go: -buildmode=c-shared)", runtime.ExportInit)
-	}
-	return "", nil
+	return s
 }
 
-func sig(params, results []api.ValueType) string {
-	s := "("
-	for i, p := range params {
-		if i > 0 {
-			s += ", "
-		}
-		s += api.ValueTypeName(p)
+func signature(def api.FunctionDefinition) runtime.Signature {
+	var sig runtime.Signature
+	for _, p := range def.ParamTypes() {
+		sig.Params = append(sig.Params, api.ValueTypeName(p))
 	}
-	s += ") -> ("
-	for i, r := range results {
-		if i > 0 {
-			s += ", "
-		}
-		s += api.ValueTypeName(r)
+	for _, r := range def.ResultTypes() {
+		sig.Results = append(sig.Results, api.ValueTypeName(r))
 	}
-	return s + ")"
+	return sig
 }

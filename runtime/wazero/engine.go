@@ -140,7 +140,7 @@ func (f *function) load(ctx context.Context) (runtime.Function, error) {
 		return nil, fmt.Errorf("compile: %w", err)
 	}
 	f.compiled = compiled
-	start, err := checkModule(compiled)
+	initialize, err := runtime.CheckABI(shape(compiled))
 	if err != nil {
 		return nil, err
 	}
@@ -151,8 +151,8 @@ func (f *function) load(ctx context.Context) (runtime.Function, error) {
 		WithRandSource(rand.Reader).
 		WithStdout(orDiscard(f.spec.Stdout)).
 		WithStderr(orDiscard(f.spec.Stderr))
-	if start != "" {
-		mc = mc.WithStartFunctions(start)
+	if initialize {
+		mc = mc.WithStartFunctions(runtime.ExportInit)
 	} else {
 		mc = mc.WithStartFunctions()
 	}
