@@ -8,15 +8,19 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"os/user"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	goruntime "runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/roadrunner-wasm/roadrunner/transport"
 )
 
 // Config is a node's configuration, as read from YAML by [LoadConfig]:
@@ -29,11 +33,26 @@ import (
 //	  invocation_timeout: 60s
 //	  drain_timeout: 30s         # graceful shutdown wait
 //	  cache_dir: ""              # compilation cache: "" = default dir, "off" = none
+//	  listen:                    # where peer nodes reach this node's functions
+//	    unix: a.sock             # "" = no unix listener; relative to the config file's directory
+//	    unix_mode: "0600"        # octal permission bits, default 0600
+//	    unix_group: ""           # group name or numeric gid; "" = the process's group
+//	    tcp: 0.0.0.0:7070        # host:port; "" = no tcp listener
+//	    max_conns: 1024          # per listener, 1..65536
+//	  tcp_send: auto             # auto, write or splice
+//	  verify: false              # CRC32C on the frames this node sends
+//	  dial_timeout: 5s
+//	  io_timeout: 30s
 //	functions:
 //	  - name: producer           # [A-Za-z0-9._-]{1,64}, unique
 //	    module: producer.wasm    # relative to the config file's directory
 //	    pool: 2                  # instances, 1..1024; default GOMAXPROCS
 //	    max_payload: 128MiB      # default node.max_payload
+//	peers:
+//	  - name: b                  # [A-Za-z0-9._-]{1,64}, unique among peers
+//	    address: unix://b.sock   # unix:///abs/path, unix://relative/path or tcp://host:port
+//	    functions: [transform, consumer] # the functions it hosts; none of them local
+//	    max_conns: 16            # connections to it, 1..1024
 //
 // Sizes are an integer (bytes) or a string with a suffix B, KiB, MiB or GiB.
 type Config struct {
@@ -41,6 +60,9 @@ type Config struct {
 	Path      string
 	Node      NodeConfig
 	Functions []FunctionConfig
+	// Peers are the other nodes this node sends to: a send to one of a
+	// peer's functions travels on the peer's path (unix or tcp).
+	Peers []PeerConfig
 }
 
 // NodeConfig is the node section. Zero fields take their defaults.
@@ -52,6 +74,40 @@ type NodeConfig struct {
 	InvocationTimeout time.Duration // default: DefaultInvocationTimeout
 	DrainTimeout      time.Duration // default: DefaultDrainTimeout
 	CacheDir          string        // "" = the engine's default directory, CacheOff = no disk cache
+	Listen            ListenConfig
+	TCPSend           string        // tcp send mechanism: transport.MechanismAuto (default), MechanismWrite or MechanismSplice
+	Verify            bool          // CRC32C on every DATA frame this node sends
+	DialTimeout       time.Duration // connecting to a peer; default: DefaultDialTimeout
+	IOTimeout         time.Duration // a frame without progress this long fails; default: DefaultIOTimeout
+}
+
+// ListenConfig is node.listen: the sockets peer nodes connect to. Neither
+// listener is opened unless its address is set.
+type ListenConfig struct {
+	// Unix is the unix path's socket file; "" = none. LoadConfig resolves
+	// a relative path against the config file's directory; New resolves
+	// one set in Go against the working directory.
+	Unix      string
+	UnixMode  fs.FileMode // permission bits of the socket; default: DefaultUnixMode
+	UnixGroup string      // group name or numeric gid of the socket; "" = the process's group
+	// UnixGID is UnixGroup resolved, -1 when it is empty. LoadConfig and
+	// New set it from UnixGroup; a value set by the caller is overwritten.
+	UnixGID  int
+	TCP      string // host:port of the tcp path; "" = none; port 0 picks a free one
+	MaxConns int    // connections per listener; default: DefaultListenConns
+}
+
+// PeerConfig is one entry of the peers section: another node, and the
+// functions it hosts.
+type PeerConfig struct {
+	Name string // [A-Za-z0-9._-]{1,64}, unique among peers; in logs and metrics
+	// Address is "unix:///absolute/path" or "tcp://host:port". LoadConfig
+	// resolves a relative unix path ("unix://b.sock") against the config
+	// file's directory; New resolves one set in Go against the working
+	// directory.
+	Address   string
+	Functions []string // at least one; none of them a local function or another peer's
+	MaxConns  int      // connections to the peer; default: DefaultPeerConns
 }
 
 // FunctionConfig is one entry of the functions section.
@@ -76,11 +132,23 @@ const (
 	DefaultDrainTimeout      = 30 * time.Second
 	CacheOff                 = "off"
 
-	MaxPool       = 1024
-	MaxDepthLimit = 1024
+	DefaultListenConns             = 1024
+	DefaultPeerConns               = 16
+	DefaultDialTimeout             = 5 * time.Second
+	DefaultIOTimeout               = 30 * time.Second
+	DefaultUnixMode    fs.FileMode = 0o600
+
+	MaxPool        = 1024
+	MaxDepthLimit  = 1024
+	MaxListenConns = 65536
+	MaxPeerConns   = 1024
 	// MaxPayloadLimit is one more than the largest max_payload: ABI lengths are u32.
 	MaxPayloadLimit = 1 << 32
 )
+
+// maxUnixPath is the longest unix socket path: sun_path holds 108 bytes
+// with the terminating NUL.
+const maxUnixPath = 107
 
 // ConfigError is an invalid configuration. It names the file and the field.
 type ConfigError struct {
@@ -105,8 +173,8 @@ func (e *ConfigError) Error() string {
 func (e *ConfigError) Unwrap() error { return e.Err }
 
 // LoadConfig reads and validates the YAML configuration in file. Module
-// paths are resolved against the file's directory, and each module must
-// exist.
+// paths and unix socket paths are resolved against the file's directory,
+// and each module must exist.
 func LoadConfig(file string) (*Config, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
@@ -120,8 +188,8 @@ func LoadConfig(file string) (*Config, error) {
 }
 
 // ParseConfig validates the YAML configuration data as if read from file
-// (which names it in errors and anchors relative module paths; "" means the
-// current directory). Unknown fields are errors.
+// (which names it in errors and anchors relative module and socket paths; ""
+// means the current directory). Unknown fields are errors.
 func ParseConfig(data []byte, file string) (*Config, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
@@ -154,6 +222,14 @@ func ParseConfig(data []byte, file string) (*Config, error) {
 			cfg.Functions[i].Module = filepath.Join(dir, m)
 		}
 	}
+	if u := cfg.Node.Listen.Unix; u != "" && !filepath.IsAbs(u) {
+		cfg.Node.Listen.Unix = filepath.Join(dir, u)
+	}
+	for i := range cfg.Peers {
+		if p, ok := strings.CutPrefix(cfg.Peers[i].Address, unixScheme); ok && p != "" && !filepath.IsAbs(p) {
+			cfg.Peers[i].Address = unixScheme + filepath.Join(dir, p)
+		}
+	}
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
@@ -165,6 +241,7 @@ func ParseConfig(data []byte, file string) (*Config, error) {
 type rawConfig struct {
 	Node      rawNode       `yaml:"node"`
 	Functions []rawFunction `yaml:"functions"`
+	Peers     []rawPeer     `yaml:"peers"`
 }
 
 type rawNode struct {
@@ -175,6 +252,26 @@ type rawNode struct {
 	InvocationTimeout yaml.Node `yaml:"invocation_timeout"`
 	DrainTimeout      yaml.Node `yaml:"drain_timeout"`
 	CacheDir          string    `yaml:"cache_dir"`
+	Listen            rawListen `yaml:"listen"`
+	TCPSend           string    `yaml:"tcp_send"`
+	Verify            yaml.Node `yaml:"verify"`
+	DialTimeout       yaml.Node `yaml:"dial_timeout"`
+	IOTimeout         yaml.Node `yaml:"io_timeout"`
+}
+
+type rawListen struct {
+	Unix      string    `yaml:"unix"`
+	UnixMode  yaml.Node `yaml:"unix_mode"`
+	UnixGroup string    `yaml:"unix_group"`
+	TCP       string    `yaml:"tcp"`
+	MaxConns  yaml.Node `yaml:"max_conns"`
+}
+
+type rawPeer struct {
+	Name      string    `yaml:"name"`
+	Address   string    `yaml:"address"`
+	Functions []string  `yaml:"functions"`
+	MaxConns  yaml.Node `yaml:"max_conns"`
 }
 
 type rawFunction struct {
@@ -243,6 +340,12 @@ func (r *rawConfig) config() (*Config, *ConfigError) {
 		Name:     r.Node.Name,
 		HTTP:     r.Node.HTTP,
 		CacheDir: r.Node.CacheDir,
+		Listen: ListenConfig{
+			Unix:      r.Node.Listen.Unix,
+			UnixGroup: r.Node.Listen.UnixGroup,
+			TCP:       r.Node.Listen.TCP,
+		},
+		TCPSend: r.Node.TCPSend,
 	}}
 	var err *ConfigError
 	if cfg.Node.MaxPayload, err = parseSize(&r.Node.MaxPayload, "node.max_payload"); err != nil {
@@ -255,6 +358,21 @@ func (r *rawConfig) config() (*Config, *ConfigError) {
 		return nil, err
 	}
 	if cfg.Node.DrainTimeout, err = parseDuration(&r.Node.DrainTimeout, "node.drain_timeout"); err != nil {
+		return nil, err
+	}
+	if cfg.Node.Listen.UnixMode, err = parseMode(&r.Node.Listen.UnixMode, "node.listen.unix_mode"); err != nil {
+		return nil, err
+	}
+	if cfg.Node.Listen.MaxConns, err = parseInt(&r.Node.Listen.MaxConns, "node.listen.max_conns", 1, MaxListenConns); err != nil {
+		return nil, err
+	}
+	if cfg.Node.Verify, err = parseBool(&r.Node.Verify, "node.verify", false); err != nil {
+		return nil, err
+	}
+	if cfg.Node.DialTimeout, err = parseDuration(&r.Node.DialTimeout, "node.dial_timeout"); err != nil {
+		return nil, err
+	}
+	if cfg.Node.IOTimeout, err = parseDuration(&r.Node.IOTimeout, "node.io_timeout"); err != nil {
 		return nil, err
 	}
 	for i, rf := range r.Functions {
@@ -272,6 +390,13 @@ func (r *rawConfig) config() (*Config, *ConfigError) {
 		}
 		f.Uninterruptible = !interruptible
 		cfg.Functions = append(cfg.Functions, f)
+	}
+	for i, rp := range r.Peers {
+		p := PeerConfig{Name: rp.Name, Address: rp.Address, Functions: rp.Functions}
+		if p.MaxConns, err = parseInt(&rp.MaxConns, fmt.Sprintf("peers[%d].max_conns", i), 1, MaxPeerConns); err != nil {
+			return nil, err
+		}
+		cfg.Peers = append(cfg.Peers, p)
 	}
 	return cfg, nil
 }
@@ -322,6 +447,25 @@ func parseDuration(n *yaml.Node, field string) (time.Duration, *ConfigError) {
 		return 0, &ConfigError{Field: field, Err: fmt.Errorf("%s is not positive", n.Value)}
 	}
 	return d, nil
+}
+
+var modeRE = regexp.MustCompile(`^[0-7]{1,4}$`)
+
+// parseMode reads a file mode written in octal digits, quoted or not
+// ("0600", 660): a plain 0600 is an integer to YAML, but its digits are
+// what the user means.
+func parseMode(n *yaml.Node, field string) (fs.FileMode, *ConfigError) {
+	if absent(n) {
+		return 0, nil
+	}
+	if n.Kind != yaml.ScalarNode || !modeRE.MatchString(n.Value) {
+		return 0, &ConfigError{Field: field, Err: fmt.Errorf("want octal permission bits such as \"0600\", got %q (line %d)", n.Value, n.Line)}
+	}
+	m, _ := strconv.ParseUint(n.Value, 8, 32)
+	if m == 0 || m > uint64(fs.ModePerm) {
+		return 0, &ConfigError{Field: field, Err: fmt.Errorf("%s is out of range 0001..0777 (permission bits)", n.Value)}
+	}
+	return fs.FileMode(m), nil
 }
 
 var sizeRE = regexp.MustCompile(`^([0-9]+) ?(B|KiB|MiB|GiB)?$`)
@@ -396,6 +540,9 @@ func (c *Config) check() error {
 	if n.DrainTimeout < 0 {
 		return bad("node.drain_timeout", "%s is not positive", n.DrainTimeout)
 	}
+	if err := c.checkTransport(); err != nil {
+		return err
+	}
 	if len(c.Functions) == 0 {
 		return bad("functions", "no functions: a node needs at least one")
 	}
@@ -434,5 +581,224 @@ func (c *Config) check() error {
 			return bad(field+".max_payload", "%d bytes is not under 4GiB (ABI lengths are u32)", f.MaxPayload)
 		}
 	}
+	return c.checkPeers()
+}
+
+// checkTransport applies the defaults of the node's transport fields and
+// validates them.
+func (c *Config) checkTransport() error {
+	bad := func(field, format string, args ...any) error {
+		return &ConfigError{File: c.Path, Field: field, Err: fmt.Errorf(format, args...)}
+	}
+	n := &c.Node
+	l := &n.Listen
+	if l.Unix != "" {
+		p, err := unixPath(l.Unix)
+		if err != nil {
+			return bad("node.listen.unix", "%w", err)
+		}
+		l.Unix = p
+	}
+	if l.UnixMode == 0 {
+		l.UnixMode = DefaultUnixMode
+	}
+	if l.UnixMode&^fs.ModePerm != 0 {
+		return bad("node.listen.unix_mode", "%v: want permission bits only (0001..0777)", l.UnixMode)
+	}
+	gid, err := lookupGroup(l.UnixGroup)
+	if err != nil {
+		return bad("node.listen.unix_group", "%w", err)
+	}
+	l.UnixGID = gid
+	if l.TCP != "" {
+		if _, err := hostPort(l.TCP, 0); err != nil {
+			return bad("node.listen.tcp", "%w", err)
+		}
+	}
+	if l.MaxConns == 0 {
+		l.MaxConns = DefaultListenConns
+	}
+	if l.MaxConns < 1 || l.MaxConns > MaxListenConns {
+		return bad("node.listen.max_conns", "%d is out of range 1..%d", l.MaxConns, MaxListenConns)
+	}
+	switch n.TCPSend {
+	case "":
+		n.TCPSend = transport.MechanismAuto
+	case transport.MechanismAuto, transport.MechanismWrite, transport.MechanismSplice:
+	default:
+		return bad("node.tcp_send", "%q: want auto, write or splice", n.TCPSend)
+	}
+	if n.DialTimeout == 0 {
+		n.DialTimeout = DefaultDialTimeout
+	}
+	if n.DialTimeout < 0 {
+		return bad("node.dial_timeout", "%s is not positive", n.DialTimeout)
+	}
+	if n.IOTimeout == 0 {
+		n.IOTimeout = DefaultIOTimeout
+	}
+	if n.IOTimeout < 0 {
+		return bad("node.io_timeout", "%s is not positive", n.IOTimeout)
+	}
 	return nil
+}
+
+// checkPeers applies the peers' defaults, resolves their addresses and
+// validates them against each other and the local functions.
+func (c *Config) checkPeers() error {
+	bad := func(field, format string, args ...any) error {
+		return &ConfigError{File: c.Path, Field: field, Err: fmt.Errorf(format, args...)}
+	}
+	// New copies the Config but not the Peers' array: defaults must not
+	// write into the caller's.
+	c.Peers = slices.Clone(c.Peers)
+	local := make(map[string]int, len(c.Functions))
+	for i, f := range c.Functions {
+		local[f.Name] = i
+	}
+	type place struct{ peer, fn int }
+	remote := map[string]place{}
+	names := map[string]int{}
+	for i := range c.Peers {
+		p := &c.Peers[i]
+		field := fmt.Sprintf("peers[%d]", i)
+		if !nameRE.MatchString(p.Name) {
+			if p.Name == "" {
+				return bad(field+".name", "missing")
+			}
+			return bad(field+".name", "%q is not a valid name: want 1 to 64 of A-Z a-z 0-9 . _ -", p.Name)
+		}
+		if j, dup := names[p.Name]; dup {
+			return bad(field+".name", "duplicate peer %q (also peers[%d])", p.Name, j)
+		}
+		names[p.Name] = i
+		addr, err := peerAddress(p.Address)
+		if err != nil {
+			return bad(field+".address", "%w", err)
+		}
+		p.Address = addr
+		if own := c.Node.Listen.Unix; own != "" && addr == unixScheme+own {
+			return bad(field+".address", "%s is node.listen.unix, this node's own socket", addr)
+		}
+		if len(p.Functions) == 0 {
+			return bad(field+".functions", "no functions: a peer hosts at least one")
+		}
+		for j, fn := range p.Functions {
+			ffield := fmt.Sprintf("%s.functions[%d]", field, j)
+			if !nameRE.MatchString(fn) {
+				return bad(ffield, "%q is not a valid name: want 1 to 64 of A-Z a-z 0-9 . _ -", fn)
+			}
+			if k, ok := local[fn]; ok {
+				return bad(ffield, "%q is also a local function (functions[%d]): a function is either local or on one peer", fn, k)
+			}
+			if at, ok := remote[fn]; ok {
+				if at.peer == i {
+					return bad(ffield, "duplicate function %q (also %s.functions[%d])", fn, field, at.fn)
+				}
+				return bad(ffield, "%q is also on peer %q (peers[%d].functions[%d]): a function is on one peer only", fn, c.Peers[at.peer].Name, at.peer, at.fn)
+			}
+			remote[fn] = place{i, j}
+		}
+		if p.MaxConns == 0 {
+			p.MaxConns = DefaultPeerConns
+		}
+		if p.MaxConns < 1 || p.MaxConns > MaxPeerConns {
+			return bad(field+".max_conns", "%d is out of range 1..%d", p.MaxConns, MaxPeerConns)
+		}
+	}
+	return nil
+}
+
+const (
+	unixScheme = transport.PathUnix + "://"
+	tcpScheme  = transport.PathTCP + "://"
+)
+
+// peerAddress validates a peer's address and returns it with a relative
+// unix path made absolute against the working directory.
+func peerAddress(address string) (string, error) {
+	if address == "" {
+		return "", errors.New("missing")
+	}
+	if p, ok := strings.CutPrefix(address, unixScheme); ok {
+		if p == "" {
+			return "", fmt.Errorf("%q has no path: want unix:///absolute/path or unix://relative/path", address)
+		}
+		abs, err := unixPath(p)
+		if err != nil {
+			return "", err
+		}
+		address = unixScheme + abs
+		// The transport reads the address as a URL: a path with ?, # or
+		// %xx would name another socket there.
+		if _, got, err := transport.ParseAddress(address); err != nil || got != abs {
+			return "", fmt.Errorf("%q: a unix path in an address cannot hold ?, # or %%", address)
+		}
+		return address, nil
+	}
+	if hp, ok := strings.CutPrefix(address, tcpScheme); ok {
+		host, err := hostPort(hp, 1)
+		if err != nil {
+			return "", fmt.Errorf("%q: %w", address, err)
+		}
+		if host == "" {
+			return "", fmt.Errorf("%q has no host: want tcp://host:port", address)
+		}
+		if _, _, err := transport.ParseAddress(address); err != nil {
+			return "", err
+		}
+		return address, nil
+	}
+	return "", fmt.Errorf("%q: want unix:///absolute/path, unix://relative/path or tcp://host:port", address)
+}
+
+// unixPath returns path made absolute (against the working directory) and
+// checks that it fits a socket address.
+func unixPath(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	if len(abs) > maxUnixPath {
+		return "", fmt.Errorf("%s is %d bytes long: a unix socket path has at most %d", abs, len(abs), maxUnixPath)
+	}
+	return abs, nil
+}
+
+// hostPort splits a host:port address whose port is a number from minPort
+// to 65535, and returns the host.
+func hostPort(addr string, minPort int) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("want host:port: %w", err)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < minPort || n > 65535 {
+		return "", fmt.Errorf("port %q: want a number, %d..65535", port, minPort)
+	}
+	return host, nil
+}
+
+// lookupGroup resolves a group name or numeric gid; "" is -1, the
+// process's group.
+func lookupGroup(group string) (int, error) {
+	if group == "" {
+		return -1, nil
+	}
+	if strings.Trim(group, "0123456789") == "" {
+		gid, err := strconv.ParseUint(group, 10, 32)
+		if err != nil || gid == 1<<32-1 {
+			return 0, fmt.Errorf("gid %s is out of range 0..%d", group, uint32(1<<32-2))
+		}
+		return int(gid), nil
+	}
+	g, err := user.LookupGroup(group)
+	if err != nil {
+		return 0, err
+	}
+	gid, err := strconv.Atoi(g.Gid)
+	if err != nil {
+		return 0, fmt.Errorf("group %s has gid %q, not a number", group, g.Gid)
+	}
+	return gid, nil
 }

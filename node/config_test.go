@@ -3,13 +3,19 @@ package node_test
 import (
 	"context"
 	"errors"
+	"io/fs"
+	"log/slog"
 	"os"
+	"os/user"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/roadrunner-wasm/roadrunner/internal/wasmbuild"
 	"github.com/roadrunner-wasm/roadrunner/node"
 )
 
@@ -51,6 +57,14 @@ functions:
 		MaxDepth:          node.DefaultMaxDepth,
 		InvocationTimeout: node.DefaultInvocationTimeout,
 		DrainTimeout:      node.DefaultDrainTimeout,
+		Listen: node.ListenConfig{
+			UnixMode: node.DefaultUnixMode,
+			UnixGID:  -1,
+			MaxConns: node.DefaultListenConns,
+		},
+		TCPSend:     "auto",
+		DialTimeout: node.DefaultDialTimeout,
+		IOTimeout:   node.DefaultIOTimeout,
 	}
 	if cfg.Node != want {
 		t.Errorf("node = %+v, want %+v", cfg.Node, want)
@@ -70,6 +84,9 @@ functions:
 		if f != wantFns[i] {
 			t.Errorf("functions[%d] = %+v, want %+v", i, f, wantFns[i])
 		}
+	}
+	if cfg.Peers != nil {
+		t.Errorf("peers = %+v, want none", cfg.Peers)
 	}
 }
 
@@ -103,8 +120,264 @@ functions:
 	}
 }
 
+func TestLoadConfigTransport(t *testing.T) {
+	path := writeConfig(t, `
+node:
+  listen:
+    unix: run/a.sock
+    unix_mode: "0660"
+    unix_group: 4321
+    tcp: 127.0.0.1:0
+    max_conns: 65536
+  tcp_send: splice
+  verify: true
+  dial_timeout: 250ms
+  io_timeout: 2m
+functions:
+  - {name: producer, module: fn.wasm}
+peers:
+  - name: b
+    address: unix://b.sock
+    functions: [transform, consumer]
+    max_conns: 1024
+  - name: c.1
+    address: unix:///run/rr/c.sock
+    functions: [x]
+  - name: d
+    address: tcp://198.18.0.2:7070
+    functions: [y]
+    max_conns: 1
+  - name: e
+    address: tcp://[::1]:65535
+    functions: [z]
+  - name: f
+    address: unix://../up/f.sock
+    functions: [w]
+`)
+	cfg, err := node.LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Dir(path)
+	want := node.NodeConfig{
+		Name:              cfg.Node.Name,
+		HTTP:              node.DefaultHTTP,
+		MaxPayload:        node.DefaultMaxPayload,
+		MaxDepth:          node.DefaultMaxDepth,
+		InvocationTimeout: node.DefaultInvocationTimeout,
+		DrainTimeout:      node.DefaultDrainTimeout,
+		Listen: node.ListenConfig{
+			Unix:      filepath.Join(dir, "run", "a.sock"),
+			UnixMode:  0o660,
+			UnixGroup: "4321",
+			UnixGID:   4321,
+			TCP:       "127.0.0.1:0",
+			MaxConns:  65536,
+		},
+		TCPSend:     "splice",
+		Verify:      true,
+		DialTimeout: 250 * time.Millisecond,
+		IOTimeout:   2 * time.Minute,
+	}
+	if cfg.Node != want {
+		t.Errorf("node =\n%+v, want\n%+v", cfg.Node, want)
+	}
+	wantPeers := []node.PeerConfig{
+		{Name: "b", Address: "unix://" + filepath.Join(dir, "b.sock"), Functions: []string{"transform", "consumer"}, MaxConns: 1024},
+		{Name: "c.1", Address: "unix:///run/rr/c.sock", Functions: []string{"x"}, MaxConns: node.DefaultPeerConns},
+		{Name: "d", Address: "tcp://198.18.0.2:7070", Functions: []string{"y"}, MaxConns: 1},
+		{Name: "e", Address: "tcp://[::1]:65535", Functions: []string{"z"}, MaxConns: node.DefaultPeerConns},
+		{Name: "f", Address: "unix://" + filepath.Join(filepath.Dir(dir), "up", "f.sock"), Functions: []string{"w"}, MaxConns: node.DefaultPeerConns},
+	}
+	if len(cfg.Peers) != len(wantPeers) {
+		t.Fatalf("peers = %+v", cfg.Peers)
+	}
+	for i, p := range cfg.Peers {
+		w := wantPeers[i]
+		if p.Name != w.Name || p.Address != w.Address || !slices.Equal(p.Functions, w.Functions) || p.MaxConns != w.MaxConns {
+			t.Errorf("peers[%d] = %+v, want %+v", i, p, w)
+		}
+	}
+}
+
+// A config file named by a relative path still yields absolute socket
+// paths: the transport needs unix:///absolute/path.
+func TestLoadConfigRelativeFile(t *testing.T) {
+	path := writeConfig(t, `
+node:
+  listen: {unix: a.sock}
+functions:
+  - {name: f, module: fn.wasm}
+peers:
+  - {name: b, address: "unix://b.sock", functions: [g]}
+`)
+	dir := filepath.Dir(path)
+	t.Chdir(filepath.Dir(dir))
+	cfg, err := node.LoadConfig(filepath.Join(filepath.Base(dir), "node.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := cfg.Node.Listen.Unix, filepath.Join(dir, "a.sock"); got != want {
+		t.Errorf("listen.unix = %q, want %q", got, want)
+	}
+	if got, want := cfg.Peers[0].Address, "unix://"+filepath.Join(dir, "b.sock"); got != want {
+		t.Errorf("peers[0].address = %q, want %q", got, want)
+	}
+}
+
+func TestLoadConfigUnixMode(t *testing.T) {
+	for _, tc := range []struct {
+		yaml string
+		want fs.FileMode
+	}{
+		{`"0600"`, 0o600},
+		{`0600`, 0o600},
+		{`660`, 0o660},
+		{`'0777'`, 0o777},
+		{`7`, 0o7},
+		{`0640`, 0o640},
+	} {
+		path := writeConfig(t, "node:\n  listen:\n    unix_mode: "+tc.yaml+"\nfunctions:\n  - {name: f, module: fn.wasm}\n")
+		cfg, err := node.LoadConfig(path)
+		if err != nil {
+			t.Errorf("unix_mode: %s: %v", tc.yaml, err)
+			continue
+		}
+		if got := cfg.Node.Listen.UnixMode; got != tc.want {
+			t.Errorf("unix_mode: %s = %#o, want %#o", tc.yaml, got, tc.want)
+		}
+	}
+}
+
+func TestLoadConfigUnixGroup(t *testing.T) {
+	gid := os.Getgid()
+	g, err := user.LookupGroupId(strconv.Itoa(gid))
+	if err != nil {
+		// The process's group has no name here; group 0 has one on any Linux.
+		gid = 0
+		if g, err = user.LookupGroupId("0"); err != nil {
+			t.Fatalf("no group with a name to test: %v", err)
+		}
+	}
+	for _, tc := range []struct {
+		yaml string
+		want int
+	}{
+		{g.Name, gid},
+		{`"` + g.Name + `"`, gid},
+		{"0", 0},
+		{"4294967294", 4294967294},
+		{`"1000"`, 1000},
+		{`""`, -1},
+	} {
+		path := writeConfig(t, "node:\n  listen:\n    unix_group: "+tc.yaml+"\nfunctions:\n  - {name: f, module: fn.wasm}\n")
+		cfg, err := node.LoadConfig(path)
+		if err != nil {
+			t.Errorf("unix_group: %s: %v", tc.yaml, err)
+			continue
+		}
+		if got := cfg.Node.Listen.UnixGID; got != tc.want {
+			t.Errorf("unix_group: %s: UnixGID = %d, want %d", tc.yaml, got, tc.want)
+		}
+	}
+}
+
+// TestConfigBuiltInGo checks that New applies the defaults to a Config
+// built in Go, resolves its relative socket paths against the working
+// directory, and leaves the caller's Config alone.
+func TestConfigBuiltInGo(t *testing.T) {
+	module := wasmbuild.ForTest(t, testdata+"echo") // builds in the module's directory
+	wd := t.TempDir()
+	t.Chdir(wd)
+	cfg := &node.Config{
+		Node: node.NodeConfig{
+			CacheDir: cacheDir,
+			Listen:   node.ListenConfig{Unix: "a.sock", UnixGID: 7},
+		},
+		Functions: []node.FunctionConfig{{Name: "echo", Module: module, Pool: 1}},
+		Peers:     []node.PeerConfig{{Name: "b", Address: "unix://b.sock", Functions: []string{"remote"}}},
+	}
+	orig := *cfg
+	origPeers := slices.Clone(cfg.Peers)
+	n, err := node.New(context.Background(), cfg, &node.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := n.Shutdown(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	got := n.Config()
+	wantListen := node.ListenConfig{Unix: filepath.Join(wd, "a.sock"), UnixMode: node.DefaultUnixMode, UnixGID: -1, MaxConns: node.DefaultListenConns}
+	if got.Node.Listen != wantListen {
+		t.Errorf("listen = %+v, want %+v", got.Node.Listen, wantListen)
+	}
+	if got.Node.TCPSend != "auto" || got.Node.DialTimeout != node.DefaultDialTimeout || got.Node.IOTimeout != node.DefaultIOTimeout || got.Node.Verify {
+		t.Errorf("node = %+v", got.Node)
+	}
+	if len(got.Peers) != 1 || got.Peers[0].Address != "unix://"+filepath.Join(wd, "b.sock") || got.Peers[0].MaxConns != node.DefaultPeerConns {
+		t.Errorf("peers = %+v", got.Peers)
+	}
+	if cfg.Node != orig.Node || cfg.Peers[0].Address != origPeers[0].Address || cfg.Peers[0].MaxConns != 0 {
+		t.Errorf("New modified its argument: node %+v, peers %+v", cfg.Node, cfg.Peers)
+	}
+}
+
+// TestConfigBuiltInGoErrors checks the validation New applies to fields
+// a Config built in Go can hold and YAML cannot.
+func TestConfigBuiltInGoErrors(t *testing.T) {
+	module := filepath.Join(t.TempDir(), "fn.wasm")
+	if err := os.WriteFile(module, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		edit  func(*node.Config)
+		field string
+		msg   string
+	}{
+		{"setuid mode", func(c *node.Config) { c.Node.Listen.UnixMode = fs.ModeSetuid | 0o600 }, "node.listen.unix_mode", "want permission bits only"},
+		{"listen max_conns", func(c *node.Config) { c.Node.Listen.MaxConns = node.MaxListenConns + 1 }, "node.listen.max_conns", "out of range 1..65536"},
+		{"tcp_send", func(c *node.Config) { c.Node.TCPSend = "sendfile" }, "node.tcp_send", "want auto, write or splice"},
+		{"dial_timeout", func(c *node.Config) { c.Node.DialTimeout = -time.Second }, "node.dial_timeout", "not positive"},
+		{"io_timeout", func(c *node.Config) { c.Node.IOTimeout = -time.Second }, "node.io_timeout", "not positive"},
+		{"peer max_conns", func(c *node.Config) { c.Peers[0].MaxConns = -1 }, "peers[0].max_conns", "out of range 1..1024"},
+		{"peer address", func(c *node.Config) { c.Peers[0].Address = "b.sock" }, "peers[0].address", "want unix:///absolute/path"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := &node.Config{
+				Functions: []node.FunctionConfig{{Name: "f", Module: module}},
+				Peers:     []node.PeerConfig{{Name: "b", Address: "unix:///run/b.sock", Functions: []string{"g"}}},
+			}
+			tc.edit(cfg)
+			_, err := node.New(context.Background(), cfg, nil)
+			var ce *node.ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("New = %v, want a *ConfigError", err)
+			}
+			if ce.Field != tc.field || !strings.Contains(err.Error(), tc.msg) {
+				t.Errorf("New = %v, want field %s saying %q", err, tc.field, tc.msg)
+			}
+		})
+	}
+}
+
 func TestLoadConfigErrors(t *testing.T) {
 	const fn = "\n  - name: f\n    module: fn.wasm"
+	const fns = "functions:" + fn + "\n"
+	// listen, peer and peers make the transport sections of a test config.
+	listen := func(field string) string { return "node:\n  listen:\n    " + field + "\n" + fns }
+	peer := func(fields string) string { return fns + "peers:\n  - {" + fields + "}\n" }
+	peers := func(list ...string) string {
+		s := fns + "peers:\n"
+		for _, p := range list {
+			s += "  - {" + p + "}\n"
+		}
+		return s
+	}
+	const b = "name: b, address: 'unix:///run/b.sock'"
+	long := "/" + strings.Repeat("x", 107)
 	for _, tc := range []struct {
 		name, yaml string
 		field, msg string // the error must name the field and say msg
@@ -133,6 +406,69 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"name not a string", "functions:\n  - name: [a]\n    module: fn.wasm", "functions[0].name", "want a string"},
 		{"interruptible not a bool", "functions:" + fn + "\n    interruptible: yes", "functions[0].interruptible", "want true or false"},
 		{"unknown function field", "functions:" + fn + "\n    poool: 2", "functions[0].poool", "unknown field"},
+
+		// node.listen
+		{"listen not a mapping", "node:\n  listen: [a]\n" + fns, "node.listen", "want a mapping"},
+		{"unknown listen field", listen("unixx: a.sock"), "node.listen.unixx", "unknown field"},
+		{"unix not a string", listen("unix: [a]"), "node.listen.unix", "want a string"},
+		{"unix path too long", listen("unix: " + long), "node.listen.unix", "at most 107"},
+		{"unix_mode 0o", listen("unix_mode: 0o600"), "node.listen.unix_mode", "want octal permission bits"},
+		{"unix_mode digit 8", listen("unix_mode: '0680'"), "node.listen.unix_mode", "want octal permission bits"},
+		{"unix_mode words", listen("unix_mode: rw"), "node.listen.unix_mode", `got "rw"`},
+		{"unix_mode empty", listen("unix_mode: ''"), "node.listen.unix_mode", "want octal permission bits"},
+		{"unix_mode list", listen("unix_mode: [6]"), "node.listen.unix_mode", "want octal permission bits"},
+		{"unix_mode sticky", listen("unix_mode: '1777'"), "node.listen.unix_mode", "out of range 0001..0777"},
+		{"unix_mode zero", listen("unix_mode: '0000'"), "node.listen.unix_mode", "out of range 0001..0777"},
+		{"unix_group unknown", listen("unix_group: rr-no-such-group"), "node.listen.unix_group", "rr-no-such-group"},
+		{"unix_group gid -1", listen("unix_group: 4294967295"), "node.listen.unix_group", "out of range"},
+		{"unix_group negative", listen("unix_group: -5"), "node.listen.unix_group", "-5"},
+		{"tcp no port", listen("tcp: localhost"), "node.listen.tcp", "want host:port"},
+		{"tcp port too big", listen("tcp: 127.0.0.1:65536"), "node.listen.tcp", "0..65535"},
+		{"tcp port name", listen("tcp: ':http'"), "node.listen.tcp", "want a number"},
+		{"tcp url", listen("tcp: tcp://0.0.0.0:7070"), "node.listen.tcp", "want host:port"},
+		{"listen max_conns zero", listen("max_conns: 0"), "node.listen.max_conns", "out of range 1..65536"},
+		{"listen max_conns too big", listen("max_conns: 65537"), "node.listen.max_conns", "out of range 1..65536"},
+		{"listen max_conns words", listen("max_conns: lots"), "node.listen.max_conns", "want an integer"},
+
+		// node transport fields
+		{"tcp_send", "node:\n  tcp_send: sendfile\n" + fns, "node.tcp_send", `"sendfile": want auto, write or splice`},
+		{"tcp_send case", "node:\n  tcp_send: Splice\n" + fns, "node.tcp_send", "want auto, write or splice"},
+		{"verify not a bool", "node:\n  verify: on\n" + fns, "node.verify", "want true or false"},
+		{"dial_timeout zero", "node:\n  dial_timeout: 0s\n" + fns, "node.dial_timeout", "not positive"},
+		{"dial_timeout words", "node:\n  dial_timeout: soon\n" + fns, "node.dial_timeout", "want a duration"},
+		{"io_timeout negative", "node:\n  io_timeout: -1s\n" + fns, "node.io_timeout", "not positive"},
+		{"io_timeout no unit", "node:\n  io_timeout: 30\n" + fns, "node.io_timeout", "want a duration"},
+
+		// peers
+		{"peers not a list", fns + "peers: {name: b}", "peers", "want a list"},
+		{"unknown peer field", peer(b + ", functions: [g], adress: x"), "peers[0].adress", "unknown field"},
+		{"peer name missing", peer("address: 'unix:///b', functions: [g]"), "peers[0].name", "missing"},
+		{"peer name invalid", peer("name: 'b c', address: 'unix:///b', functions: [g]"), "peers[0].name", "not a valid name"},
+		{"peer name duplicate", peers(b+", functions: [g]", b+", functions: [h]"), "peers[1].name", `duplicate peer "b" (also peers[0])`},
+		{"peer address missing", peer("name: b, functions: [g]"), "peers[0].address", "missing"},
+		{"peer address scheme", peer("name: b, address: 'http://h:80', functions: [g]"), "peers[0].address", "want unix:///absolute/path, unix://relative/path or tcp://host:port"},
+		{"peer address bare", peer("name: b, address: 'h:80', functions: [g]"), "peers[0].address", "want unix:///absolute/path"},
+		{"peer unix no path", peer("name: b, address: 'unix://', functions: [g]"), "peers[0].address", "has no path"},
+		{"peer unix query", peer("name: b, address: 'unix:///run/b?x', functions: [g]"), "peers[0].address", "cannot hold ?, # or %"},
+		{"peer unix too long", peer("name: b, address: 'unix://" + long + "', functions: [g]"), "peers[0].address", "at most 107"},
+		{"peer own socket", "node:\n  listen: {unix: a.sock}\n" + peer("name: b, address: 'unix://a.sock', functions: [g]"), "peers[0].address", "this node's own socket"},
+		{"peer tcp no port", peer("name: b, address: 'tcp://h', functions: [g]"), "peers[0].address", "want host:port"},
+		{"peer tcp port 0", peer("name: b, address: 'tcp://h:0', functions: [g]"), "peers[0].address", "1..65535"},
+		{"peer tcp port too big", peer("name: b, address: 'tcp://h:65536', functions: [g]"), "peers[0].address", "1..65535"},
+		{"peer tcp no host", peer("name: b, address: 'tcp://:7070', functions: [g]"), "peers[0].address", "has no host"},
+		{"peer tcp path", peer("name: b, address: 'tcp://h:7070/x', functions: [g]"), "peers[0].address", "want a number"},
+		{"peer functions missing", peer(b), "peers[0].functions", "no functions"},
+		{"peer functions empty", peer(b + ", functions: []"), "peers[0].functions", "no functions"},
+		{"peer functions not a list", peer(b + ", functions: g"), "peers[0].functions", "want a list"},
+		{"peer function not a string", peer(b + ", functions: [[g]]"), "peers[0].functions[0]", "want a string"},
+		{"peer function invalid", peer(b + ", functions: [g, a/b]"), "peers[0].functions[1]", `"a/b" is not a valid name`},
+		{"peer function local", peer(b + ", functions: [g, f]"), "peers[0].functions[1]", `"f" is also a local function (functions[0])`},
+		{"peer function twice", peer(b + ", functions: [g, h, g]"), "peers[0].functions[2]", `duplicate function "g" (also peers[0].functions[0])`},
+		{"peer function on two peers", peers(b+", functions: [g, h]", "name: c, address: 'tcp://h:1', functions: [h]"), "peers[1].functions[0]", `"h" is also on peer "b" (peers[0].functions[1])`},
+		{"peer max_conns zero", peer(b + ", functions: [g], max_conns: 0"), "peers[0].max_conns", "out of range 1..1024"},
+		{"peer max_conns too big", peer(b + ", functions: [g], max_conns: 1025"), "peers[0].max_conns", "out of range 1..1024"},
+		{"peer max_conns words", peer(b + ", functions: [g], max_conns: few"), "peers[0].max_conns", "want an integer"},
+		{"second peer field", peers(b+", functions: [g]", "name: c, address: 'unix:///c', functions: [h], max_conns: -2"), "peers[1].max_conns", "out of range"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := writeConfig(t, tc.yaml)

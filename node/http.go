@@ -106,7 +106,7 @@ func (n *Node) serveInvoke(w http.ResponseWriter, r *http.Request) {
 		rc.SetReadDeadline(d)
 		rc.SetWriteDeadline(d)
 	}
-	err = n.ingress(inv, name, size, h.fill)
+	err = n.ingress(inv, IngressFrom, name, pathHTTP, size, h.fill)
 	trace := inv.trace.String()
 	fillFailed := inv.fillFailed
 	// The connection's deadline may fire before the context's timer does:

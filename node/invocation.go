@@ -7,8 +7,12 @@ import (
 	"time"
 )
 
-// IngressFrom is the from field of an invocation's first hop.
-const IngressFrom = "http"
+// IngressFrom is the from field of an invocation's first hop when it came
+// over HTTP or Invoke; RemoteFrom when it came from a peer node.
+const (
+	IngressFrom = "http"
+	RemoteFrom  = "remote"
+)
 
 // MaxTraceHops is the most hops a trace records. Hops past it still count in
 // the metrics but are left out of the trace, so that a function sending in a
@@ -19,8 +23,10 @@ const MaxTraceHops = 64
 type Hop struct {
 	From string `json:"from"`
 	To   string `json:"to"`
-	// Path is transport.PathHTTP for the ingress hop, transport.PathMemory
-	// for a send to a function of this node.
+	// Path is transport.PathHTTP for an HTTP ingress, transport.PathMemory
+	// for a send to a function of this node, transport.PathUnix or
+	// transport.PathTCP for a send to a function of a peer node, and for
+	// the ingress hop of a payload that arrived from one.
 	Path  string `json:"path"`
 	Bytes uint64 `json:"bytes"`
 	// TransferNS is the time from the hop's start until the payload sat in
@@ -60,6 +66,7 @@ type invocation struct {
 
 	reply   io.Writer // nil: the invocation takes no reply
 	replied bool
+	relay   *replyRelay // a remote function's reply, to reply; made once
 
 	trace Trace    // capacity MaxTraceHops
 	chain []string // functions whose rr_handle is running, outermost first; capacity max_depth
@@ -86,6 +93,7 @@ func newInvocation(maxDepth int) *invocation {
 		chain: make([]string, 0, maxDepth),
 	}
 	inv.timedFill = inv.timeFill
+	inv.relay = &replyRelay{inv: inv}
 	return inv
 }
 
@@ -106,6 +114,7 @@ func (inv *invocation) reset() {
 		trace:     inv.trace[:0],
 		chain:     inv.chain[:0],
 		timedFill: inv.timedFill,
+		relay:     inv.relay,
 	}
 }
 

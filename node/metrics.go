@@ -21,13 +21,15 @@ func codeIndex(err error) int {
 }
 
 // paths are the transfer paths this node counts, indexed by pathIndex.
-var paths = [...]string{transport.PathMemory, transport.PathHTTP}
+var paths = [...]string{transport.PathMemory, transport.PathHTTP, transport.PathUnix, transport.PathTCP}
 
 type pathIndex int
 
 const (
 	pathMemory pathIndex = iota
 	pathHTTP
+	pathUnix
+	pathTCP
 )
 
 // metrics is a node's Prometheus registry. Every labelled child the hot path
@@ -43,6 +45,8 @@ type metrics struct {
 	invocations *prometheus.CounterVec
 	invokeTime  *prometheus.HistogramVec
 	fallbacks   *prometheus.CounterVec
+	refused     *prometheus.CounterVec
+	mechanism   *prometheus.GaugeVec
 }
 
 func newMetrics() *metrics {
@@ -73,6 +77,14 @@ func newMetrics() *metrics {
 		Name: "rr_fallbacks_total",
 		Help: "Accelerators that were asked for and not used, by what was asked, what is used instead and why.",
 	}, []string{"from", "to", "reason"})
+	m.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "rr_frames_refused_total",
+		Help: "Connections of the unix and tcp paths closed because of what the peer sent, by path and reason (bad_frame, truncated, timeout, unknown_function, refused, max_conns, io).",
+	}, []string{"path", "reason"})
+	m.mechanism = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "rr_tcp_mechanism",
+		Help: "The send mechanism of each peer (1 for the current one): writev on the unix path; write or splice on the tcp path, auto while it measures both.",
+	}, []string{"peer", "mechanism"})
 	for p, path := range paths {
 		for _, c := range codes {
 			m.transfers[p] = append(m.transfers[p], transfers.WithLabelValues(path, c.Label()))
@@ -80,7 +92,7 @@ func newMetrics() *metrics {
 		}
 		m.transferTime[p] = transferTime.WithLabelValues(path)
 	}
-	m.reg.MustRegister(transfers, transferBytes, transferTime, m.invocations, m.invokeTime, m.fallbacks,
+	m.reg.MustRegister(transfers, transferBytes, transferTime, m.invocations, m.invokeTime, m.fallbacks, m.refused, m.mechanism,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -113,4 +125,43 @@ func (m *metrics) forFunction(name string, fn runtime.Function) functionMetrics 
 		ConstLabels: prometheus.Labels{"function": name},
 	}, func() float64 { return float64(fn.Stats().Replaced) }))
 	return fm
+}
+
+// refusedCounter returns the OnRefused of a transport server of path.
+func (m *metrics) refusedCounter(path string) func(reason string) {
+	return func(reason string) { m.refused.WithLabelValues(path, reason).Inc() }
+}
+
+// setMechanism records peer's current send mechanism.
+func (m *metrics) setMechanism(peer, mechanism string) {
+	for _, mech := range []string{"writev", transport.MechanismAuto, transport.MechanismWrite, transport.MechanismSplice} {
+		v := 0.0
+		if mech == mechanism {
+			v = 1
+		}
+		m.mechanism.WithLabelValues(peer, mech).Set(v)
+	}
+}
+
+// forPeer registers the gauges of a peer's connections.
+func (m *metrics) forPeer(name string, p *transport.Peer) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name:        "rr_peer_connections",
+		Help:        "Connections open to a peer node, idle or carrying a transfer.",
+		ConstLabels: prometheus.Labels{"peer": name},
+	}, func() float64 { open, _ := p.Conns(); return float64(open) }))
+	if p.Path() == transport.PathTCP {
+		m.setMechanism(name, p.Mechanism())
+	} else {
+		m.setMechanism(name, "writev")
+	}
+}
+
+// forServer registers the gauge of a transport server's connections.
+func (m *metrics) forServer(path string, s *transport.Server) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name:        "rr_transport_connections",
+		Help:        "Connections from peer nodes being served, by path.",
+		ConstLabels: prometheus.Labels{"path": path},
+	}, func() float64 { return float64(s.Conns()) }))
 }

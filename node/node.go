@@ -62,6 +62,10 @@ type Node struct {
 	drained  chan struct{} // closed when draining and inflight reaches 0
 	servers  []*http.Server
 	shutdown bool
+
+	routes           map[string]*peer // function name -> the peer hosting it; read-only after New
+	peers            []*peer
+	transportServers []*transport.Server // unix, tcp
 }
 
 // function is one loaded function and its resolved metrics.
@@ -107,6 +111,9 @@ func New(ctx context.Context, cfg *Config, opts *Options) (*Node, error) {
 	n.invs.New = func() any { return newInvocation(c.Node.MaxDepth) }
 	n.kill, n.killCancel = context.WithCancel(context.Background())
 	if err := n.accel(o.Accel, o.StrictAccel); err != nil {
+		return nil, err
+	}
+	if err := n.setupRemote(); err != nil {
 		return nil, err
 	}
 
@@ -186,6 +193,7 @@ func (n *Node) Name() string { return n.cfg.Node.Name }
 func (n *Node) Config() Config {
 	c := n.cfg
 	c.Functions = slices.Clone(c.Functions)
+	c.Peers = slices.Clone(c.Peers)
 	return c
 }
 
@@ -219,7 +227,7 @@ func (n *Node) Invoke(ctx context.Context, name string, size uint64, fill func(d
 	if err != nil {
 		return Trace{}, err
 	}
-	err = n.ingress(inv, name, size, fill)
+	err = n.ingress(inv, IngressFrom, name, pathHTTP, size, fill)
 	trace := slices.Clone(inv.trace)
 	n.end(inv)
 	return trace, err
@@ -261,25 +269,32 @@ func (n *Node) end(inv *invocation) {
 }
 
 // ingress delivers the invocation's first payload and records its hop.
-func (n *Node) ingress(inv *invocation, name string, size uint64, fill func(dst []byte) error) error {
+func (n *Node) ingress(inv *invocation, from, name string, path pathIndex, size uint64, fill func(dst []byte) error) error {
 	inv.fill = fill
 	inv.fillStart = time.Now()
-	hop := inv.startHop(IngressFrom, name, transport.PathHTTP, size)
+	hop := inv.startHop(from, name, paths[path], size)
 	err := n.deliver(inv, name, size, inv.timedFill)
 	total := time.Since(inv.fillStart)
 	code := codeIndex(err)
 	inv.endHop(hop, inv.landed, total, code)
-	n.metrics.transfer(pathHTTP, size, inv.landed.Seconds(), inv.landed > 0, code)
+	n.metrics.transfer(path, size, inv.landed.Seconds(), inv.landed > 0, code)
 	return err
 }
 
 // Send implements runtime.Host: a guest's send. A function of this node is
 // reached on the memory path, one copy from payload (a view of the sender's
-// memory) into the receiver's. Steady-state sends do not allocate.
+// memory) into the receiver's; a function of a peer node on the peer's
+// path (unix or tcp), and the send returns the peer's ACK. Steady-state
+// sends on the memory path do not allocate.
 func (n *Node) Send(ctx context.Context, from, to string, payload []byte) error {
 	inv := invocationOf(ctx)
 	if inv == nil {
 		return errNoInvocation
+	}
+	if n.fns[to] == nil {
+		if p := n.routes[to]; p != nil {
+			return n.sendRemote(inv, p, from, to, payload)
+		}
 	}
 	size := uint64(len(payload))
 	start := time.Now()
@@ -319,13 +334,31 @@ func (n *Node) Reply(ctx context.Context, from string, payload []byte) error {
 // (runtime.CodeBusy). A function already on the chain is delivered to only
 // if one of its instances is idle, and fails with runtime.CodeBusy
 // otherwise: waiting for an instance its own chain holds would deadlock.
+//
+// A payload from a peer node (ctx of a transport.Server) starts an
+// invocation of its own, whose reply goes back to the peer if the peer's
+// invocation takes one.
 func (n *Node) Deliver(ctx context.Context, to string, size uint64, fill func(dst []byte) error) error {
 	inv := invocationOf(ctx)
-	if inv == nil {
+	if inv != nil {
+		return n.deliver(inv, to, size, fill)
+	}
+	path := transport.ServerPath(ctx)
+	if path == "" {
 		_, err := n.Invoke(ctx, to, size, fill, nil)
 		return err
 	}
-	return n.deliver(inv, to, size, fill)
+	inv, err := n.begin(ctx, transport.ReplyWriter(ctx))
+	if err != nil {
+		return err
+	}
+	p := pathUnix
+	if path == transport.PathTCP {
+		p = pathTCP
+	}
+	err = n.ingress(inv, RemoteFrom, to, p, size, fill)
+	n.end(inv)
+	return err
 }
 
 func (n *Node) deliver(inv *invocation, to string, size uint64, fill func(dst []byte) error) error {
@@ -411,6 +444,12 @@ func (n *Node) Shutdown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 		}
 	}
+	// Frames already being read are answered; new ones are not taken.
+	for _, srv := range n.transportServers {
+		if err := srv.Close(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	select {
 	case <-n.drained:
 	case <-ctx.Done():
@@ -437,6 +476,9 @@ const closeGrace = 5 * time.Second
 // close closes every loaded function and the engine if the node owns it.
 func (n *Node) close(ctx context.Context) error {
 	var errs []error
+	for _, p := range n.peers {
+		p.tp.Close()
+	}
 	for _, f := range n.order {
 		if err := f.fn.Close(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("close function %s: %w", f.name, err))

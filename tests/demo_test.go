@@ -33,15 +33,18 @@ func TestDemo(t *testing.T) {
 	}
 	text := string(out)
 	for _, want := range []string{
-		"demo: node stopped, exit status 0\n",
-		"demo: 18 transfers verified, 0 failed\n",
+		"demo: node 1 stopped, exit status 0\n",
+		"demo: node 2 stopped, exit status 0\n",
+		"path unix",
+		"path tcp",
+		"demo: 42 transfers verified, 0 failed\n",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, text)
 		}
 	}
 	hops := regexp.MustCompile(`(?m)^  hop .* verified$`).FindAllString(text, -1)
-	if len(hops) != 18 { // 3 sizes x 3 hops x 2 rounds
-		t.Errorf("demo printed %d verified hop lines, want 18:\n%s", len(hops), text)
+	if len(hops) != 42 { // 2 rounds x 3 sizes x (3 hops on one node + 2 on each split)
+		t.Errorf("demo printed %d verified hop lines, want 42:\n%s", len(hops), text)
 	}
 }

@@ -50,8 +50,14 @@ const (
 	KindAck Kind = 2
 	// KindHello is reserved for the pre-shared-key handshake: no name, a
 	// payload of at most MaxHelloPayload bytes, status 0. The codec validates
-	// it; no connection speaks it yet.
+	// it; no connection speaks it yet, and a connection that receives one
+	// closes.
 	KindHello Kind = 3
+	// KindReply carries the answer of the function a DATA frame reached
+	// (its guest's reply) back to that frame's sender, before the ACK: no
+	// name, a payload within the limits of a DATA payload, the DATA frame's
+	// id, status 0. Only a DATA frame with FlagReply may be answered by one.
+	KindReply Kind = 4
 )
 
 func (k Kind) String() string {
@@ -62,6 +68,8 @@ func (k Kind) String() string {
 		return "ACK"
 	case KindHello:
 		return "HELLO"
+	case KindReply:
+		return "REPLY"
 	}
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }
@@ -74,8 +82,17 @@ const (
 	// of the payload, which the receiver checks before the payload is handed
 	// to a guest. DATA frames only.
 	FlagCRC Flags = 1 << 0
+	// FlagReply says that the sender of a DATA frame takes a reply: the
+	// receiving function's reply comes back in a REPLY frame before the
+	// ACK. Without it, the function's reply fails with no_invocation.
+	// DATA frames only.
+	FlagReply Flags = 1 << 1
+	// FlagClose on an ACK says that the receiver closes the connection
+	// after it: it refused the frame before reading its payload, so the
+	// stream cannot carry another frame. ACK frames only.
+	FlagClose Flags = 1 << 2
 
-	knownFlags = FlagCRC
+	knownFlags = FlagCRC | FlagReply | FlagClose
 )
 
 // Header is a decoded frame header. The magic is implied.
@@ -185,6 +202,10 @@ var (
 	errKind         = &FrameError{Field: "kind", Reason: "unknown"}
 	errFlags        = &FrameError{Field: "flags", Reason: "unknown bit set"}
 	errFlagsCRC     = &FrameError{Field: "flags", Reason: "crc flag on a frame other than DATA"}
+	errFlagsReply   = &FrameError{Field: "flags", Reason: "reply flag on a frame other than DATA"}
+	errFlagsClose   = &FrameError{Field: "flags", Reason: "close flag on a frame other than ACK"}
+	errNameReply    = &FrameError{Field: "name_len", Reason: "not zero on REPLY"}
+	errStatusReply  = &FrameError{Field: "status", Reason: "not zero on REPLY"}
 	errNameEmpty    = &FrameError{Field: "name_len", Reason: "zero on DATA"}
 	errNameLong     = &FrameError{Field: "name_len", Reason: "over the limit"}
 	errNameAck      = &FrameError{Field: "name_len", Reason: "not zero on ACK"}
@@ -214,11 +235,12 @@ const minStatus = -12
 //
 //  1. b holds HeaderSize bytes (else the error wraps io.ErrUnexpectedEOF);
 //  2. magic is "RRF1";
-//  3. kind is DATA, ACK or HELLO;
-//  4. flags has no unknown bit, and FlagCRC only on DATA;
+//  3. kind is DATA, ACK, HELLO or REPLY;
+//  4. flags has no unknown bit, FlagCRC and FlagReply only on DATA,
+//     FlagClose only on ACK;
 //  5. name_len: 1 to lim's MaxName on DATA, 0 otherwise;
-//  6. payload_len: on DATA under 4 GiB and at most lim's MaxPayload, 0 on
-//     ACK, at most MaxHelloPayload on HELLO;
+//  6. payload_len: on DATA and REPLY under 4 GiB and at most lim's
+//     MaxPayload, 0 on ACK, at most MaxHelloPayload on HELLO;
 //  7. crc32c is 0 unless FlagCRC is set;
 //  8. status: an ABI code (0 or a defined negative code) on ACK, 0 otherwise.
 //
@@ -251,7 +273,7 @@ func ParseHeader(b []byte, lim Limits) (Header, error) {
 // before writing a frame, to fail locally rather than have the peer close
 // the connection.
 func (h *Header) Validate(lim Limits) error {
-	if h.Kind != KindData && h.Kind != KindAck && h.Kind != KindHello {
+	if h.Kind < KindData || h.Kind > KindReply {
 		return errKind
 	}
 	if h.Flags&^knownFlags != 0 {
@@ -259,6 +281,12 @@ func (h *Header) Validate(lim Limits) error {
 	}
 	if h.Flags&FlagCRC != 0 && h.Kind != KindData {
 		return errFlagsCRC
+	}
+	if h.Flags&FlagReply != 0 && h.Kind != KindData {
+		return errFlagsReply
+	}
+	if h.Flags&FlagClose != 0 && h.Kind != KindAck {
+		return errFlagsClose
 	}
 	switch h.Kind {
 	case KindData:
@@ -297,6 +325,19 @@ func (h *Header) Validate(lim Limits) error {
 			return errCRCUnflagged
 		case h.Status != 0:
 			return errStatusHello
+		}
+	case KindReply:
+		switch {
+		case h.NameLen != 0:
+			return errNameReply
+		case h.PayloadLen >= MaxPayloadLimit:
+			return errPayload4G
+		case h.PayloadLen > lim.maxPayload():
+			return errPayloadLong
+		case h.CRC != 0:
+			return errCRCUnflagged
+		case h.Status != 0:
+			return errStatusReply
 		}
 	}
 	return nil

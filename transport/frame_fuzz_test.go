@@ -45,7 +45,7 @@ func checkAccepted(t *testing.T, h transport.Header, lim transport.Limits) {
 	if maxName <= 0 {
 		maxName = transport.MaxNameLen
 	}
-	if h.Flags&^transport.FlagCRC != 0 {
+	if h.Flags&^(transport.FlagCRC|transport.FlagReply|transport.FlagClose) != 0 {
 		t.Fatalf("accepted unknown flags: %+v", h)
 	}
 	if h.Flags&transport.FlagCRC == 0 && h.CRC != 0 {
@@ -58,12 +58,16 @@ func checkAccepted(t *testing.T, h transport.Header, lim transport.Limits) {
 			t.Fatalf("accepted DATA %+v under %+v", h, lim)
 		}
 	case transport.KindAck:
-		if h.NameLen != 0 || h.PayloadLen != 0 || h.Flags != 0 || !abiCode(h.Status) {
+		if h.NameLen != 0 || h.PayloadLen != 0 || h.Flags&^transport.FlagClose != 0 || !abiCode(h.Status) {
 			t.Fatalf("accepted ACK %+v", h)
 		}
 	case transport.KindHello:
 		if h.NameLen != 0 || h.PayloadLen > transport.MaxHelloPayload || h.Flags != 0 || h.Status != 0 {
 			t.Fatalf("accepted HELLO %+v", h)
+		}
+	case transport.KindReply:
+		if h.NameLen != 0 || h.PayloadLen > maxPayload || h.Flags != 0 || h.Status != 0 {
+			t.Fatalf("accepted REPLY %+v", h)
 		}
 	default:
 		t.Fatalf("accepted kind %v", h.Kind)

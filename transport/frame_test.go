@@ -54,7 +54,7 @@ func TestHeaderLayout(t *testing.T) {
 	if transport.Magic != 0x31465252 {
 		t.Fatalf("Magic = %#x", transport.Magic)
 	}
-	for k, s := range map[transport.Kind]string{1: "DATA", 2: "ACK", 3: "HELLO", 0: "Kind(0)", 9: "Kind(9)"} {
+	for k, s := range map[transport.Kind]string{1: "DATA", 2: "ACK", 3: "HELLO", 4: "REPLY", 0: "Kind(0)", 9: "Kind(9)"} {
 		if k.String() != s {
 			t.Errorf("Kind(%d).String() = %q, want %q", k, k.String(), s)
 		}
@@ -147,6 +147,11 @@ func TestParseHeaderInvalid(t *testing.T) {
 		f(&h)
 		return encode(h)
 	}
+	reply := func(f func(*transport.Header)) []byte {
+		h := transport.Header{Kind: transport.KindReply, PayloadLen: 32, ID: 9}
+		f(&h)
+		return encode(h)
+	}
 	lim := transport.Limits{MaxPayload: 1 << 20, MaxName: 16}
 	for _, tc := range []struct {
 		name  string
@@ -158,9 +163,18 @@ func TestParseHeaderInvalid(t *testing.T) {
 		{"magic byte order", append([]byte("1FRR"), data(func(*transport.Header) {})[4:]...), lim, "magic"},
 		{"zeroes", make([]byte, 32), lim, "magic"},
 		{"kind 0", data(func(h *transport.Header) { h.Kind = 0 }), lim, "kind"},
-		{"kind 4", data(func(h *transport.Header) { h.Kind = 4 }), lim, "kind"},
+		{"kind 5", data(func(h *transport.Header) { h.Kind = 5 }), lim, "kind"},
 		{"kind 255", data(func(h *transport.Header) { h.Kind = 255 }), lim, "kind"},
-		{"flag bit 1", data(func(h *transport.Header) { h.Flags = 2 }), lim, "flags"},
+		{"flag bit 3", data(func(h *transport.Header) { h.Flags = 8 }), lim, "flags"},
+		{"close flag on DATA", data(func(h *transport.Header) { h.Flags = transport.FlagClose }), lim, "flags"},
+		{"close flag on REPLY", reply(func(h *transport.Header) { h.Flags = transport.FlagClose }), lim, "flags"},
+		{"reply flag on ACK", ack(func(h *transport.Header) { h.Flags = transport.FlagReply }), lim, "flags"},
+		{"REPLY with a name", reply(func(h *transport.Header) { h.NameLen = 1 }), lim, "name_len"},
+		{"REPLY over limit", reply(func(h *transport.Header) { h.PayloadLen = 1<<20 + 1 }), lim, "payload_len"},
+		{"REPLY 4 GiB", reply(func(h *transport.Header) { h.PayloadLen = 1 << 32 }), transport.Limits{MaxPayload: 1 << 40}, "payload_len"},
+		{"REPLY with a crc flag", reply(func(h *transport.Header) { h.Flags = transport.FlagCRC }), lim, "flags"},
+		{"REPLY with a crc", reply(func(h *transport.Header) { h.CRC = 5 }), lim, "crc32c"},
+		{"REPLY with a status", reply(func(h *transport.Header) { h.Status = -1 }), lim, "status"},
 		{"flag bit 7", data(func(h *transport.Header) { h.Flags = 0x81 }), lim, "flags"},
 		{"crc flag on ACK", ack(func(h *transport.Header) { h.Flags = transport.FlagCRC }), lim, "flags"},
 		{"crc flag on HELLO", hello(func(h *transport.Header) { h.Flags = transport.FlagCRC }), lim, "flags"},

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/roadrunner-wasm/roadrunner/node"
+	"github.com/roadrunner-wasm/roadrunner/transport"
 )
 
 type startFlags struct {
@@ -23,6 +24,10 @@ type startFlags struct {
 	logFormat   string
 	logLevel    string
 	engine      string
+	verify      bool
+	tcpSend     string
+	listenUnix  string
+	listenTCP   string
 }
 
 func newStartCmd(std stdio) *cobra.Command {
@@ -41,6 +46,12 @@ the plain paths, and an accelerator named explicitly falls back to plain
 syscalls with a warning, counted in rr_fallbacks_total. --strict-accel
 makes that fallback an error instead.
 
+Peers: node.listen opens the unix and tcp paths (see docs/CONFIG.md), and
+functions of the peers listed in the config are reached over their paths.
+--listen-unix and --listen-tcp override node.listen.unix and .tcp; --tcp-send
+overrides node.tcp_send (auto, write or splice); --verify turns on the CRC32C
+of every frame this node sends.
+
 Engines: --engine picks the WebAssembly runtime (see rrnode version for those
 compiled in). wazero, the default, is pure Go; wasmtime needs a binary built
 with make build WASMTIME=1 (go build -tags wasmtime).`,
@@ -55,6 +66,10 @@ with make build WASMTIME=1 (go build -tags wasmtime).`,
 	fl.StringVar(&f.accel, "accel", node.AccelAuto, "accelerators: auto|none|iouring|sockmap|iouring,sockmap (this build: plain paths only; others fall back)")
 	fl.BoolVar(&f.strictAccel, "strict-accel", false, "fail instead of falling back when an accelerator named in --accel is unavailable")
 	fl.StringVar(&f.engine, "engine", defaultEngine, "WebAssembly `engine`: wazero|wasmtime (wasmtime needs a build with -tags wasmtime)")
+	fl.BoolVar(&f.verify, "verify", false, "put a CRC32C in every frame this node sends to a peer (node.verify)")
+	fl.StringVar(&f.tcpSend, "tcp-send", "", "tcp path send mechanism: auto|write|splice, overriding node.tcp_send")
+	fl.StringVar(&f.listenUnix, "listen-unix", "", "unix path socket `path`, overriding node.listen.unix")
+	fl.StringVar(&f.listenTCP, "listen-tcp", "", "tcp path `address` host:port, overriding node.listen.tcp")
 	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text|json")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug|info|warn|error")
 	return c
@@ -98,12 +113,34 @@ func runStart(ctx context.Context, f startFlags, stderr io.Writer) error {
 			return usageError{fmt.Errorf("--http %q: want host:port: %w", f.http, err)}
 		}
 	}
+	switch f.tcpSend {
+	case "", transport.MechanismAuto, transport.MechanismWrite, transport.MechanismSplice:
+	default:
+		return usageError{fmt.Errorf("--tcp-send %q: want auto, write or splice", f.tcpSend)}
+	}
+	if f.listenTCP != "" {
+		if _, _, err := net.SplitHostPort(f.listenTCP); err != nil {
+			return usageError{fmt.Errorf("--listen-tcp %q: want host:port: %w", f.listenTCP, err)}
+		}
+	}
 	cfg, err := node.LoadConfig(f.config)
 	if err != nil {
 		return err
 	}
 	if f.http != "" {
 		cfg.Node.HTTP = f.http
+	}
+	if f.verify {
+		cfg.Node.Verify = true
+	}
+	if f.tcpSend != "" {
+		cfg.Node.TCPSend = f.tcpSend
+	}
+	if f.listenUnix != "" {
+		cfg.Node.Listen.Unix = f.listenUnix
+	}
+	if f.listenTCP != "" {
+		cfg.Node.Listen.TCP = f.listenTCP
 	}
 	rt, err := openEngine(ctx, eng, cfg.Node.CacheDir)
 	if err != nil {
@@ -120,13 +157,24 @@ func runStart(ctx context.Context, f startFlags, stderr io.Writer) error {
 		return errors.Join(err, closeEngine())
 	}
 	cfg2 := n.Config()
+	peerLns, err := n.Listen(ctx)
+	if err != nil {
+		return errors.Join(err, n.Shutdown(context.Background()), closeEngine())
+	}
 	ln, err := net.Listen("tcp", cfg2.Node.HTTP)
 	if err != nil {
+		for _, l := range peerLns {
+			l.Close()
+		}
 		return errors.Join(fmt.Errorf("listen: %w", err), n.Shutdown(context.Background()), closeEngine())
 	}
-	served := make(chan error, 1)
+	served := make(chan error, 1+len(peerLns))
 	go func() { served <- n.Serve(ln) }()
-	log.Info("node started", "node", n.Name(), "engine", eng.name+" "+eng.version(), "http", ln.Addr().String(), "functions", len(cfg2.Functions), "config", f.config)
+	for path, l := range peerLns {
+		log.Info("listening", "path", path, "addr", l.Addr().String())
+		go func() { served <- n.ServeTransport(path, l) }()
+	}
+	log.Info("node started", "node", n.Name(), "engine", eng.name+" "+eng.version(), "http", ln.Addr().String(), "functions", len(cfg2.Functions), "peers", len(cfg2.Peers), "config", f.config)
 
 	sig, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -141,8 +189,10 @@ func runStart(ctx context.Context, f startFlags, stderr io.Writer) error {
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg2.Node.DrainTimeout)
 	defer cancel()
 	err = n.Shutdown(dctx)
-	if e := <-served; e != nil && serveErr == nil {
-		serveErr = e
+	for range 1 + len(peerLns) {
+		if e := <-served; e != nil && serveErr == nil {
+			serveErr = e
+		}
 	}
 	return errors.Join(serveErr, err, closeEngine())
 }

@@ -9,10 +9,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -54,30 +56,102 @@ type options struct {
 var sizes = []int{1 << 10, 1 << 20, 64 << 20}
 
 // pipelineHops is the number of hops of one invocation:
-// http → producer → transform → consumer.
+// http → producer → transform → consumer. The first node's trace lists the
+// hops it made: all three on one node; with the pipeline split, the first
+// two (the transform → consumer hop is in the other node's metrics).
 const pipelineHops = 3
 
+// setup is one arrangement of the pipeline's functions over nodes.
+type setup struct {
+	title string
+	path  string // "" for one node; "unix" or "tcp" for two nodes
+}
+
+var setups = []setup{
+	{"one node: producer → transform → consumer on the memory path", ""},
+	{"two nodes on this host: producer | transform → consumer, over the unix path", "unix"},
+	{"two nodes over tcp (loopback): producer | transform → consumer, over the tcp path", "tcp"},
+}
+
 // run runs the demo, printing to out. It returns an error if any transfer
-// failed or the node did not stop cleanly; the summary line is printed
-// either way once the node has started.
+// failed or a node did not stop cleanly; the summary line is printed
+// either way once the first node has started.
 func run(ctx context.Context, o options, out io.Writer) error {
 	version, err := exec.CommandContext(ctx, o.rrnode, "version").CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("%s version: %w: %s", o.rrnode, err, bytes.TrimSpace(version))
 	}
 	fmt.Fprintf(out, "demo: %s\n", strings.Join(strings.Fields(strings.ReplaceAll(strings.TrimSpace(string(version)), "\n", "; ")), " "))
-	fmt.Fprintln(out, "demo: paths in this build: http ingress, memory (one copy between guest memories, same node);")
-	fmt.Fprintln(out, "demo: not built yet: unix, tcp, io_uring, sockmap")
+	fmt.Fprintln(out, "demo: paths in this build: http ingress, memory (one copy between guest memories, same node),")
+	fmt.Fprintln(out, "demo: unix (same host) and tcp (writev, or vmsplice+splice); not built yet: io_uring, sockmap")
+	probe, err := exec.CommandContext(ctx, o.rrnode, "probe").CombinedOutput()
+	if err == nil {
+		fmt.Fprintf(out, "demo: rrnode probe:\n%s", indent(string(probe)))
+	}
 
-	node, err := nodeproc.Start(ctx, &nodeproc.Options{Binary: o.rrnode, Config: o.config, Output: o.nodeLog})
+	dir, err := os.MkdirTemp("", "rr-demo-")
 	if err != nil {
 		return err
 	}
-	defer node.Stop() // on a panic; the normal path stops it below
-	fmt.Fprintf(out, "demo: node started at %s with %s\n", node.URL(), o.config)
+	defer os.RemoveAll(dir)
 
-	client := &http.Client{Timeout: 2 * time.Minute}
 	var ok, failed int
+	var stopErrs []error
+	for _, st := range setups {
+		if ctx.Err() != nil {
+			break
+		}
+		fmt.Fprintf(out, "\n==== %s\n", st.title)
+		v, f, err := runSetup(ctx, o, st, dir, out)
+		ok += v
+		failed += f
+		if err != nil {
+			fmt.Fprintln(out, "demo:", err)
+			stopErrs = append(stopErrs, err)
+		}
+	}
+	fmt.Fprintln(out, "\ndemo: transfer = until the payload sat in the receiver's memory (on unix and tcp: until the")
+	fmt.Fprintln(out, "demo: sender handed its last byte to the kernel); total = until the receiver's handler returned")
+	fmt.Fprintln(out, "demo: (guest compute included); go test -bench MemoryPath ./node/ and -bench Paths ./transport/")
+	fmt.Fprintln(out, "demo: measure transfers alone")
+	fmt.Fprintf(out, "demo: %d transfers verified, %d failed\n", ok, failed)
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case failed > 0:
+		return fmt.Errorf("%d transfers failed", failed)
+	case len(stopErrs) > 0:
+		return errors.Join(stopErrs...)
+	}
+	return nil
+}
+
+// runSetup starts the nodes of st, pushes every size through the pipeline
+// o.rounds times, and stops the nodes.
+func runSetup(ctx context.Context, o options, st setup, dir string, out io.Writer) (verified, failed int, err error) {
+	configs := []string{o.config}
+	if st.path != "" {
+		configs, err = splitConfigs(o.config, st.path, dir)
+		if err != nil {
+			return 0, 0, err
+		}
+	}
+	// The node hosting the receivers starts first: the other dials it.
+	var nodes []*nodeproc.Node
+	defer func() {
+		for _, n := range nodes {
+			n.Stop() // on an early return; the normal path stops them below
+		}
+	}()
+	for i := len(configs) - 1; i >= 0; i-- {
+		n, err := nodeproc.Start(ctx, &nodeproc.Options{Binary: o.rrnode, Config: configs[i], Output: o.nodeLog})
+		if err != nil {
+			return 0, 0, err
+		}
+		nodes = append([]*nodeproc.Node{n}, nodes...)
+		fmt.Fprintf(out, "demo: node started at %s with %s\n", n.URL(), configs[i])
+	}
+	client := &http.Client{Timeout: 2 * time.Minute}
 	for round := 1; round <= max(o.rounds, 1); round++ {
 		switch round {
 		case 1:
@@ -90,32 +164,108 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			if ctx.Err() != nil {
 				break
 			}
-			v, f := invoke(ctx, client, node.URL(), size, out)
-			ok += v
+			want := pipelineHops
+			if st.path != "" {
+				want = 2
+			}
+			v, f := invoke(ctx, client, nodes[0].URL(), size, want, out)
+			verified += v
 			failed += f
 		}
 	}
-
-	fmt.Fprintln(out, "\ndemo: transfer = until the payload sat in the receiver's memory; total = until its")
-	fmt.Fprintln(out, "demo: handler returned (guest compute included); go test -bench MemoryPath ./node/ measures transfers alone")
-	status, stopErr := node.Stop()
-	fmt.Fprintf(out, "demo: node stopped, exit status %d\n", status)
-	if stopErr != nil {
-		fmt.Fprintln(out, "demo:", stopErr)
+	if st.path != "" {
+		printMechanism(ctx, client, nodes[0].URL(), out)
 	}
-	fmt.Fprintf(out, "demo: %d transfers verified, %d failed\n", ok, failed)
-	switch {
-	case ctx.Err() != nil:
-		return ctx.Err()
-	case failed > 0:
-		if o.nodeLog == nil {
-			fmt.Fprintf(out, "demo: the node's log:\n%s", node.Output())
+	var errs []error
+	for i, n := range nodes {
+		status, stopErr := n.Stop()
+		fmt.Fprintf(out, "demo: node %d stopped, exit status %d\n", i+1, status)
+		if stopErr != nil {
+			errs = append(errs, stopErr)
 		}
-		return fmt.Errorf("%d transfers failed", failed)
-	case stopErr != nil:
-		return errors.New("the node did not stop cleanly")
+		if failed > 0 && o.nodeLog == nil {
+			fmt.Fprintf(out, "demo: node %d's log:\n%s", i+1, n.Output())
+		}
 	}
-	return nil
+	nodes = nil
+	return verified, failed, errors.Join(errs...)
+}
+
+// splitConfigs writes two node configs into dir from the one-node config:
+// "edge" hosts the producer and has "back" as its peer over path; "back"
+// hosts the transform and the consumer and listens on path. It returns
+// their files, edge first.
+func splitConfigs(config, path, dir string) ([]string, error) {
+	cfg, err := node.LoadConfig(config)
+	if err != nil {
+		return nil, err
+	}
+	fn := map[string]node.FunctionConfig{}
+	for _, f := range cfg.Functions {
+		if f.Module, err = filepath.Abs(f.Module); err != nil {
+			return nil, err
+		}
+		fn[f.Name] = f
+	}
+	var listen, address string
+	switch path {
+	case "unix":
+		sock := filepath.Join(dir, "back.sock")
+		listen, address = "    unix: "+sock, "unix://"+sock
+	case "tcp":
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		addr := l.Addr().String()
+		l.Close()
+		listen, address = "    tcp: "+addr, "tcp://"+addr
+	}
+	function := func(name string) string {
+		f := fn[name]
+		return fmt.Sprintf("  - name: %s\n    module: %s\n    pool: %d\n", name, f.Module, f.Pool)
+	}
+	head := fmt.Sprintf("node:\n  name: %%s\n  max_payload: %d\n  invocation_timeout: %s\n", cfg.Node.MaxPayload, cfg.Node.InvocationTimeout)
+	back := fmt.Sprintf(head, "back") + "  listen:\n" + listen + "\nfunctions:\n" + function("transform") + function("consumer")
+	edge := fmt.Sprintf(head, "edge") + "functions:\n" + function("producer") +
+		"peers:\n  - name: back\n    address: " + address + "\n    functions: [transform, consumer]\n"
+	files := []string{filepath.Join(dir, path+"-edge.yaml"), filepath.Join(dir, path+"-back.yaml")}
+	for i, text := range []string{edge, back} {
+		if err := os.WriteFile(files[i], []byte(text), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	return files, nil
+}
+
+// printMechanism prints the sending node's metrics about its peer: which
+// mechanism it sends with, and its fallbacks.
+func printMechanism(ctx context.Context, client *http.Client, base string, out io.Writer) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
+	if err != nil {
+		return
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		if (strings.HasPrefix(line, "rr_tcp_mechanism{") && strings.HasSuffix(line, " 1")) ||
+			strings.HasPrefix(line, "rr_fallbacks_total{") ||
+			(strings.HasPrefix(line, "rr_transfers_total{") && !strings.HasSuffix(line, " 0")) {
+			fmt.Fprintf(out, "demo: edge node metric: %s\n", line)
+		}
+	}
+}
+
+func indent(s string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+		b.WriteString("demo:   " + line + "\n")
+	}
+	return b.String()
 }
 
 // hop is one element of the Rr-Trace trailer, as the node defines it.
@@ -124,7 +274,7 @@ type hop = node.Hop
 // invoke pushes one payload of size bytes through the pipeline, prints a
 // line for the invocation and one per hop, and returns how many hops were
 // verified and how many failed.
-func invoke(ctx context.Context, client *http.Client, base string, size int, out io.Writer) (verified, failed int) {
+func invoke(ctx context.Context, client *http.Client, base string, size, wantHops int, out io.Writer) (verified, failed int) {
 	payload := pattern(size)
 	crc := msg.Checksum(payload)
 
@@ -145,7 +295,7 @@ func invoke(ctx context.Context, client *http.Client, base string, size int, out
 	case res.traceErr != nil:
 		problem = "Rr-Trace: " + res.traceErr.Error()
 	default:
-		problem = checkReport(res.report, size, crc, res.trace)
+		problem = checkReport(res.report, size, crc)
 	}
 	fmt.Fprintf(out, "\n%s: POST /v1/functions/producer, %d bytes, crc32c %s: ", human(size), size, msg.FormatCRC(crc))
 	if err != nil {
@@ -163,7 +313,7 @@ func invoke(ctx context.Context, client *http.Client, base string, size int, out
 			verdict = "FAILED: " + problem
 		case h.Bytes != expectedBytes(h, size):
 			verdict = fmt.Sprintf("FAILED: %d bytes, want %d", h.Bytes, expectedBytes(h, size))
-		case i >= pipelineHops:
+		case i >= wantHops:
 			verdict = "FAILED: unexpected hop"
 		}
 		if verdict == "verified" {
@@ -175,8 +325,8 @@ func invoke(ctx context.Context, client *http.Client, base string, size int, out
 			h.From+" → "+h.To, h.Path, h.Bytes,
 			round(time.Duration(h.TransferNS)), round(time.Duration(h.TotalNS)), verdict)
 	}
-	if missing := pipelineHops - len(res.trace); missing > 0 {
-		fmt.Fprintf(out, "  %d of %d hops missing from the trace: FAILED\n", missing, pipelineHops)
+	if missing := wantHops - len(res.trace); missing > 0 {
+		fmt.Fprintf(out, "  %d of %d hops missing from the trace: FAILED\n", missing, wantHops)
 		failed += missing
 	}
 	return verified, failed
@@ -193,13 +343,7 @@ func expectedBytes(h hop, size int) uint64 {
 
 // checkReport returns why the consumer's report does not verify the payload
 // sent, or "".
-func checkReport(r msg.Report, size int, crc uint32, trace []hop) string {
-	memoryHops := 0
-	for _, h := range trace {
-		if h.Path != "http" {
-			memoryHops++
-		}
-	}
+func checkReport(r msg.Report, size int, crc uint32) string {
 	switch {
 	case !r.Verified:
 		return "consumer: not verified: " + r.Reason
@@ -207,8 +351,8 @@ func checkReport(r msg.Report, size int, crc uint32, trace []hop) string {
 		return fmt.Sprintf("consumer saw %d bytes, %d were sent", r.Bytes, size)
 	case r.CRC32C != msg.FormatCRC(crc):
 		return fmt.Sprintf("consumer saw crc32c %s, %s was sent", r.CRC32C, msg.FormatCRC(crc))
-	case r.Hops != memoryHops:
-		return fmt.Sprintf("message counted %d hops, the trace %d", r.Hops, memoryHops)
+	case r.Hops != pipelineHops-1:
+		return fmt.Sprintf("message counted %d hops, want %d", r.Hops, pipelineHops-1)
 	}
 	return ""
 }

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/roadrunner-wasm/roadrunner/transport"
+)
+
+// probeReport is the output of rrnode probe --json.
+type probeReport struct {
+	Kernel   string              `json:"kernel"`
+	Features []transport.Feature `json:"features"`
+	Engines  []string            `json:"engines"`
+}
+
+func newProbeCmd(std stdio) *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "probe",
+		Short: "Report which kernel features the paths can use here, and why not",
+		Long: `Probe the kernel features the transfer paths use (unix and tcp sockets,
+splice, vmsplice, the pipe size) as this process is allowed to use them, and
+print the kernel, each feature with the reason it is unavailable, and the
+engines compiled in. It exits 0 whatever it finds: a node falls back from a
+refused feature, and probe only says what it would fall back from.`,
+		Args: exactArgs(0),
+		RunE: func(*cobra.Command, []string) error {
+			r := probeReport{Kernel: transport.KernelVersion(), Features: transport.Probe()}
+			for _, e := range engines {
+				r.Engines = append(r.Engines, e.name)
+			}
+			if asJSON {
+				enc := json.NewEncoder(std.out)
+				enc.SetEscapeHTML(false)
+				enc.SetIndent("", "  ")
+				return enc.Encode(r)
+			}
+			return writeProbeTable(std, r)
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, `print one JSON object {"kernel", "features", "engines"}`)
+	return c
+}
+
+// writeProbeTable prints r as aligned columns, without trailing blanks.
+func writeProbeTable(std stdio, r probeReport) error {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "kernel: %s\nengines: %s\n\n", r.Kernel, strings.Join(r.Engines, ", "))
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "FEATURE\tAVAILABLE\tDETAIL\tREASON")
+	for _, f := range r.Features {
+		avail := "no"
+		if f.Available {
+			avail = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", f.Name, avail, f.Detail, f.Reason)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	var out strings.Builder
+	for l := range strings.Lines(b.String()) {
+		out.WriteString(strings.TrimRight(l, " \n") + "\n")
+	}
+	_, err := io.WriteString(std.out, out.String())
+	return err
+}

@@ -1,0 +1,663 @@
+package transport_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/roadrunner-wasm/roadrunner/transport"
+)
+
+// Status codes the test sink answers with (ABI codes, as node's would).
+const (
+	statusUnknown  = -2 // unknown_function
+	statusTooLarge = -3 // too_large
+	statusFailed   = -5 // receiver_failed
+)
+
+var (
+	errNoFunction = errors.New("unknown function")
+	errTooLarge   = errors.New("too large")
+	errHandler    = errors.New("handler failed")
+)
+
+func status(err error) int32 {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errNoFunction):
+		return statusUnknown
+	case errors.Is(err, errTooLarge):
+		return statusTooLarge
+	}
+	return statusFailed
+}
+
+// sink is a transport.Sink over plain Go buffers, standing in for a guest's
+// memory: the transport knows nothing of Wasm, and node's tests run the
+// same paths with real guests.
+type sink struct {
+	max       uint64
+	reuse     bool // deliver into one buffer, reused (no allocation per payload)
+	buf       []byte
+	delivered atomic.Int64 // handler calls
+	fills     atomic.Int64 // fill calls
+	mu        sync.Mutex
+	last      []byte
+	// handle checks a delivered payload; nil accepts it.
+	handle func(ctx context.Context, to string, b []byte) error
+}
+
+func (s *sink) Deliver(ctx context.Context, to string, n uint64, fill func([]byte) error) error {
+	switch {
+	case to != "fn" && to != "echo" && to != "check":
+		return errNoFunction
+	case s.max != 0 && n > s.max:
+		return errTooLarge
+	}
+	var buf []byte
+	if s.reuse && uint64(cap(s.buf)) >= n {
+		buf = s.buf[:n]
+	} else {
+		buf = make([]byte, n)
+		if s.reuse {
+			s.buf = buf
+		}
+	}
+	s.fills.Add(1)
+	if err := fill(buf); err != nil {
+		return err
+	}
+	s.delivered.Add(1)
+	s.mu.Lock()
+	s.last = buf
+	s.mu.Unlock()
+	if to == "echo" {
+		if w := transport.ReplyWriter(ctx); w != nil {
+			if _, err := w.Write(buf); err != nil {
+				return err
+			}
+		}
+	}
+	if s.handle != nil {
+		return s.handle(ctx, to, buf)
+	}
+	return nil
+}
+
+// logBuffer collects a server's log lines.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+type server struct {
+	srv     *transport.Server
+	addr    string // a peer address
+	ln      net.Listener
+	log     *logBuffer
+	refused sync.Map // reason -> *atomic.Int64
+}
+
+func (s *server) refusals(reason string) int64 {
+	v, ok := s.refused.Load(reason)
+	if !ok {
+		return 0
+	}
+	return v.(*atomic.Int64).Load()
+}
+
+// startServer serves sk on a fresh unix socket or tcp loopback port.
+func startServer(t *testing.T, path string, sk transport.Sink, opts *transport.ServerOptions) *server {
+	t.Helper()
+	s := &server{log: &logBuffer{}}
+	var o transport.ServerOptions
+	if opts != nil {
+		o = *opts
+	}
+	o.Status = status
+	o.Logger = slog.New(slog.NewTextHandler(s.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	o.OnRefused = func(reason string) {
+		v, _ := s.refused.LoadOrStore(reason, new(atomic.Int64))
+		v.(*atomic.Int64).Add(1)
+	}
+	s.srv = transport.NewServer(sk, path, &o)
+	var err error
+	switch path {
+	case transport.PathUnix:
+		sock := filepath.Join(t.TempDir(), "rr.sock")
+		s.ln, err = transport.ListenUnix(sock, 0, -1)
+		s.addr = "unix://" + sock
+	case transport.PathTCP:
+		s.ln, err = net.Listen("tcp", "127.0.0.1:0")
+		if err == nil {
+			s.addr = "tcp://" + s.ln.Addr().String()
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.srv.Serve(s.ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.srv.Close(ctx); err != nil {
+			t.Error(err)
+		}
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+		if t.Failed() {
+			t.Logf("server log:\n%s", s.log)
+		}
+	})
+	return s
+}
+
+func newPeer(t *testing.T, addr string, opts *transport.DialOptions) *transport.Peer {
+	t.Helper()
+	p, err := transport.NewPeer(addr, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+// pattern returns n bytes that differ for each (n, seed).
+func pattern(n int, seed uint64) []byte {
+	b := make([]byte, n+8)
+	s := uint64(n)*0x9e3779b97f4a7c15 ^ seed ^ 0x2545f4914f6cdd1d
+	for i := 0; i < n; i += 8 {
+		s ^= s << 13
+		s ^= s >> 7
+		s ^= s << 17
+		binary.LittleEndian.PutUint64(b[i:], s)
+	}
+	return b[:n:n]
+}
+
+var mechanisms = []struct {
+	path, mech string
+}{
+	{transport.PathUnix, ""},
+	{transport.PathTCP, transport.MechanismWrite},
+	{transport.PathTCP, transport.MechanismSplice},
+	{transport.PathTCP, transport.MechanismAuto},
+}
+
+func TestRoundTrip(t *testing.T) {
+	for _, m := range mechanisms {
+		t.Run(m.path+"/"+m.mech, func(t *testing.T) {
+			t.Parallel()
+			sk := &sink{}
+			s := startServer(t, m.path, sk, nil)
+			p := newPeer(t, s.addr, &transport.DialOptions{Mechanism: m.mech, Verify: m.mech == transport.MechanismAuto})
+			for _, size := range []int{0, 1, 4095, 1 << 20, 1<<20 + 4097, 64 << 20} {
+				want := pattern(size, 1)
+				landed, err := p.Send(context.Background(), "fn", want, nil)
+				if err != nil {
+					t.Fatalf("%d B: %v", size, err)
+				}
+				if landed <= 0 {
+					t.Errorf("%d B: landed %v", size, landed)
+				}
+				sk.mu.Lock()
+				got := sk.last
+				sk.mu.Unlock()
+				if !bytes.Equal(got, want) {
+					t.Fatalf("%d B: payload differs", size)
+				}
+			}
+			if open, idle := p.Conns(); open != 1 || idle != 1 {
+				t.Errorf("sequential sends used %d connections (%d idle), want 1 reused", open, idle)
+			}
+		})
+	}
+}
+
+func TestReply(t *testing.T) {
+	for _, path := range []string{transport.PathUnix, transport.PathTCP} {
+		t.Run(path, func(t *testing.T) {
+			sk := &sink{}
+			s := startServer(t, path, sk, nil)
+			p := newPeer(t, s.addr, nil)
+			for _, size := range []int{0, 10, 3 << 20} {
+				want := pattern(size, 2)
+				var got bytes.Buffer
+				if _, err := p.Send(context.Background(), "echo", want, &got); err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got.Bytes(), want) {
+					t.Fatalf("%d B: reply differs (%d bytes)", size, got.Len())
+				}
+			}
+			// Without a reply writer the frame takes no reply: the sink
+			// sees no ReplyWriter.
+			if _, err := p.Send(context.Background(), "echo", []byte("x"), nil); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestStatus(t *testing.T) {
+	for _, path := range []string{transport.PathUnix, transport.PathTCP} {
+		t.Run(path, func(t *testing.T) {
+			sk := &sink{max: 1 << 20, handle: func(_ context.Context, _ string, b []byte) error {
+				if len(b) > 0 && b[0] == 'x' {
+					return errHandler
+				}
+				return nil
+			}}
+			s := startServer(t, path, sk, nil)
+			p := newPeer(t, s.addr, nil)
+			ctx := context.Background()
+
+			// Refused after the payload was read: the ACK says so and the
+			// connection stays.
+			_, err := p.Send(ctx, "fn", []byte("x fails"), nil)
+			var se *transport.StatusError
+			if !errors.As(err, &se) || se.Status != statusFailed {
+				t.Fatalf("handler failure: %v, want status %d", err, statusFailed)
+			}
+			if open, _ := p.Conns(); open != 1 {
+				t.Fatalf("%d connections after a handler failure, want the one kept", open)
+			}
+
+			// Refused before the payload was read: the ACK carries the
+			// code, and the connection is closed.
+			for _, c := range []struct {
+				to     string
+				size   int
+				status int32
+				reason string
+			}{
+				{"nosuch", 100, statusUnknown, transport.RefusedUnknownFunction},
+				{"fn", 1<<20 + 1, statusTooLarge, transport.RefusedUnread},
+				{"nosuch", 8 << 20, statusUnknown, transport.RefusedUnknownFunction}, // larger than the socket buffers
+			} {
+				before := s.refusals(c.reason)
+				_, err := p.Send(ctx, c.to, pattern(c.size, 3), nil)
+				if !errors.As(err, &se) || se.Status != c.status {
+					t.Fatalf("send %d B to %s: %v, want status %d", c.size, c.to, err, c.status)
+				}
+				if open, _ := p.Conns(); open != 0 {
+					t.Fatalf("send to %s: %d connections left open, want the refused one closed", c.to, open)
+				}
+				waitFor(t, func() bool { return s.refusals(c.reason) == before+1 }, "refusal %s counted", c.reason)
+			}
+			if n := sk.fills.Load(); n != 1 {
+				t.Fatalf("the sink filled %d payloads, want 1 (the refused frames never reach it)", n)
+			}
+			if _, err := p.Send(ctx, "fn", []byte("fine"), nil); err != nil {
+				t.Fatalf("after refusals: %v", err)
+			}
+		})
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool, format string, args ...any) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting: "+format, args...)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// dataFrame encodes a DATA frame to to with payload, with mod applied to the
+// header first.
+func dataFrame(to string, payload []byte, mod func(*transport.Header)) []byte {
+	h := transport.Header{Kind: transport.KindData, NameLen: uint16(len(to)), PayloadLen: uint64(len(payload)), ID: 1}
+	if mod != nil {
+		mod(&h)
+	}
+	b := transport.AppendHeader(nil, &h)
+	b = append(b, to...)
+	return append(b, payload...)
+}
+
+// TestBadInput: each malformed stream closes its connection with a logged
+// reason; nothing reaches the sink; a good connection keeps working.
+func TestBadInput(t *testing.T) {
+	for _, path := range []string{transport.PathUnix, transport.PathTCP} {
+		t.Run(path, func(t *testing.T) {
+			sk := &sink{}
+			s := startServer(t, path, sk, &transport.ServerOptions{
+				Limits:    transport.Limits{MaxPayload: 1 << 20},
+				IOTimeout: 500 * time.Millisecond,
+			})
+			good := newPeer(t, s.addr, nil)
+			network, addr, _ := transport.ParseAddress(s.addr)
+			long := strings.Repeat("a", transport.MaxNameLen+1)
+			for _, c := range []struct {
+				name   string
+				bytes  []byte
+				hangUp bool // close the write side after sending
+				reason string
+				logs   string
+			}{
+				{"bad magic", append([]byte("XRF1"), dataFrame("fn", []byte("hi"), nil)[4:]...), false, transport.RefusedBadFrame, "magic"},
+				{"unknown kind", dataFrame("fn", []byte("hi"), func(h *transport.Header) { h.Kind = 9 }), false, transport.RefusedBadFrame, "kind"},
+				{"ACK from a sender", transport.AppendHeader(nil, &transport.Header{Kind: transport.KindAck, ID: 3}), false, transport.RefusedBadFrame, "kind"},
+				{"oversized length", dataFrame("fn", nil, func(h *transport.Header) { h.PayloadLen = 1<<20 + 1 }), false, transport.RefusedBadFrame, "payload_len"},
+				{"name too long", dataFrame(long, []byte("hi"), nil), false, transport.RefusedBadFrame, "name_len"},
+				{"bad name bytes", dataFrame("f/n", []byte("hi"), nil), false, transport.RefusedBadFrame, "name"},
+				{"bad crc", dataFrame("fn", []byte("hello"), func(h *transport.Header) { h.Flags = transport.FlagCRC; h.CRC = 1 }), false, transport.RefusedBadFrame, "crc32c mismatch"},
+				{"truncated payload", dataFrame("fn", make([]byte, 1000), nil)[:transport.HeaderSize+2+500], true, transport.RefusedTruncated, "truncated"},
+				{"stalled payload", dataFrame("fn", make([]byte, 1000), nil)[:transport.HeaderSize+2+500], false, transport.RefusedTimeout, "timeout"},
+				{"garbage", pattern(4096, 9), false, transport.RefusedBadFrame, "bad frame"},
+				{"truncated header", []byte("RRF1\x01"), true, transport.RefusedTruncated, "header"},
+			} {
+				t.Run(c.name, func(t *testing.T) {
+					before := s.refusals(c.reason)
+					nc, err := net.Dial(network, addr)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer nc.Close()
+					if _, err := nc.Write(c.bytes); err != nil {
+						t.Fatal(err)
+					}
+					if c.hangUp {
+						nc.(interface{ CloseWrite() error }).CloseWrite()
+					}
+					nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+					n, err := io.Copy(io.Discard, nc)
+					if err != nil && !errors.Is(err, syscall.ECONNRESET) {
+						t.Fatalf("connection not closed by the server: %v", err)
+					}
+					if n != 0 {
+						t.Fatalf("server answered %d bytes to a bad frame, want none", n)
+					}
+					waitFor(t, func() bool { return s.refusals(c.reason) == before+1 }, "refusal %s", c.reason)
+					waitFor(t, func() bool { return strings.Contains(s.log.String(), c.logs) }, "log line with %q", c.logs)
+					if _, err := good.Send(context.Background(), "fn", []byte("still served"), nil); err != nil {
+						t.Fatalf("good peer after %s: %v", c.name, err)
+					}
+				})
+			}
+			if d := sk.delivered.Load(); d != 11 {
+				t.Errorf("sink handled %d payloads, want only the good peer's 11", d)
+			}
+		})
+	}
+}
+
+// TestBufferReuse: the sender overwrites its buffer the moment Send returns;
+// every payload still arrives as it was when sent. This is what the ACK
+// buys the splice mechanism, whose pages the kernel references.
+func TestBufferReuse(t *testing.T) {
+	for _, m := range mechanisms {
+		t.Run(m.path+"/"+m.mech, func(t *testing.T) {
+			t.Parallel()
+			var bad atomic.Int64
+			sk := &sink{handle: func(_ context.Context, _ string, b []byte) error {
+				if len(b) < 16 {
+					return nil
+				}
+				seed := binary.LittleEndian.Uint64(b)
+				want := pattern(len(b)-8, seed)
+				if !bytes.Equal(b[8:], want) {
+					bad.Add(1)
+					return errHandler
+				}
+				return nil
+			}}
+			s := startServer(t, m.path, sk, nil)
+			p := newPeer(t, s.addr, &transport.DialOptions{Mechanism: m.mech})
+			buf := make([]byte, 8<<20)
+			for i := range 200 {
+				size := 16 + (i*7919)%(64<<10)
+				if i%20 == 19 {
+					size = 8<<20 - i
+				}
+				b := buf[:size]
+				binary.LittleEndian.PutUint64(b, uint64(i))
+				copy(b[8:], pattern(size-8, uint64(i)))
+				if _, err := p.Send(context.Background(), "check", b, nil); err != nil {
+					t.Fatalf("transfer %d (%d B): %v", i, size, err)
+				}
+				for j := range b {
+					b[j] = 0xA5
+				}
+			}
+			if n := bad.Load(); n != 0 {
+				t.Fatalf("%d payloads arrived altered", n)
+			}
+		})
+	}
+}
+
+// TestConcurrent: many senders share one peer's pool of connections.
+func TestConcurrent(t *testing.T) {
+	for _, path := range []string{transport.PathUnix, transport.PathTCP} {
+		t.Run(path, func(t *testing.T) {
+			sk := &sink{handle: func(_ context.Context, _ string, b []byte) error {
+				if !bytes.Equal(b, pattern(len(b), 5)) {
+					return errHandler
+				}
+				time.Sleep(time.Millisecond)
+				return nil
+			}}
+			s := startServer(t, path, sk, nil)
+			p := newPeer(t, s.addr, &transport.DialOptions{MaxConns: 4})
+			var wg sync.WaitGroup
+			errs := make(chan error, 16)
+			for g := range 16 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range 20 {
+						if _, err := p.Send(context.Background(), "fn", pattern(1000+g*100+i, 5), nil); err != nil {
+							errs <- err
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Fatal(err)
+			}
+			if open, _ := p.Conns(); open > 4 {
+				t.Fatalf("%d connections, want at most MaxConns 4", open)
+			}
+		})
+	}
+}
+
+// TestCancel: a context ending while the receiver handles the payload ends
+// the send at once, and the connection is not reused.
+func TestCancel(t *testing.T) {
+	release := make(chan struct{})
+	sk := &sink{handle: func(ctx context.Context, _ string, b []byte) error {
+		if string(b) == "block" {
+			<-release
+		}
+		return nil
+	}}
+	s := startServer(t, transport.PathUnix, sk, nil)
+	defer close(release)
+	p := newPeer(t, s.addr, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := p.Send(ctx, "fn", []byte("block"), nil)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want the deadline", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("send returned after %v", d)
+	}
+	if open, _ := p.Conns(); open != 0 {
+		t.Fatalf("%d connections open: the canceled one must be closed", open)
+	}
+}
+
+// TestPeerRestart: a node that stops and comes back on the same socket is
+// reached again: the dead idle connection is noticed before it is used.
+func TestPeerRestart(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "rr.sock")
+	serve := func() (*transport.Server, chan error) {
+		ln, err := transport.ListenUnix(sock, 0, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := transport.NewServer(&sink{}, transport.PathUnix, nil)
+		done := make(chan error, 1)
+		go func() { done <- srv.Serve(ln) }()
+		return srv, done
+	}
+	srv, done := serve()
+	p := newPeer(t, "unix://"+sock, nil)
+	if _, err := p.Send(context.Background(), "fn", []byte("one"), nil); err != nil {
+		t.Fatal(err)
+	}
+	srv.Close(context.Background())
+	<-done
+	srv, done = serve()
+	defer func() { srv.Close(context.Background()); <-done }()
+	if _, err := p.Send(context.Background(), "fn", []byte("two"), nil); err != nil {
+		t.Fatalf("after the peer restarted: %v", err)
+	}
+}
+
+func TestListenUnix(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "node.sock")
+
+	ln, err := transport.ListenUnix(sock, 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Lstat(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Type() != fs.ModeSocket || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("socket mode %v, want a socket with 0600", fi.Mode())
+	}
+	if ln.Addr().String() != sock {
+		t.Fatalf("Addr %q, want %q", ln.Addr(), sock)
+	}
+
+	// A live listener is not stolen, by this process or another.
+	if _, err := transport.ListenUnix(sock, 0, -1); !errors.Is(err, transport.ErrAddrInUse) {
+		t.Fatalf("second listener: %v, want ErrAddrInUse", err)
+	}
+
+	// A stale socket (its node gone without cleaning up) is replaced.
+	stale := filepath.Join(dir, "stale.sock")
+	raw, err := net.ListenUnix("unix", &net.UnixAddr{Name: stale, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw.SetUnlinkOnClose(false)
+	raw.Close()
+	if _, err := os.Lstat(stale); err != nil {
+		t.Fatalf("stale socket file missing: %v", err)
+	}
+	ln2, err := transport.ListenUnix(stale, 0o660, os.Getgid())
+	if err != nil {
+		t.Fatalf("stale socket not replaced: %v", err)
+	}
+	if fi, _ := os.Lstat(stale); fi.Mode().Perm() != 0o660 {
+		t.Fatalf("mode %v, want 0660", fi.Mode().Perm())
+	}
+	c, err := net.Dial("unix", stale)
+	if err != nil {
+		t.Fatalf("dial the replacement: %v", err)
+	}
+	c.Close()
+	ln2.Close()
+	if _, err := os.Lstat(stale); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("socket left behind after Close: %v", err)
+	}
+
+	// A regular file is not a socket to replace.
+	file := filepath.Join(dir, "file")
+	os.WriteFile(file, []byte("keep me"), 0o644)
+	if _, err := transport.ListenUnix(file, 0, -1); err == nil || !strings.Contains(err.Error(), "not a socket") {
+		t.Fatalf("listening over a regular file: %v", err)
+	}
+	if b, _ := os.ReadFile(file); string(b) != "keep me" {
+		t.Fatal("regular file clobbered")
+	}
+	ln.Close()
+}
+
+func TestParseAddress(t *testing.T) {
+	for _, c := range []struct {
+		in, path, addr string
+	}{
+		{"unix:///run/rr/a.sock", transport.PathUnix, "/run/rr/a.sock"},
+		{"tcp://198.18.0.2:7070", transport.PathTCP, "198.18.0.2:7070"},
+		{"tcp://[::1]:7070", transport.PathTCP, "[::1]:7070"},
+		{"tcp://localhost:1", transport.PathTCP, "localhost:1"},
+	} {
+		path, addr, err := transport.ParseAddress(c.in)
+		if err != nil || path != c.path || addr != c.addr {
+			t.Errorf("%s: %q %q %v", c.in, path, addr, err)
+		}
+	}
+	for _, in := range []string{"", "unix://rel/a.sock", "unix:", "tcp://host", "tcp://host:0", "tcp://host:99999", "http://x:1", "tcp://h:1/path"} {
+		if _, _, err := transport.ParseAddress(in); err == nil {
+			t.Errorf("%q accepted", in)
+		}
+	}
+}
+
+// TestSendAllocs: the steady state of a send allocates only what the
+// context watch costs.
+func TestSendAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	sk := &sink{reuse: true}
+	s := startServer(t, transport.PathUnix, sk, nil)
+	p := newPeer(t, s.addr, nil)
+	payload := pattern(1024, 1)
+	ctx := context.Background()
+	if _, err := p.Send(ctx, "fn", payload, nil); err != nil {
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := p.Send(ctx, "fn", payload, nil); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 0 {
+		t.Errorf("%v allocations per send with a context that never ends, want 0", allocs)
+	}
+}

@@ -1,0 +1,383 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Names of the socket paths, as metrics, traces and addresses spell them.
+const (
+	PathUnix = "unix" // a peer node on this host, over a UNIX domain socket
+	PathTCP  = "tcp"  // a peer node anywhere, over TCP
+)
+
+// Send mechanisms of the tcp path ([DialOptions].Mechanism).
+const (
+	// MechanismAuto measures both mechanisms on a peer's first large
+	// transfers and keeps the cheaper in sender CPU per byte: splice only
+	// if it is at least autoMargin cheaper than write. Payloads under
+	// autoMinBytes always go with write.
+	MechanismAuto = "auto"
+	// MechanismWrite writes the header, name and payload with writev, the
+	// payload in chunks of [DialOptions].ChunkSize.
+	MechanismWrite = "write"
+	// MechanismSplice moves the payload with vmsplice into a pipe the
+	// connection owns, then splice from the pipe into the socket, a pipe's
+	// worth at a time: the kernel references the guest's pages instead of
+	// copying them into the socket. Where the kernel or a seccomp filter
+	// refuses it, the transfer falls back to writev.
+	MechanismSplice = "splice"
+
+	// mechanismWritev is the name of the fallback in rr_fallbacks_total's
+	// "to" label and the unix path's mechanism.
+	mechanismWritev = "writev"
+)
+
+// Defaults of [DialOptions] and [ServerOptions].
+const (
+	DefaultChunkSize   = 1 << 20
+	DefaultPeerConns   = 16
+	DefaultDialTimeout = 5 * time.Second
+	DefaultIOTimeout   = 30 * time.Second
+	DefaultKeepAlive   = 15 * time.Second
+)
+
+// DialOptions configure a [Peer]. The zero value means the defaults.
+type DialOptions struct {
+	// Mechanism is how the tcp path sends payloads: MechanismAuto (or
+	// ""), MechanismWrite or MechanismSplice. The unix path always uses
+	// writev.
+	Mechanism string
+	// ChunkSize is how many payload bytes one write system call is given
+	// on the tcp path with MechanismWrite. Zero means DefaultChunkSize;
+	// on the unix path zero means the whole payload in one writev.
+	ChunkSize int
+	// MaxConns is the most connections open to the peer at once: one
+	// transfer at a time uses each. Zero means DefaultPeerConns.
+	MaxConns int
+	// DialTimeout bounds connecting. Zero means DefaultDialTimeout.
+	DialTimeout time.Duration
+	// IOTimeout bounds how long writing a frame may make no progress.
+	// Waiting for the ACK is bounded by the context only: the receiver's
+	// handler may take long. Zero means DefaultIOTimeout.
+	IOTimeout time.Duration
+	// KeepAlive is the TCP keep-alive period. Zero means DefaultKeepAlive.
+	KeepAlive time.Duration
+	// Verify puts the CRC32C of each payload in its frame (FlagCRC); the
+	// receiver checks it before the payload reaches its guest.
+	Verify bool
+	// MaxReply is the largest REPLY payload accepted. Zero means
+	// DefaultMaxPayload.
+	MaxReply uint64
+	// Logger receives the peer's logs. Nil means slog.Default().
+	Logger *slog.Logger
+	// OnFallback, if not nil, is called for every transfer that was meant
+	// to use a mechanism the system refused and used another: from
+	// "splice", to "writev", reason as [FallbackReason] spells it. The
+	// first fallback of the process is also logged as a warning.
+	OnFallback func(from, to, reason string)
+	// OnMechanism, if not nil, is called when the peer's tcp mechanism is
+	// settled: at the first send for a fixed mechanism, after sampling for
+	// MechanismAuto, and when a fallback changes it for good.
+	OnMechanism func(mechanism, why string)
+}
+
+// Peer sends payloads to one remote node over persistent connections,
+// reused across transfers: one transfer at a time per connection, up to
+// MaxConns connections. A Peer is safe for concurrent use.
+type Peer struct {
+	address string
+	network string // "unix" or "tcp"
+	addr    string // the path or host:port
+	opts    DialOptions
+	log     *slog.Logger
+	dialer  net.Dialer
+	auto    *autoChooser // nil unless tcp with MechanismAuto
+
+	mu     sync.Mutex
+	idle   []*clientConn
+	live   int
+	closed bool
+	avail  chan struct{} // a connection went idle or a slot freed
+
+	announced sync.Once
+}
+
+// StatusError is a transfer the receiver answered with a non-zero ACK
+// status: an ABI code (runtime.Code), which node turns back into one.
+type StatusError struct {
+	Status int32
+}
+
+func (e *StatusError) Error() string {
+	return "receiver answered status " + strconv.Itoa(int(e.Status))
+}
+
+// Errors of a Peer.
+var (
+	ErrPeerClosed = errors.New("peer closed")
+	// ErrConnClosed is a connection that ended before its ACK: the peer
+	// node stopped, crashed or refused the frame.
+	ErrConnClosed = errors.New("connection closed before the ACK")
+)
+
+// NewPeer returns a Peer for address: "unix:///absolute/path" or
+// "tcp://host:port". It does not connect: the first Send does.
+func NewPeer(address string, opts *DialOptions) (*Peer, error) {
+	network, addr, err := ParseAddress(address)
+	if err != nil {
+		return nil, err
+	}
+	p := &Peer{address: address, network: network, addr: addr, avail: make(chan struct{}, 1)}
+	if opts != nil {
+		p.opts = *opts
+	}
+	o := &p.opts
+	switch o.Mechanism {
+	case "":
+		o.Mechanism = MechanismAuto
+	case MechanismAuto, MechanismWrite, MechanismSplice:
+	default:
+		return nil, fmt.Errorf("peer %s: mechanism %q: want auto, write or splice", address, o.Mechanism)
+	}
+	if network == PathUnix {
+		o.Mechanism = mechanismWritev
+	}
+	if o.ChunkSize <= 0 && network == PathTCP {
+		o.ChunkSize = DefaultChunkSize
+	}
+	if o.MaxConns <= 0 {
+		o.MaxConns = DefaultPeerConns
+	}
+	if o.DialTimeout <= 0 {
+		o.DialTimeout = DefaultDialTimeout
+	}
+	if o.IOTimeout <= 0 {
+		o.IOTimeout = DefaultIOTimeout
+	}
+	if o.KeepAlive <= 0 {
+		o.KeepAlive = DefaultKeepAlive
+	}
+	if o.MaxReply == 0 {
+		o.MaxReply = DefaultMaxPayload
+	}
+	p.log = o.Logger
+	if p.log == nil {
+		p.log = slog.Default()
+	}
+	p.log = p.log.With("peer", address)
+	p.dialer = net.Dialer{Timeout: o.DialTimeout, KeepAlive: o.KeepAlive}
+	if o.Mechanism == MechanismAuto {
+		p.auto = newAutoChooser()
+	}
+	return p, nil
+}
+
+// ParseAddress splits a peer address into its path (PathUnix or PathTCP)
+// and the socket path or host:port.
+func ParseAddress(address string) (path, addr string, err error) {
+	u, err := url.Parse(address)
+	if err != nil {
+		return "", "", fmt.Errorf("peer address %q: %w", address, err)
+	}
+	switch u.Scheme {
+	case PathUnix:
+		if u.Host != "" || u.Path == "" || u.Path[0] != '/' {
+			return "", "", fmt.Errorf("peer address %q: want unix:///absolute/path", address)
+		}
+		return PathUnix, u.Path, nil
+	case PathTCP:
+		host, port, err := net.SplitHostPort(u.Host)
+		if err != nil || u.Path != "" || port == "" || port == "0" {
+			return "", "", fmt.Errorf("peer address %q: want tcp://host:port", address)
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return "", "", fmt.Errorf("peer address %q: bad port", address)
+		}
+		return PathTCP, net.JoinHostPort(host, port), nil
+	}
+	return "", "", fmt.Errorf("peer address %q: want unix:///path or tcp://host:port", address)
+}
+
+// Path is PathUnix or PathTCP.
+func (p *Peer) Path() string { return p.network }
+
+// Address is the address the Peer was made with.
+func (p *Peer) Address() string { return p.address }
+
+// Mechanism is what the peer's payloads are sent with now: "writev" on the
+// unix path; on the tcp path "write", "splice", or "auto" while sampling.
+func (p *Peer) Mechanism() string {
+	if p.auto != nil {
+		if m := p.auto.chosen(); m != "" {
+			return m
+		}
+		return MechanismAuto
+	}
+	if p.opts.Mechanism == MechanismSplice && spliceRefused() != nil {
+		return MechanismWrite
+	}
+	return p.opts.Mechanism
+}
+
+// Conns reports how many connections to the peer are open and how many of
+// them are idle.
+func (p *Peer) Conns() (open, idle int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.live, len(p.idle)
+}
+
+// Send sends payload as one DATA frame to the function named to on the peer
+// and returns after the peer's ACK. payload may be a view of a guest's
+// memory: Send reads it only until it returns, and the peer has received
+// every byte of it by then, so the caller may overwrite it at once.
+//
+// If reply is not nil the frame says the sender takes a reply, and the
+// remote function's reply, if it sends one, is written to reply in one
+// Write call before Send returns.
+//
+// landed is the time from Send's start until the last payload byte was
+// handed to the kernel, for a transfer the peer acknowledged with status 0;
+// zero otherwise. A non-zero ACK status is a *StatusError; every other
+// error is a failure of the transport (the payload may or may not have
+// reached the peer's function).
+func (p *Peer) Send(ctx context.Context, to string, payload []byte, reply io.Writer) (landed time.Duration, err error) {
+	if len(to) == 0 || len(to) > MaxNameLen || !ValidName([]byte(to)) {
+		return 0, fmt.Errorf("send to %q: not a function name", to)
+	}
+	if uint64(len(payload)) >= MaxPayloadLimit {
+		return 0, fmt.Errorf("send: payload of %d bytes is not under 4 GiB", len(payload))
+	}
+	start := time.Now()
+	c, err := p.get(ctx)
+	if err != nil {
+		return 0, err
+	}
+	landed, err = c.send(ctx, p, to, payload, reply, start)
+	if c.broken {
+		p.discard(c)
+		if !c.answered {
+			// The peer may have gone away: the other idle connections
+			// are likely dead too.
+			p.dropIdle()
+		}
+	} else {
+		p.put(c)
+	}
+	return landed, err
+}
+
+// get returns an idle live connection, or dials one if fewer than MaxConns
+// are open, or waits for one.
+func (p *Peer) get(ctx context.Context) (*clientConn, error) {
+	for {
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return nil, ErrPeerClosed
+		}
+		if n := len(p.idle); n > 0 {
+			c := p.idle[n-1]
+			p.idle[n-1] = nil
+			p.idle = p.idle[:n-1]
+			p.mu.Unlock()
+			if c.alive() {
+				return c, nil
+			}
+			p.discard(c)
+			continue
+		}
+		if p.live < p.opts.MaxConns {
+			p.live++
+			p.mu.Unlock()
+			c, err := p.dial(ctx)
+			if err != nil {
+				p.release()
+				return nil, err
+			}
+			return c, nil
+		}
+		p.mu.Unlock()
+		select {
+		case <-p.avail:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("peer %s: all %d connections busy: %w", p.address, p.opts.MaxConns, context.Cause(ctx))
+		}
+	}
+}
+
+func (p *Peer) dial(ctx context.Context) (*clientConn, error) {
+	nc, err := p.dialer.DialContext(ctx, p.network, p.addr)
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", p.address, err)
+	}
+	c, err := newClientConn(nc, p.network)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("dial %s: %w", p.address, err)
+	}
+	p.log.Debug("connected", "local", nc.LocalAddr().String())
+	return c, nil
+}
+
+func (p *Peer) put(c *clientConn) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		p.discard(c)
+		return
+	}
+	p.idle = append(p.idle, c)
+	p.mu.Unlock()
+	p.signal()
+}
+
+// discard closes c and frees its slot.
+func (p *Peer) discard(c *clientConn) {
+	c.close()
+	p.release()
+}
+
+func (p *Peer) release() {
+	p.mu.Lock()
+	p.live--
+	p.mu.Unlock()
+	p.signal()
+}
+
+func (p *Peer) signal() {
+	select {
+	case p.avail <- struct{}{}:
+	default:
+	}
+}
+
+// dropIdle closes every idle connection.
+func (p *Peer) dropIdle() {
+	p.mu.Lock()
+	idle := p.idle
+	p.idle = nil
+	p.mu.Unlock()
+	for _, c := range idle {
+		p.discard(c)
+	}
+}
+
+// Close closes the idle connections and makes Send fail with ErrPeerClosed;
+// connections in use close when their transfer ends.
+func (p *Peer) Close() error {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	p.dropIdle()
+	return nil
+}
