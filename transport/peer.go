@@ -102,11 +102,12 @@ type Peer struct {
 	dialer  net.Dialer
 	auto    *autoChooser // nil unless tcp with MechanismAuto
 
-	mu     sync.Mutex
-	idle   []*clientConn
-	live   int
-	closed bool
-	avail  chan struct{} // a connection went idle or a slot freed
+	mu      sync.Mutex
+	idle    []*clientConn
+	live    int
+	closed  bool
+	waiters int           // sends waiting for a connection
+	wake    chan struct{} // closed (and replaced) when a connection went idle or a slot freed, if waiters > 0
 
 	announced sync.Once
 }
@@ -136,7 +137,7 @@ func NewPeer(address string, opts *DialOptions) (*Peer, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Peer{address: address, network: network, addr: addr, avail: make(chan struct{}, 1)}
+	p := &Peer{address: address, network: network, addr: addr, wake: make(chan struct{})}
 	if opts != nil {
 		p.opts = *opts
 	}
@@ -306,10 +307,18 @@ func (p *Peer) get(ctx context.Context) (*clientConn, error) {
 			}
 			return c, nil
 		}
+		p.waiters++
+		wake := p.wake
 		p.mu.Unlock()
 		select {
-		case <-p.avail:
+		case <-wake:
+			p.mu.Lock()
+			p.waiters--
+			p.mu.Unlock()
 		case <-ctx.Done():
+			p.mu.Lock()
+			p.waiters--
+			p.mu.Unlock()
 			return nil, fmt.Errorf("peer %s: all %d connections busy: %w", p.address, p.opts.MaxConns, context.Cause(ctx))
 		}
 	}
@@ -337,8 +346,8 @@ func (p *Peer) put(c *clientConn) {
 		return
 	}
 	p.idle = append(p.idle, c)
+	p.signalLocked()
 	p.mu.Unlock()
-	p.signal()
 }
 
 // discard closes c and frees its slot.
@@ -350,14 +359,16 @@ func (p *Peer) discard(c *clientConn) {
 func (p *Peer) release() {
 	p.mu.Lock()
 	p.live--
+	p.signalLocked()
 	p.mu.Unlock()
-	p.signal()
 }
 
-func (p *Peer) signal() {
-	select {
-	case p.avail <- struct{}{}:
-	default:
+// signalLocked wakes every send waiting for a connection; they race for it
+// and the losers wait again. It allocates only when some send waits.
+func (p *Peer) signalLocked() {
+	if p.waiters > 0 {
+		close(p.wake)
+		p.wake = make(chan struct{})
 	}
 }
 
@@ -377,6 +388,7 @@ func (p *Peer) dropIdle() {
 func (p *Peer) Close() error {
 	p.mu.Lock()
 	p.closed = true
+	p.signalLocked()
 	p.mu.Unlock()
 	p.dropIdle()
 	return nil

@@ -13,6 +13,13 @@
 // SIGKILL if it does not within the stop timeout, and returns the exit
 // status: a clean shutdown is status 0 and a nil error.
 //
+// [Node.Kill] sends SIGKILL instead, for tests of a node that dies.
+//
+// With [Options.NetNS] the node runs inside a network namespace (see
+// internal/netns): its free port is picked there, and the health check and
+// [Node.Client] make their connections inside that namespace, so a test
+// process in the root namespace reaches it.
+//
 // Call Stop (in a test, from Cleanup) on every path. On Linux the node is
 // also killed if its parent process dies first, so that a test binary killed
 // by its -timeout leaves no node behind.

@@ -33,14 +33,32 @@ type Options struct {
 	// StopTimeout bounds the wait for the node to exit after SIGTERM before
 	// it is killed. Default 45s (the default drain_timeout is 30s).
 	StopTimeout time.Duration
+
+	// NetNS, if not nil, is the network namespace the node runs in
+	// (internal/netns.NS is one). Its HTTP address is then 127.0.0.1 inside
+	// that namespace, reached through Node.Client.
+	NetNS Namespace
+}
+
+// Namespace is a network namespace to run a node in. *netns.NS
+// (internal/netns) implements it.
+type Namespace interface {
+	// Start starts cmd inside the namespace.
+	Start(cmd *exec.Cmd) error
+	// Listen and DialContext are net.Listen and net.Dialer.DialContext
+	// with the socket created inside the namespace.
+	Listen(network, address string) (net.Listener, error)
+	DialContext(ctx context.Context, network, address string) (net.Conn, error)
 }
 
 // Node is a running rrnode child process.
 type Node struct {
-	addr string
-	cmd  *exec.Cmd
-	out  *tail
-	stop time.Duration
+	addr      string
+	cmd       *exec.Cmd
+	out       *tail
+	stop      time.Duration
+	transport http.RoundTripper // reaches addr: through the namespace if any
+	dial      func(ctx context.Context, network, address string) (net.Conn, error)
 
 	done    chan struct{} // closed when the process has exited
 	waitErr error         // cmd.Wait's result, set before done is closed
@@ -75,7 +93,7 @@ func Start(ctx context.Context, opts *Options) (*Node, error) {
 var errAddrInUse = errors.New("address already in use")
 
 func start(ctx context.Context, opts *Options) (*Node, error) {
-	addr, err := freeAddr()
+	addr, err := freeAddr(opts.NetNS)
 	if err != nil {
 		return nil, fmt.Errorf("nodeproc: pick a port: %w", err)
 	}
@@ -91,11 +109,27 @@ func start(ctx context.Context, opts *Options) (*Node, error) {
 	cmd.WaitDelay = 5 * time.Second // if a grandchild keeps the pipes open
 	dieWithParent(cmd)
 
-	n := &Node{addr: addr, cmd: cmd, out: out, stop: opts.StopTimeout, done: make(chan struct{})}
+	n := &Node{addr: addr, cmd: cmd, out: out, stop: opts.StopTimeout, done: make(chan struct{}), transport: http.DefaultTransport}
 	if n.stop <= 0 {
 		n.stop = 45 * time.Second
 	}
-	if err := cmd.Start(); err != nil {
+	n.dial = (&net.Dialer{}).DialContext
+	if opts.NetNS != nil {
+		n.dial = opts.NetNS.DialContext
+		n.transport = &http.Transport{
+			DialContext:         opts.NetNS.DialContext,
+			MaxIdleConnsPerHost: 16,
+			IdleConnTimeout:     90 * time.Second,
+		}
+		err = opts.NetNS.Start(cmd)
+	} else {
+		err = cmd.Start()
+	}
+	if err != nil {
+		if cmd.Process != nil { // started, then the namespace failed
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
 		return nil, fmt.Errorf("nodeproc: %w", err)
 	}
 	go func() {
@@ -118,8 +152,13 @@ func start(ctx context.Context, opts *Options) (*Node, error) {
 	return n, nil
 }
 
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+// freeAddr picks a free port on 127.0.0.1, in ns if not nil.
+func freeAddr(ns Namespace) (string, error) {
+	listen := net.Listen
+	if ns != nil {
+		listen = ns.Listen
+	}
+	l, err := listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
 	}
@@ -130,7 +169,7 @@ func freeAddr() (string, error) {
 func (n *Node) waitHealthy(parent context.Context, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
-	client := &http.Client{Timeout: 2 * time.Second}
+	client := &http.Client{Transport: n.transport, Timeout: 2 * time.Second}
 	url := n.URL() + "/healthz"
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
@@ -164,11 +203,26 @@ func (n *Node) waitHealthy(parent context.Context, timeout time.Duration) error 
 	}
 }
 
-// Addr is the node's HTTP address, 127.0.0.1:PORT.
+// Addr is the node's HTTP address, 127.0.0.1:PORT (in its namespace, if
+// it has one).
 func (n *Node) Addr() string { return n.addr }
 
-// URL is the node's HTTP base URL, http://127.0.0.1:PORT.
+// URL is the node's HTTP base URL, http://127.0.0.1:PORT (in its namespace,
+// if it has one: use Client).
 func (n *Node) URL() string { return "http://" + n.addr }
+
+// Client returns an HTTP client that reaches URL: for a node in a network
+// namespace, its connections are made inside that namespace; otherwise it
+// uses http.DefaultTransport. It has no timeout: bound requests with their
+// context.
+func (n *Node) Client() *http.Client { return &http.Client{Transport: n.transport} }
+
+// DialContext dials address from the node's network namespace (the
+// caller's if it has none): for raw connections to the node's listeners,
+// or an http.Transport of one's own.
+func (n *Node) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	return n.dial(ctx, network, address)
+}
 
 // PID is the node's process id.
 func (n *Node) PID() int { return n.cmd.Process.Pid }
@@ -186,6 +240,7 @@ func (n *Node) Done() <-chan struct{} { return n.done }
 // Calling Stop again returns the first call's results.
 func (n *Node) Stop() (status int, err error) {
 	n.stopOnce.Do(func() { n.status, n.stopErr = n.doStop() })
+	n.closeIdle()
 	return n.status, n.stopErr
 }
 
@@ -213,6 +268,34 @@ func (n *Node) doStop() (int, error) {
 		return st, fmt.Errorf("nodeproc: rrnode exited with status %d after SIGTERM (%v); its output:\n%s", st, n.waitErr, n.out)
 	}
 	return 0, nil
+}
+
+// Kill sends SIGKILL at once and waits for the process to exit, for tests
+// of a node that dies. It counts as the node's stop: Stop afterwards
+// returns status -1 and a nil error. It returns an error if the node had
+// exited before Kill; after Stop it does nothing.
+func (n *Node) Kill() error {
+	var err error
+	n.stopOnce.Do(func() {
+		select {
+		case <-n.done:
+			err = fmt.Errorf("nodeproc: rrnode had exited before Kill (%v); its output:\n%s", n.waitErr, n.out)
+			n.stopErr = err
+		default:
+			n.kill()
+			<-n.done
+		}
+		n.status = n.exitStatus()
+	})
+	n.closeIdle()
+	return err
+}
+
+// closeIdle closes the idle connections of the node's own transport.
+func (n *Node) closeIdle() {
+	if t, ok := n.transport.(*http.Transport); ok && t != http.DefaultTransport {
+		t.CloseIdleConnections()
+	}
 }
 
 // kill sends SIGKILL; the process may be gone already.

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/roadrunner-wasm/roadrunner/internal/netns"
 )
 
 // The tests run this test binary as the child, in the role of an rrnode
@@ -148,5 +150,79 @@ func TestStopReportsNonZeroStatus(t *testing.T) {
 	status, err := n.Stop()
 	if status != 7 || err == nil || !strings.Contains(err.Error(), "status 7") {
 		t.Fatalf("Stop: status %d, %v", status, err)
+	}
+}
+
+func TestKill(t *testing.T) {
+	n, err := startHelper(t, "stubborn", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := n.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("Kill took %v", d)
+	}
+	select {
+	case <-n.Done():
+	default:
+		t.Fatal("Kill returned before the process exited")
+	}
+	if status, err := n.Stop(); status != -1 || err != nil {
+		t.Fatalf("Stop after Kill: status %d, %v; want -1, nil", status, err)
+	}
+	if err := n.Kill(); err != nil {
+		t.Fatalf("second Kill: %v", err)
+	}
+}
+
+func TestKillAfterExit(t *testing.T) {
+	n, err := startHelper(t, "healthy", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.kill()
+	<-n.Done()
+	if err := n.Kill(); err == nil || !strings.Contains(err.Error(), "exited before Kill") {
+		t.Fatalf("Kill of a dead node: %v", err)
+	}
+}
+
+// A node in a network namespace is healthy through it, and reachable with
+// Client only.
+func TestStartInNamespace(t *testing.T) {
+	ns := netns.ForTest(t, "nodeproc")
+	n, err := startHelper(t, "healthy", Options{NetNS: ns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	link, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", n.PID()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(ns.Path, &st); err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("net:[%d]", st.Ino); link != want {
+		t.Fatalf("the node runs in %s, want %s", link, want)
+	}
+	resp, err := n.Client().Get(n.URL() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("healthz through the namespace: %s", resp.Status)
+	}
+	c, err := n.DialContext(context.Background(), "tcp", n.Addr())
+	if err != nil {
+		t.Fatalf("DialContext through the namespace: %v", err)
+	}
+	c.Close()
+	if status, err := n.Stop(); status != 0 || err != nil {
+		t.Fatalf("Stop: %d, %v", status, err)
 	}
 }
