@@ -107,7 +107,7 @@ func (n *Node) serveInvoke(w http.ResponseWriter, r *http.Request) {
 		rc.SetWriteDeadline(d)
 	}
 	err = n.ingress(inv, IngressFrom, name, pathHTTP, size, h.fill)
-	trace := inv.trace.String()
+	trace := inv.trace.header()
 	fillFailed := inv.fillFailed
 	// The connection's deadline may fire before the context's timer does:
 	// ask the clock.

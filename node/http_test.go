@@ -344,3 +344,28 @@ func TestBadPointerFromGuest(t *testing.T) {
 		t.Fatalf("after bad pointers: status %d, body %q", r.status, r.body)
 	}
 }
+
+// TestLongTrace: an invocation with more hops than fit in a trailer Go's
+// HTTP client accepts (about 4 KiB) still answers readably, its trace cut
+// to MaxTraceHeader bytes, the first hops kept.
+func TestLongTrace(t *testing.T) {
+	n := startNode(t, "", nil)
+	r := n.invoke(t, "relay", []byte("repeat 100 counter\nx"))
+	if r.status != http.StatusNoContent {
+		t.Fatalf("status %d, body %q", r.status, r.body)
+	}
+	raw := r.header.Get(node.HeaderTrace) + r.trailer.Get(node.HeaderTrace)
+	if len(raw) > node.MaxTraceHeader {
+		t.Fatalf("Rr-Trace is %d bytes, over MaxTraceHeader %d", len(raw), node.MaxTraceHeader)
+	}
+	tr := r.trace(t)
+	if len(tr) < 10 || len(tr) >= 101 {
+		t.Fatalf("trace kept %d hops of 101", len(tr))
+	}
+	if tr[0].From != node.IngressFrom || tr[1].To != "counter" {
+		t.Fatalf("trace does not start with the first hops: %+v", tr[:2])
+	}
+	if got := n.metric(t, `rr_invocations_total{function="counter",result="ok"}`); got != 100 {
+		t.Fatalf("counter handled %v payloads, want 100 (hops left out of the trace still count)", got)
+	}
+}

@@ -16,7 +16,8 @@ const (
 
 // MaxTraceHops is the most hops a trace records. Hops past it still count in
 // the metrics but are left out of the trace, so that a function sending in a
-// loop cannot grow a trace (and an HTTP trailer) without bound.
+// loop cannot grow a trace without bound. The Rr-Trace trailer is further
+// capped at MaxTraceHeader bytes.
 const MaxTraceHops = 64
 
 // Hop is one transfer of an invocation: the ingress, or one send.
@@ -43,7 +44,26 @@ type Hop struct {
 // Trace lists an invocation's hops in the order they started.
 type Trace []Hop
 
-// String is the trace as one line of JSON, as the Rr-Trace header carries it.
+// MaxTraceHeader is the longest Rr-Trace header or trailer a node sends.
+// Go's HTTP client reads trailers through its 4 KiB connection buffer and
+// refuses longer ones ("suspiciously long trailer"); other clients have
+// similar limits. Hops that do not fit are left out, from the last.
+const MaxTraceHeader = 3 << 10
+
+// header is the trace as Rr-Trace carries it: JSON of at most
+// MaxTraceHeader bytes, the hops that do not fit left out.
+func (t Trace) header() string {
+	s := t.String()
+	for len(s) > MaxTraceHeader && len(t) > 0 {
+		// Cut in proportion, then one by one.
+		keep := min(len(t)-1, len(t)*MaxTraceHeader/len(s))
+		t = t[:keep]
+		s = t.String()
+	}
+	return s
+}
+
+// String is the trace as one line of JSON.
 func (t Trace) String() string {
 	if t == nil {
 		t = Trace{}

@@ -32,10 +32,11 @@ type clientConn struct {
 
 	// spliceOut's state, passed through fields so that its method value
 	// (made once) does not allocate per call.
-	spliceFn  func(fd uintptr) bool
-	spliceN   int
-	spliceGot int
-	spliceErr error
+	spliceFn   func(fd uintptr) bool
+	spliceN    int
+	spliceGot  int
+	spliceErr  error
+	spliceMore bool
 
 	peekFn  func(fd uintptr) bool
 	peekBuf [1]byte
@@ -273,6 +274,10 @@ func (c *clientConn) writeSplice(ctx context.Context, p *Peer, head, payload []b
 				return err
 			}
 			c.spliceN, c.spliceGot, c.spliceErr = n-moved, 0, nil
+			// SPLICE_F_MORE tells TCP more bytes follow at once: on the
+			// last piece of the payload it would hold that piece back
+			// (like TCP_CORK) until a timer fires.
+			c.spliceMore = off+n < len(payload)
 			if err := c.raw.Write(c.spliceFn); err != nil {
 				return err
 			}
@@ -298,7 +303,11 @@ func (c *clientConn) writeSplice(ctx context.Context, p *Peer, head, payload []b
 // spliceOut is the raw write callback of writeSplice: one splice from the
 // pipe into the socket. It returns false to wait for the socket to drain.
 func (c *clientConn) spliceOut(fd uintptr) bool {
-	n, err := unix.Splice(c.pipe.r, nil, int(fd), nil, c.spliceN, unix.SPLICE_F_MOVE|unix.SPLICE_F_NONBLOCK|unix.SPLICE_F_MORE)
+	flags := unix.SPLICE_F_MOVE | unix.SPLICE_F_NONBLOCK
+	if c.spliceMore {
+		flags |= unix.SPLICE_F_MORE
+	}
+	n, err := unix.Splice(c.pipe.r, nil, int(fd), nil, c.spliceN, flags)
 	if err == unix.EAGAIN {
 		return false
 	}

@@ -1,0 +1,163 @@
+package tests
+
+// rrnode processes in separate network namespaces joined by veth pairs
+// (198.18.0.0/15), over the tcp path: the pipeline with each send
+// mechanism, and a chain of three nodes. The namespaces and veths are made
+// and removed by the tests (internal/netns); without root the tests skip,
+// or fail under RR_REQUIRE_PRIVILEGED=1.
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/roadrunner-wasm/roadrunner/internal/netns"
+)
+
+// veth joins a and b, failing t.
+func veth(t *testing.T, a *netns.NS, aAddr string, b *netns.NS, bAddr string) {
+	t.Helper()
+	if err := netns.Veth(a, aAddr, b, bAddr); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Node a (producer) in one namespace, node b (transform, consumer) in
+// another, listening on its end of the veth; a sends with each mechanism.
+func TestTCPPipelineNetns(t *testing.T) {
+	nsA, nsB := netns.ForTest(t, "tcp-a"), netns.ForTest(t, "tcp-b")
+	tr := buildAll(t)
+	veth(t, nsA, "198.18.0.1/24", nsB, "198.18.0.2/24")
+	dir := t.TempDir()
+	b := launch(t, tr, "b", nodeConfig{name: "b", listenTCP: "198.18.0.2:7070", functions: []fn{transformFn, consumerFn}}.write(t, tr, dir), launchOpts{ns: nsB})
+	if got := b.listenAddr(t, "tcp"); got != "198.18.0.2:7070" {
+		t.Errorf("b listens on %s", got)
+	}
+	aConfig := nodeConfig{
+		name:      "a",
+		functions: []fn{producerFn},
+		peers:     []peer{{name: "b", address: "tcp://198.18.0.2:7070", functions: []string{"transform", "consumer"}}},
+	}.write(t, tr, dir)
+
+	// 256 MiB costs the example guests some 15 s (their CRC32C and
+	// scrambling in Wasm): it goes with splice only, the mechanism with
+	// the most to get wrong at size (pipe-sized chunks of a payload in
+	// guest pages); the unix test sends it too.
+	for _, c := range []struct {
+		mech  string
+		sizes []int
+	}{
+		{"write", remoteSizes[:4]},
+		{"splice", remoteSizes},
+		{"auto", remoteSizes[:4]},
+	} {
+		mech := c.mech
+		t.Run(mech, func(t *testing.T) {
+			var args []string
+			if mech != "auto" {
+				args = []string{"--tcp-send", mech}
+			}
+			a := launch(t, tr, "a "+mech, aConfig, launchOpts{ns: nsA, args: args})
+			before := a.metrics(t)
+			runPipeline(t, a, c.sizes, "tcp", "memory")
+			after := a.metrics(t)
+			if got := after.get("rr_transfers_total", `path="tcp",result="ok"`) - before.get("rr_transfers_total", `path="tcp",result="ok"`); got != float64(len(c.sizes)) {
+				t.Errorf(`a: rr_transfers_total{path="tcp",result="ok"} grew by %v, want %d`, got, len(c.sizes))
+			}
+			if got := after.sum("rr_fallbacks_total"); got != 0 {
+				t.Errorf("a: rr_fallbacks_total %v, want 0 (nothing refuses splice here)", got)
+			}
+			if got := after.sum("rr_tcp_mechanism", `peer="b"`); got != 1 {
+				t.Errorf(`a: rr_tcp_mechanism{peer="b"} sums to %v, want one current mechanism`, got)
+			}
+			if mech != "auto" {
+				if got := after.get("rr_tcp_mechanism", `mechanism="`+mech+`",peer="b"`); got != 1 {
+					t.Errorf(`a: rr_tcp_mechanism{mechanism=%q,peer="b"} = %v, want 1`, mech, got)
+				}
+			} else {
+				autoSettles(t, a)
+			}
+			smallIsPrompt(t, a)
+		})
+	}
+}
+
+// autoSettles sends 1 MiB payloads until auto has chosen a mechanism for
+// the peer b, which the metrics and the log must show.
+func autoSettles(t *testing.T, a *rnode) {
+	t.Helper()
+	payload := pattern(1 << 20)
+	for i := range 24 {
+		m := a.metrics(t)
+		for _, mech := range []string{"write", "splice"} {
+			if m.get("rr_tcp_mechanism", `mechanism="`+mech+`",peer="b"`) == 1 {
+				line := a.log.waitLine(t, 0, 5*time.Second, "send mechanism", "mechanism="+mech)
+				t.Logf("auto chose %s after %d more transfers of 1 MiB: %s", mech, i, line)
+				return
+			}
+		}
+		checkRemotePipeline(t, a.invoke(t, "producer", payload), payload, "tcp", "memory")
+	}
+	t.Errorf("auto still has not chosen a mechanism after 24 more transfers of 1 MiB")
+}
+
+// smallIsPrompt checks that a tiny transfer is not held back on the way
+// (Nagle's algorithm against a delayed ACK, or a corked last segment, cost
+// 40 to 200 ms): the median of 9 one-byte pipeline runs stays well under
+// the 40 ms of a delayed ACK. One run takes about 1 ms here.
+func smallIsPrompt(t *testing.T, a *rnode) {
+	t.Helper()
+	payload := pattern(1)
+	var ds []time.Duration
+	for range 9 {
+		start := time.Now()
+		checkRemotePipeline(t, a.invoke(t, "producer", payload), payload, "tcp", "memory")
+		ds = append(ds, time.Since(start))
+	}
+	slices.Sort(ds)
+	if ds[4] > 25*time.Millisecond {
+		t.Errorf("one-byte transfers: median %v (sorted: %v); want under 25 ms: small frames are held back", ds[4], ds)
+	}
+}
+
+// A → B → C across three namespaces: the producer on a, the transform on
+// b, the consumer on c; b has c as its peer. The consumer's verdict
+// travels back through b to a.
+func TestTCPChainNetns(t *testing.T) {
+	nsA, nsB, nsC := netns.ForTest(t, "chain-a"), netns.ForTest(t, "chain-b"), netns.ForTest(t, "chain-c")
+	tr := buildAll(t)
+	veth(t, nsA, "198.18.1.1/24", nsB, "198.18.1.2/24")
+	veth(t, nsB, "198.18.2.1/24", nsC, "198.18.2.2/24")
+	dir := t.TempDir()
+	c := launch(t, tr, "c", nodeConfig{name: "c", listenTCP: "198.18.2.2:7070", functions: []fn{consumerFn}}.write(t, tr, dir), launchOpts{ns: nsC})
+	b := launch(t, tr, "b", nodeConfig{
+		name:      "b",
+		listenTCP: "198.18.1.2:7070",
+		functions: []fn{transformFn},
+		peers:     []peer{{name: "c", address: "tcp://198.18.2.2:7070", functions: []string{"consumer"}}},
+	}.write(t, tr, dir), launchOpts{ns: nsB})
+	a := launch(t, tr, "a", nodeConfig{
+		name:      "a",
+		functions: []fn{producerFn},
+		peers:     []peer{{name: "b", address: "tcp://198.18.1.2:7070", functions: []string{"transform"}}},
+	}.write(t, tr, dir), launchOpts{ns: nsA})
+
+	runPipeline(t, a, remoteSizes[:4], "tcp", "tcp")
+
+	k := float64(len(remoteSizes[:4]))
+	ok := `path="tcp",result="ok"`
+	if got := a.metrics(t).get("rr_transfers_total", ok); got != k {
+		t.Errorf("a: rr_transfers_total{%s} = %v, want %v", ok, got, k)
+	}
+	bm := b.metrics(t)
+	// b's sends to c; a receiver may count what it received too.
+	if got := bm.get("rr_transfers_total", ok); got != k && got != 2*k {
+		t.Errorf("b: rr_transfers_total{%s} = %v, want %v (its sends) or %v (and a's)", ok, got, k, 2*k)
+	}
+	if got := bm.get("rr_invocations_total", `function="transform",result="ok"`); got != k {
+		t.Errorf("b: transform ok %v times, want %v", got, k)
+	}
+	if got := c.metrics(t).get("rr_invocations_total", `function="consumer",result="ok"`); got != k {
+		t.Errorf("c: consumer ok %v times, want %v", got, k)
+	}
+}
