@@ -144,7 +144,9 @@ func runSetup(ctx context.Context, o options, st setup, dir string, out io.Write
 		}
 	}()
 	for i := len(configs) - 1; i >= 0; i-- {
-		n, err := nodeproc.Start(ctx, &nodeproc.Options{Binary: o.rrnode, Config: configs[i], Output: o.nodeLog})
+		// A first start compiles the modules (seconds each on a slow
+		// machine, more under the race detector) before /healthz answers.
+		n, err := nodeproc.Start(ctx, &nodeproc.Options{Binary: o.rrnode, Config: configs[i], Output: o.nodeLog, StartTimeout: 5 * time.Minute})
 		if err != nil {
 			return 0, 0, err
 		}
