@@ -102,24 +102,34 @@ func TestVersionListsEngines(t *testing.T) {
 	}
 }
 
-// TestUnixPipelineWasmtime splits the example pipeline over two rrnode
-// processes on the Wasmtime engine, joined by the unix path: the payload
-// leaves one Wasmtime guest's memory with writev and is read straight into
-// another's, and the consumer's report comes back in a REPLY frame.
-func TestUnixPipelineWasmtime(t *testing.T) {
+// TestRemotePipelineWasmtime splits the example pipeline over two rrnode
+// processes on the Wasmtime engine, joined by the unix path and then by the
+// tcp path on loopback: the payload leaves one Wasmtime guest's memory and
+// is read straight into another's, and the consumer's report comes back in
+// a REPLY frame.
+func TestRemotePipelineWasmtime(t *testing.T) {
 	tr := buildAll(t)
 	bin := buildWasmtime(t, tr)
-	dir := shortDir(t)
-	sock := filepath.Join(dir, "b.sock")
 	o := launchOpts{binary: bin, args: []string{"--engine", "wasmtime"}}
-	launch(t, tr, "b", nodeConfig{name: "b", listenUnix: sock, functions: []fn{transformFn, consumerFn}}.write(t, tr, dir), o)
-	a := launch(t, tr, "a", nodeConfig{
-		name:      "a",
-		functions: []fn{producerFn},
-		peers:     []peer{{name: "b", address: "unix://" + sock, functions: []string{"transform", "consumer"}}},
-	}.write(t, tr, dir), o)
-	if !strings.Contains(a.log.since(0), "wasmtime") {
-		t.Fatalf("node a does not run on wasmtime:\n%s", a.log.tail(4096))
+	for _, path := range []string{"unix", "tcp"} {
+		t.Run(path, func(t *testing.T) {
+			dir := shortDir(t)
+			bc := nodeConfig{name: "b", functions: []fn{transformFn, consumerFn}}
+			if path == "unix" {
+				bc.listenUnix = filepath.Join(dir, "b.sock")
+			} else {
+				bc.listenTCP = "127.0.0.1:0"
+			}
+			b := launch(t, tr, "b", bc.write(t, tr, dir), o)
+			a := launch(t, tr, "a", nodeConfig{
+				name:      "a",
+				functions: []fn{producerFn},
+				peers:     []peer{{name: "b", address: path + "://" + b.listenAddr(t, path), functions: []string{"transform", "consumer"}}},
+			}.write(t, tr, dir), o)
+			if !strings.Contains(a.log.since(0), "wasmtime") {
+				t.Fatalf("node a does not run on wasmtime:\n%s", a.log.tail(4096))
+			}
+			runPipeline(t, a, []int{0, 1, 1 << 20, 64 << 20}, path, "memory")
+		})
 	}
-	runPipeline(t, a, []int{0, 1, 1 << 20, 64 << 20}, "unix", "memory")
 }
