@@ -21,10 +21,12 @@ const (
 
 // Send mechanisms of the tcp path ([DialOptions].Mechanism).
 const (
-	// MechanismAuto measures both mechanisms on a peer's first large
-	// transfers and keeps the cheaper in sender CPU per byte: splice only
-	// if it is at least autoMargin cheaper than write. Payloads under
-	// autoMinBytes always go with write.
+	// MechanismAuto chooses per peer: write if the peer is reached through
+	// a virtual link (loopback, veth, a bridge), where splice was measured
+	// costlier; through a physical NIC it measures both mechanisms on the
+	// peer's first large transfers and keeps the cheaper in sender CPU per
+	// byte: splice only if it is at least autoMargin cheaper than write.
+	// Payloads under autoMinBytes always go with write.
 	MechanismAuto = "auto"
 	// MechanismWrite writes the header, name and payload with writev, the
 	// payload in chunks of [DialOptions].ChunkSize.
@@ -335,6 +337,9 @@ func (p *Peer) dial(ctx context.Context) (*clientConn, error) {
 		return nil, fmt.Errorf("dial %s: %w", p.address, err)
 	}
 	p.log.Debug("connected", "local", nc.LocalAddr().String())
+	if p.auto != nil {
+		p.auto.classify(p, nc)
+	}
 	return c, nil
 }
 

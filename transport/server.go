@@ -110,8 +110,6 @@ func NewServer(sink Sink, path string, opts *ServerOptions) *Server {
 	return s
 }
 
-var errServerClosed = errors.New("transport server closed")
-
 // Serve accepts connections on ln and serves each on its own goroutine
 // until Close, then returns nil. ln is closed when Serve returns.
 func (s *Server) Serve(ln net.Listener) error {

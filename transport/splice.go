@@ -2,6 +2,9 @@ package transport
 
 import (
 	"fmt"
+	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -92,15 +95,21 @@ func spliceRefused() error {
 	return nil
 }
 
-// The auto mechanism's rule: payloads under autoMinBytes go with write
-// (setting up vmsplice for a few pages costs more than copying them); the
-// first autoSamples large transfers of each mechanism to a peer are timed
-// in sender thread CPU, alternately; then splice is kept only if its median
-// CPU per byte is under autoMargin times write's.
+// The auto mechanism's rule. A peer reached through a virtual link
+// (loopback, veth, a bridge: any interface without a device behind it in
+// /sys/class/net) gets write: there the receiving side runs on the same
+// machine and pays more for spliced pages than the sender saves, measured
+// 1.01-1.32x write's total CPU (docs/BENCHMARKS.md). Through a physical
+// NIC, payloads under autoMinBytes go with write (setting up vmsplice for
+// a few pages costs more than copying them), and large transfers to the
+// peer alternate the two mechanisms, timed in sender thread CPU, until
+// each has autoSamples samples and autoSampleBytes bytes; then splice is
+// kept only if its median CPU per byte is under autoMargin times write's.
 const (
-	autoMinBytes = 256 << 10
-	autoSamples  = 4
-	autoMargin   = 0.9
+	autoMinBytes    = 256 << 10
+	autoSamples     = 4
+	autoSampleBytes = 16 << 20
+	autoMargin      = 0.9
 )
 
 // autoChooser settles a peer's tcp mechanism from measurement.
@@ -108,7 +117,63 @@ type autoChooser struct {
 	mu      sync.Mutex
 	next    int          // transfers sampled so far: even ones write, odd ones splice
 	samples [2][]float64 // [write, splice] thread CPU ns per byte
+	bytes   [2]int       // [write, splice] bytes sampled
 	done    atomic.Pointer[string]
+	link    sync.Once
+}
+
+// classify settles the mechanism at write if the connection nc leaves
+// through a virtual link, once per peer (at its first connection).
+func (a *autoChooser) classify(p *Peer, nc net.Conn) {
+	a.link.Do(func() {
+		name, physical := egress(nc)
+		if physical {
+			p.log.Info("send mechanism: measuring write and splice", "path", p.network, "link", name)
+			return
+		}
+		if a.settle(MechanismWrite) {
+			why := "virtual link " + name + ": splice costs more CPU than write where the receiver shares the machine"
+			p.log.Info("send mechanism chosen", "path", p.network, "mechanism", MechanismWrite, "link", name, "why", why)
+			if p.opts.OnMechanism != nil {
+				p.opts.OnMechanism(MechanismWrite, why)
+			}
+		}
+	})
+}
+
+// egress names the interface nc's local address belongs to and says
+// whether a physical device is behind it. Loopback, and any interface not
+// found or without /sys/class/net/NAME/device (veth, bridges, tunnels, or
+// an interface of another network namespace than the one /sys shows), is
+// virtual.
+func egress(nc net.Conn) (name string, physical bool) {
+	la, ok := nc.LocalAddr().(*net.TCPAddr)
+	if !ok {
+		return "unknown", false
+	}
+	if la.IP.IsLoopback() {
+		return "lo", false
+	}
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return "unknown", false
+	}
+	for _, ifc := range ifs {
+		addrs, err := ifc.Addrs()
+		if err != nil {
+			continue
+		}
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok && ipn.IP.Equal(la.IP) {
+				if ifc.Flags&net.FlagLoopback != 0 {
+					return ifc.Name, false
+				}
+				_, err := os.Stat(filepath.Join("/sys/class/net", ifc.Name, "device"))
+				return ifc.Name, err == nil
+			}
+		}
+	}
+	return "unknown", false
 }
 
 func newAutoChooser() *autoChooser { return &autoChooser{} }
@@ -162,8 +227,10 @@ func (a *autoChooser) record(p *Peer, s *autoSample, n int) {
 	cpu := threadCPU() - s.start
 	a.mu.Lock()
 	a.samples[s.mech] = append(a.samples[s.mech], float64(cpu)/float64(n))
+	a.bytes[s.mech] += n
 	w, sp := a.samples[0], a.samples[1]
-	ready := len(w) >= autoSamples && len(sp) >= autoSamples
+	ready := len(w) >= autoSamples && len(sp) >= autoSamples &&
+		a.bytes[0] >= autoSampleBytes && a.bytes[1] >= autoSampleBytes
 	var mw, ms float64
 	if ready {
 		mw, ms = median(w), median(sp)
@@ -177,7 +244,7 @@ func (a *autoChooser) record(p *Peer, s *autoSample, n int) {
 		m = MechanismSplice
 	}
 	if a.settle(m) {
-		why := fmt.Sprintf("measured sender CPU per KiB: write %.0f ns, splice %.0f ns (median of %d each)", mw*1024, ms*1024, autoSamples)
+		why := fmt.Sprintf("measured sender CPU per KiB: write %.0f ns, splice %.0f ns (medians of %d and %d transfers)", mw*1024, ms*1024, len(w), len(sp))
 		p.log.Info("send mechanism chosen", "path", p.network, "mechanism", m, "write_ns_per_kib", mw*1024, "splice_ns_per_kib", ms*1024)
 		if p.opts.OnMechanism != nil {
 			p.opts.OnMechanism(m, why)
