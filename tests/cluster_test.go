@@ -333,7 +333,8 @@ func (n *rnode) metrics(t *testing.T) metrics {
 	return parseMetrics(a.body)
 }
 
-// parseMetrics parses the Prometheus text format, as scrape does.
+// parseMetrics parses the Prometheus text format: sample name{labels} ->
+// value (a sample without labels is name{}).
 func parseMetrics(body []byte) metrics {
 	m := metrics{}
 	for _, line := range strings.Split(string(body), "\n") {

@@ -471,24 +471,5 @@ func scrape(t *testing.T, n *nodeproc.Node) metrics {
 	if a.status != http.StatusOK {
 		t.Fatalf("/metrics: %d %q", a.status, a.body)
 	}
-	m := metrics{}
-	for _, line := range strings.Split(string(a.body), "\n") {
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			continue
-		}
-		key := line[:i]
-		if !strings.HasSuffix(key, "}") {
-			key += "{}"
-		}
-		m[key] = v
-	}
-	return m
+	return parseMetrics(a.body)
 }
