@@ -230,41 +230,10 @@ func (a answer) report(t *testing.T) msg.Report {
 }
 
 // checkPipeline checks a producer invocation's answer against the payload
-// sent.
+// sent, all three functions on one node.
 func checkPipeline(t *testing.T, a answer, payload []byte) {
 	t.Helper()
-	if a.status != http.StatusOK {
-		t.Fatalf("status %d, body %q, trace %+v", a.status, a.body, a.trace)
-	}
-	if ct := a.header.Get("Content-Type"); ct != "application/octet-stream" {
-		t.Errorf("Content-Type %q", ct)
-	}
-	if !a.rrErrorSet || a.rrError != "" {
-		t.Errorf("Rr-Error trailer: set %v, %q; want set and empty", a.rrErrorSet, a.rrError)
-	}
-	r := a.report(t)
-	want := msg.Report{Function: "consumer", Bytes: uint64(len(payload)), CRC32C: msg.FormatCRC(msg.Checksum(payload)), Hops: 2, Verified: true}
-	if r != want {
-		t.Fatalf("consumer replied %+v, want %+v", r, want)
-	}
-	n := uint64(len(payload))
-	wantHops := []hop{
-		{From: "http", To: "producer", Path: "http", Bytes: n, Result: "ok"},
-		{From: "producer", To: "transform", Path: "memory", Bytes: msg.HeaderSize + n, Result: "ok"},
-		{From: "transform", To: "consumer", Path: "memory", Bytes: msg.HeaderSize + n, Result: "ok"},
-	}
-	if len(a.trace) != len(wantHops) {
-		t.Fatalf("trace %+v, want %d hops", a.trace, len(wantHops))
-	}
-	for i, h := range a.trace {
-		if h.TransferNS < 0 || h.TransferNS > h.TotalNS {
-			t.Errorf("hop %d: transfer_ns %d, total_ns %d: want 0 <= transfer <= total", i, h.TransferNS, h.TotalNS)
-		}
-		h.TransferNS, h.TotalNS = 0, 0
-		if h != wantHops[i] {
-			t.Errorf("hop %d: %+v, want %+v", i, h, wantHops[i])
-		}
-	}
+	checkHops(t, a, payload, "memory", "memory", 3)
 }
 
 func TestPipeline(t *testing.T) {
