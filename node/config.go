@@ -499,9 +499,7 @@ var nameRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 // Range errors of fields set in YAML are caught while parsing; check catches
 // those of a Config built in Go, and the relations between fields.
 func (c *Config) check() error {
-	bad := func(field, format string, args ...any) error {
-		return &ConfigError{File: c.Path, Field: field, Err: fmt.Errorf(format, args...)}
-	}
+	bad := c.bad
 	n := &c.Node
 	if n.Name == "" {
 		h, err := os.Hostname()
@@ -528,17 +526,11 @@ func (c *Config) check() error {
 	if n.MaxDepth < 1 || n.MaxDepth > MaxDepthLimit {
 		return bad("node.max_depth", "%d is out of range 1..%d", n.MaxDepth, MaxDepthLimit)
 	}
-	if n.InvocationTimeout == 0 {
-		n.InvocationTimeout = DefaultInvocationTimeout
+	if err := defaultDuration(&n.InvocationTimeout, DefaultInvocationTimeout, "node.invocation_timeout", bad); err != nil {
+		return err
 	}
-	if n.InvocationTimeout < 0 {
-		return bad("node.invocation_timeout", "%s is not positive", n.InvocationTimeout)
-	}
-	if n.DrainTimeout == 0 {
-		n.DrainTimeout = DefaultDrainTimeout
-	}
-	if n.DrainTimeout < 0 {
-		return bad("node.drain_timeout", "%s is not positive", n.DrainTimeout)
+	if err := defaultDuration(&n.DrainTimeout, DefaultDrainTimeout, "node.drain_timeout", bad); err != nil {
+		return err
 	}
 	if err := c.checkTransport(); err != nil {
 		return err
@@ -587,9 +579,7 @@ func (c *Config) check() error {
 // checkTransport applies the defaults of the node's transport fields and
 // validates them.
 func (c *Config) checkTransport() error {
-	bad := func(field, format string, args ...any) error {
-		return &ConfigError{File: c.Path, Field: field, Err: fmt.Errorf(format, args...)}
-	}
+	bad := c.bad
 	n := &c.Node
 	l := &n.Listen
 	if l.Unix != "" {
@@ -628,17 +618,11 @@ func (c *Config) checkTransport() error {
 	default:
 		return bad("node.tcp_send", "%q: want auto, write or splice", n.TCPSend)
 	}
-	if n.DialTimeout == 0 {
-		n.DialTimeout = DefaultDialTimeout
+	if err := defaultDuration(&n.DialTimeout, DefaultDialTimeout, "node.dial_timeout", bad); err != nil {
+		return err
 	}
-	if n.DialTimeout < 0 {
-		return bad("node.dial_timeout", "%s is not positive", n.DialTimeout)
-	}
-	if n.IOTimeout == 0 {
-		n.IOTimeout = DefaultIOTimeout
-	}
-	if n.IOTimeout < 0 {
-		return bad("node.io_timeout", "%s is not positive", n.IOTimeout)
+	if err := defaultDuration(&n.IOTimeout, DefaultIOTimeout, "node.io_timeout", bad); err != nil {
+		return err
 	}
 	return nil
 }
@@ -646,9 +630,7 @@ func (c *Config) checkTransport() error {
 // checkPeers applies the peers' defaults, resolves their addresses and
 // validates them against each other and the local functions.
 func (c *Config) checkPeers() error {
-	bad := func(field, format string, args ...any) error {
-		return &ConfigError{File: c.Path, Field: field, Err: fmt.Errorf(format, args...)}
-	}
+	bad := c.bad
 	// New copies the Config but not the Peers' array: defaults must not
 	// write into the caller's.
 	c.Peers = slices.Clone(c.Peers)
@@ -801,4 +783,22 @@ func lookupGroup(group string) (int, error) {
 		return 0, fmt.Errorf("group %s has gid %q, not a number", group, g.Gid)
 	}
 	return gid, nil
+}
+
+// bad returns the ConfigError of field, naming the config's file.
+func (c *Config) bad(field, format string, args ...any) error {
+	return &ConfigError{File: c.Path, Field: field, Err: fmt.Errorf(format, args...)}
+}
+
+// defaultDuration sets *d to def if it is zero, and refuses a negative one
+// (possible only in a config built in Go: YAML durations are checked when
+// parsed).
+func defaultDuration(d *time.Duration, def time.Duration, field string, bad func(field, format string, args ...any) error) error {
+	if *d == 0 {
+		*d = def
+	}
+	if *d < 0 {
+		return bad(field, "%s is not positive", *d)
+	}
+	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/roadrunner-wasm/roadrunner/node"
+	"github.com/roadrunner-wasm/roadrunner/runtime"
 	"github.com/roadrunner-wasm/roadrunner/transport"
 )
 
@@ -189,5 +190,13 @@ func TestRemote(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// TestStatusCodes: transport names the ABI code it acts on by value,
+// without importing runtime; it must match runtime's table.
+func TestStatusCodes(t *testing.T) {
+	if got, want := transport.StatusUnknownFunction, int32(runtime.CodeUnknownFunction); got != want {
+		t.Fatalf("transport.StatusUnknownFunction = %d, runtime.CodeUnknownFunction = %d", got, want)
 	}
 }

@@ -38,6 +38,7 @@ type clientConn struct {
 	spliceErr  error
 	spliceMore bool
 
+	abortFn func() // c.abort, bound once
 	peekFn  func(fd uintptr) bool
 	peekBuf [1]byte
 	peekOK  bool
@@ -58,6 +59,7 @@ func newClientConn(nc net.Conn, network string) (*clientConn, error) {
 	c := &clientConn{nc: nc, network: network, raw: raw}
 	c.spliceFn = c.spliceOut
 	c.peekFn = c.peek
+	c.abortFn = c.abort
 	return c, nil
 }
 
@@ -87,6 +89,10 @@ func (c *clientConn) peek(fd uintptr) bool {
 	return true
 }
 
+// abort makes the connection's pending and future I/O fail at once: a
+// send's context ended.
+func (c *clientConn) abort() { c.nc.SetDeadline(aLongTimeAgo) }
+
 // aLongTimeAgo is a deadline in the past: it makes pending I/O fail at once.
 var aLongTimeAgo = time.Unix(1, 0)
 
@@ -97,7 +103,9 @@ func (c *clientConn) send(ctx context.Context, p *Peer, to string, payload []byt
 		return 0, err
 	}
 	if ctx.Done() != nil {
-		stop := context.AfterFunc(ctx, func() { c.nc.SetDeadline(aLongTimeAgo) })
+		// AfterFunc allocates its registration (2 allocations); the
+		// callback is bound once per connection.
+		stop := context.AfterFunc(ctx, c.abortFn)
 		defer stop()
 	}
 	c.nextID++
@@ -411,17 +419,4 @@ func (p *Peer) fellBack(err error) {
 	if p.opts.OnFallback != nil {
 		p.opts.OnFallback(MechanismSplice, mechanismWritev, reason)
 	}
-}
-
-// errnoOf returns the errno in err, if any.
-func errnoOf(err error) (syscall.Errno, bool) {
-	var errno syscall.Errno
-	if errors.As(err, &errno) {
-		return errno, true
-	}
-	var se *os.SyscallError
-	if errors.As(err, &se) {
-		return errnoOf(se.Err)
-	}
-	return 0, false
 }

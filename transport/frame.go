@@ -229,6 +229,12 @@ var (
 // added here, or ACKs carrying it are refused.
 const minStatus = -12
 
+// StatusUnknownFunction is the ACK status of a frame whose target the
+// receiver does not host: runtime.CodeUnknownFunction, which node's tests
+// check it against. A Server counts such a refusal apart
+// (RefusedUnknownFunction).
+const StatusUnknownFunction int32 = -2
+
 // ParseHeader decodes and validates the frame header at the start of b. It
 // checks everything the header alone can tell, in this order, and reports
 // the first failure as a *FrameError:

@@ -170,13 +170,10 @@ func (s *Server) Serve(ln net.Listener) error {
 // isTemporary reports accept errors that a server rides out: too many open
 // files, a connection aborted before it was accepted.
 func isTemporary(err error) bool {
-	errno, ok := errnoOf(err)
-	if !ok {
-		return false
-	}
-	switch errno {
-	case syscall.EMFILE, syscall.ENFILE, syscall.ECONNABORTED, syscall.ENOBUFS, syscall.ENOMEM:
-		return true
+	for _, errno := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ECONNABORTED, syscall.ENOBUFS, syscall.ENOMEM} {
+		if errors.Is(err, errno) {
+			return true
+		}
 	}
 	return false
 }
@@ -402,7 +399,7 @@ func (c *serverConn) serve() {
 			// The payload is still in the socket: the stream cannot go
 			// on. The ACK said why.
 			reason := RefusedUnread
-			if status == -2 { // unknown_function
+			if status == StatusUnknownFunction {
 				reason = RefusedUnknownFunction
 			}
 			s.log.Warn("connection closed: frame refused before its payload was read", "path", s.path, "peer", c.peer, "function", to, "payload_len", h.PayloadLen, "reason", reason, "err", err)
