@@ -42,11 +42,13 @@ type metrics struct {
 	transferBytes [len(paths)][]prometheus.Counter
 	transferTime  [len(paths)]prometheus.Observer
 
-	invocations *prometheus.CounterVec
-	invokeTime  *prometheus.HistogramVec
-	fallbacks   *prometheus.CounterVec
-	refused     *prometheus.CounterVec
-	mechanism   *prometheus.GaugeVec
+	invocations    *prometheus.CounterVec
+	invokeTime     *prometheus.HistogramVec
+	fallbacks      *prometheus.CounterVec
+	accel          *prometheus.GaugeVec
+	zeroCopyCopied prometheus.Counter
+	refused        *prometheus.CounterVec
+	mechanism      *prometheus.GaugeVec
 }
 
 func newMetrics() *metrics {
@@ -75,8 +77,16 @@ func newMetrics() *metrics {
 	}, []string{"function"})
 	m.fallbacks = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "rr_fallbacks_total",
-		Help: "Accelerators that were asked for and not used, by what was asked, what is used instead and why.",
-	}, []string{"from", "to", "reason"})
+		Help: "Transfers (or, for an accelerator missing from the build, starts) that were meant to use an accelerator or mechanism the system refused, by what was refused (iouring, sockmap, splice), what was used instead and why.",
+	}, []string{"accel", "to", "reason"})
+	m.accel = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "rr_accel",
+		Help: "Accelerators asked for by --accel: 1 if in use, 0 if refused (the transfers fall back to plain syscalls).",
+	}, []string{"accel"})
+	m.zeroCopyCopied = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "rr_zerocopy_copied_total",
+		Help: "Connections whose io_uring zero-copy sends the kernel reported copied (loopback, veth, a NIC without the support): zero copy was turned off for each.",
+	})
 	m.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "rr_frames_refused_total",
 		Help: "Connections of the unix and tcp paths closed because of what the peer sent, by path and reason (bad_frame, truncated, timeout, unknown_function, refused, max_conns, io).",
@@ -92,7 +102,7 @@ func newMetrics() *metrics {
 		}
 		m.transferTime[p] = transferTime.WithLabelValues(path)
 	}
-	m.reg.MustRegister(transfers, transferBytes, transferTime, m.invocations, m.invokeTime, m.fallbacks, m.refused, m.mechanism,
+	m.reg.MustRegister(transfers, transferBytes, transferTime, m.invocations, m.invokeTime, m.fallbacks, m.refused, m.mechanism, m.accel, m.zeroCopyCopied,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -164,4 +174,18 @@ func (m *metrics) forServer(path string, s *transport.Server) {
 		Help:        "Connections from peer nodes being served, by path.",
 		ConstLabels: prometheus.Labels{"path": path},
 	}, func() float64 { return float64(s.Conns()) }))
+}
+
+// setAccel sets rr_accel for an accelerator asked for.
+func (m *metrics) setAccel(accel string, on bool) {
+	v := 0.0
+	if on {
+		v = 1
+	}
+	m.accel.WithLabelValues(accel).Set(v)
+}
+
+// fallback counts one transfer that fell back (transport's OnFallback).
+func (m *metrics) fallback(accel, to, reason string) {
+	m.fallbacks.WithLabelValues(accel, to, reason).Inc()
 }

@@ -28,9 +28,10 @@ type Options struct {
 	// slog.Default().
 	Logger *slog.Logger
 	// Accel is the accelerator mode: "auto" (or ""), "none", "iouring",
-	// "sockmap" or "iouring,sockmap". This build has only plain paths: an
-	// accelerator asked for by name falls back to plain syscalls, with a
-	// warning and a count in rr_fallbacks_total.
+	// "sockmap" or "iouring,sockmap". An accelerator asked for by name
+	// that the system refuses (sockmap: not in this build yet) falls back
+	// to plain syscalls, with a warning and a count in
+	// rr_fallbacks_total.
 	Accel string
 	// StrictAccel makes New fail instead of falling back.
 	StrictAccel bool
@@ -49,6 +50,7 @@ type Node struct {
 	order      []*function          // in configuration order
 	mem        transport.Memory     // Sink: the node
 	metrics    *metrics
+	accels     accels
 	invs       sync.Pool // *invocation
 
 	errTooDeep error

@@ -29,16 +29,17 @@ func (n *Node) setupRemote() error {
 		p := &peer{name: pc.Name}
 		log := n.log.With("peer_name", pc.Name)
 		tp, err := transport.NewPeer(pc.Address, &transport.DialOptions{
-			Mechanism:   c.Node.TCPSend,
-			MaxConns:    pc.MaxConns,
-			DialTimeout: c.Node.DialTimeout,
-			IOTimeout:   c.Node.IOTimeout,
-			Verify:      c.Node.Verify,
-			MaxReply:    c.Node.MaxPayload,
-			Logger:      log,
-			OnFallback: func(from, to, reason string) {
-				n.metrics.fallbacks.WithLabelValues(from, to, reason).Inc()
-			},
+			Mechanism:        c.Node.TCPSend,
+			MaxConns:         pc.MaxConns,
+			DialTimeout:      c.Node.DialTimeout,
+			IOTimeout:        c.Node.IOTimeout,
+			Verify:           c.Node.Verify,
+			MaxReply:         c.Node.MaxPayload,
+			Logger:           log,
+			OnFallback:       n.metrics.fallback,
+			IOURing:          n.accels.iouring,
+			ZeroCopy:         n.accels.iouring,
+			OnZeroCopyCopied: n.metrics.zeroCopyCopied.Inc,
 			OnMechanism: func(mechanism, why string) {
 				n.metrics.setMechanism(pc.Name, mechanism)
 			},
@@ -60,12 +61,14 @@ func (n *Node) setupRemote() error {
 	lim := transport.Limits{MaxPayload: n.maxPayload()}
 	for _, path := range []string{transport.PathUnix, transport.PathTCP} {
 		srv := transport.NewServer(n, path, &transport.ServerOptions{
-			Limits:    lim,
-			MaxConns:  c.Node.Listen.MaxConns,
-			IOTimeout: c.Node.IOTimeout,
-			Status:    func(err error) int32 { return int32(runtime.CodeOf(err)) },
-			Logger:    n.log,
-			OnRefused: n.metrics.refusedCounter(path),
+			Limits:     lim,
+			MaxConns:   c.Node.Listen.MaxConns,
+			IOTimeout:  c.Node.IOTimeout,
+			Status:     func(err error) int32 { return int32(runtime.CodeOf(err)) },
+			Logger:     n.log,
+			OnRefused:  n.metrics.refusedCounter(path),
+			IOURing:    n.accels.iouring,
+			OnFallback: n.metrics.fallback,
 		})
 		n.transportServers = append(n.transportServers, srv)
 		n.metrics.forServer(path, srv)

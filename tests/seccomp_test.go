@@ -24,7 +24,12 @@ import (
 	"github.com/roadrunner-wasm/roadrunner/internal/privileged"
 )
 
-const seccompExecEnv = "RR_TEST_SECCOMP_EXEC"
+const (
+	seccompExecEnv = "RR_TEST_SECCOMP_EXEC"
+	// seccompFilterEnv picks the filter: "splice" (the default) or
+	// "docker-iouring" (iouring_test.go).
+	seccompFilterEnv = "RR_TEST_SECCOMP_FILTER"
+)
 
 // refuseSplice makes vmsplice and splice fail with EPERM.
 var refuseSplice = seccomp.Filter{
@@ -45,13 +50,22 @@ func init() {
 	if bin == "" {
 		return
 	}
-	if err := seccomp.LoadFilter(refuseSplice); err != nil {
+	filter := refuseSplice
+	if os.Getenv(seccompFilterEnv) == "docker-iouring" {
+		f, err := dockerIOURingFilter()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", seccompFilterEnv, err)
+			os.Exit(96)
+		}
+		filter = f
+	}
+	if err := seccomp.LoadFilter(filter); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: load the seccomp filter: %v\n", seccompExecEnv, err)
 		os.Exit(97)
 	}
 	env := make([]string, 0, len(os.Environ()))
 	for _, e := range os.Environ() {
-		if !strings.HasPrefix(e, seccompExecEnv+"=") {
+		if !strings.HasPrefix(e, seccompExecEnv+"=") && !strings.HasPrefix(e, seccompFilterEnv+"=") {
 			env = append(env, e)
 		}
 	}
@@ -162,8 +176,8 @@ func TestSeccompFallback(t *testing.T) {
 		t.Errorf(`a: rr_transfers_total{path="tcp",result="ok"} = %v, want %d`, got, len(sizes))
 	}
 	// Every transfer asked for splice and went with writev: each counts.
-	if got := m.get("rr_fallbacks_total", `from="splice",reason="EPERM",to="writev"`); got != float64(len(sizes)) {
-		t.Errorf(`a: rr_fallbacks_total{from="splice",reason="EPERM",to="writev"} = %v, want %d (one per transfer); all fallbacks: %v`, got, len(sizes), m.sum("rr_fallbacks_total"))
+	if got := m.get("rr_fallbacks_total", `accel="splice",reason="EPERM",to="writev"`); got != float64(len(sizes)) {
+		t.Errorf(`a: rr_fallbacks_total{accel="splice",reason="EPERM",to="writev"} = %v, want %d (one per transfer); all fallbacks: %v`, got, len(sizes), m.sum("rr_fallbacks_total"))
 	}
 	line := a.log.waitLine(t, 0, 5*time.Second, "EPERM", "splice")
 	t.Logf("a logged: %s", line)

@@ -80,6 +80,11 @@ func BenchmarkPaths(b *testing.B) {
 			{name: "tcp-write", network: "tcp", mech: transport.MechanismWrite},
 			{name: "tcp-splice", network: "tcp", mech: transport.MechanismSplice},
 			{name: "tcp-auto", network: "tcp", mech: transport.MechanismAuto},
+			{name: "unix-iouring", network: "unix", ring: true},
+			{name: "tcp-iouring", network: "tcp", ring: true},
+			{name: "tcp-iouring-zc", network: "tcp", ring: true, zc: true},
+			{name: "tcp-iouring-send", network: "tcp", ring: true, plainRecv: true},
+			{name: "tcp-iouring-recv", network: "tcp", plainSend: true, ringRecv: true},
 		})
 	})
 	b.Run("veth", func(b *testing.B) {
@@ -104,6 +109,8 @@ func BenchmarkPaths(b *testing.B) {
 			{name: "tcp-write", network: "tcp", mech: transport.MechanismWrite},
 			{name: "tcp-splice", network: "tcp", mech: transport.MechanismSplice},
 			{name: "tcp-auto", network: "tcp", mech: transport.MechanismAuto},
+			{name: "tcp-iouring", network: "tcp", ring: true},
+			{name: "tcp-iouring-zc", network: "tcp", ring: true, zc: true},
 		})
 	})
 }
@@ -125,7 +132,17 @@ type pathsCase struct {
 	network string // "unix" or "tcp"
 	mech    string // the tcp mechanism of a Peer
 	plain   bool   // the plain Go socket loop instead of a Peer and a Server
+	ring    bool   // --accel iouring: both sides through io_uring
+	zc      bool   // and SEND_ZC, kept on although loopback and veth copy
+	// plainRecv: io_uring on the sender only; plainSend with ringRecv:
+	// on the receiver only.
+	plainRecv, plainSend, ringRecv bool
 }
+
+var (
+	pathsRingChunk = flag.Int("paths.ringchunk", 0, "BenchmarkPaths: io_uring chunk bytes (0: the default)")
+	pathsRingDepth = flag.Int("paths.ringdepth", 0, "BenchmarkPaths: io_uring linked requests per batch (0: the default)")
+)
 
 var pathSizes = []struct {
 	name string
@@ -217,8 +234,15 @@ func (s *benchSink) Deliver(_ context.Context, to string, n uint64, fill func([]
 func transportLoop(b *testing.B, env *pathsEnv, c pathsCase, payload, recv []byte) func() error {
 	quiet := slog.New(slog.DiscardHandler)
 	srv := transport.NewServer(&benchSink{buf: recv}, c.network, &transport.ServerOptions{
-		Limits: transport.Limits{MaxPayload: 1 << 30},
-		Logger: quiet,
+		Limits:    transport.Limits{MaxPayload: 1 << 30},
+		Logger:    quiet,
+		IOURing:   c.ring && !c.plainRecv || c.ringRecv,
+		RingMin:   1, // the ring at every size: the default leaves small payloads plain
+		RingChunk: *pathsRingChunk,
+		RingDepth: *pathsRingDepth,
+		OnFallback: func(from, to, reason string) {
+			b.Errorf("server fell back from %s to %s: %s", from, to, reason)
+		},
 	})
 	ln, addr := pathsListen(b, env, c.network, true)
 	done := make(chan error, 1)
@@ -237,6 +261,11 @@ func transportLoop(b *testing.B, env *pathsEnv, c pathsCase, payload, recv []byt
 	var chose, why string
 	p, err := transport.NewPeer(addr, &transport.DialOptions{
 		Mechanism:   c.mech,
+		IOURing:     c.ring,
+		RingMin:     1,
+		ZeroCopy:    c.zc,
+		RingChunk:   *pathsRingChunk,
+		RingDepth:   *pathsRingDepth,
 		Logger:      quiet,
 		OnMechanism: func(m, w string) { chose, why = m, w },
 		OnFallback: func(from, to, reason string) {
@@ -247,6 +276,9 @@ func transportLoop(b *testing.B, env *pathsEnv, c pathsCase, payload, recv []byt
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { p.Close() })
+	if c.zc {
+		transport.KeepZeroCopy(p)
+	}
 
 	ctx := context.Background()
 	send := func() error {

@@ -43,6 +43,12 @@ type clientConn struct {
 	peekBuf [1]byte
 	peekOK  bool
 
+	// ring is the connection's io_uring, nil without IOURing or where
+	// refused (ringErr says why).
+	ring    *connRing
+	ringErr error
+	rs      ringSend
+
 	broken   bool // the connection is unusable: close it
 	answered bool // the peer answered the last frame (ACK read)
 }
@@ -64,6 +70,9 @@ func newClientConn(nc net.Conn, network string) (*clientConn, error) {
 }
 
 func (c *clientConn) close() {
+	if c.ring != nil {
+		c.ring.close()
+	}
 	c.nc.Close()
 	if c.pipe != nil {
 		c.pipe.close()
@@ -91,7 +100,12 @@ func (c *clientConn) peek(fd uintptr) bool {
 
 // abort makes the connection's pending and future I/O fail at once: a
 // send's context ended.
-func (c *clientConn) abort() { c.nc.SetDeadline(aLongTimeAgo) }
+func (c *clientConn) abort() {
+	c.nc.SetDeadline(aLongTimeAgo)
+	if c.ring != nil {
+		c.ring.abort()
+	}
+}
 
 // aLongTimeAgo is a deadline in the past: it makes pending I/O fail at once.
 var aLongTimeAgo = time.Unix(1, 0)
@@ -106,7 +120,13 @@ func (c *clientConn) send(ctx context.Context, p *Peer, to string, payload []byt
 		// AfterFunc allocates its registration (2 allocations); the
 		// callback is bound once per connection.
 		stop := context.AfterFunc(ctx, c.abortFn)
-		defer stop()
+		defer func() {
+			if !stop() && ctx.Err() != nil {
+				// abort ran, or runs now: the connection must not
+				// carry another transfer.
+				c.broken = true
+			}
+		}()
 	}
 	c.nextID++
 	h := Header{Kind: KindData, NameLen: uint16(len(to)), PayloadLen: uint64(len(payload)), ID: c.nextID}
@@ -121,6 +141,12 @@ func (c *clientConn) send(ctx context.Context, p *Peer, to string, payload []byt
 	n := copy(c.out[HeaderSize:], to)
 	head := c.out[:HeaderSize+n]
 
+	if c.ring != nil && len(payload) >= p.opts.RingMin {
+		return c.sendRing(ctx, p, h, head, payload, reply, start)
+	}
+	if p.opts.IOURing && c.ring == nil {
+		p.ringFellBack(c.ringErr)
+	}
 	werr := c.write(ctx, p, head, payload)
 	var landed time.Duration
 	if werr == nil {
@@ -130,7 +156,13 @@ func (c *clientConn) send(ctx context.Context, p *Peer, to string, payload []byt
 		c.broken = true
 		return 0, c.failure(ctx, p, "send", werr)
 	}
-	status, err := c.readAnswer(ctx, p, h, reply, werr != nil)
+	return c.answer(ctx, p, h, reply, werr, landed, false)
+}
+
+// answer reads the answer to the frame h after its sending ended with werr
+// (have: its header is in c.in already) and makes send's result.
+func (c *clientConn) answer(ctx context.Context, p *Peer, h Header, reply io.Writer, werr error, landed time.Duration, have bool) (time.Duration, error) {
+	status, err := c.readAnswer(ctx, p, h, reply, werr != nil, have)
 	switch {
 	case err != nil:
 		c.broken = true
@@ -331,8 +363,9 @@ func (c *clientConn) spliceOut(fd uintptr) bool {
 
 // readAnswer reads the REPLY the frame may get and its ACK. After a failed
 // write (afterWriteErr) the peer may still have answered, with an ACK that
-// says why it refused the frame: that is looked for briefly.
-func (c *clientConn) readAnswer(ctx context.Context, p *Peer, sent Header, reply io.Writer, afterWriteErr bool) (int32, error) {
+// says why it refused the frame: that is looked for briefly. have says the
+// first header is in c.in already.
+func (c *clientConn) readAnswer(ctx context.Context, p *Peer, sent Header, reply io.Writer, afterWriteErr, have bool) (int32, error) {
 	if afterWriteErr {
 		c.nc.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
 	} else if d, ok := ctx.Deadline(); ok {
@@ -348,7 +381,14 @@ func (c *clientConn) readAnswer(ctx context.Context, p *Peer, sent Header, reply
 	lim := Limits{MaxPayload: p.opts.MaxReply}
 	replied := false
 	for {
-		h, err := ReadHeader(c.nc, &c.in, lim)
+		var h Header
+		var err error
+		if have {
+			have = false
+			h, err = ParseHeader(c.in[:], lim)
+		} else {
+			h, err = ReadHeader(c.nc, &c.in, lim)
+		}
 		if err != nil {
 			return 0, err
 		}

@@ -203,22 +203,65 @@ func pattern(n int, seed uint64) []byte {
 	return b[:n:n]
 }
 
-var mechanisms = []struct {
+// mechanism is one way of sending over a path: a tcp Mechanism, or
+// io_uring (with zero copy on or off) on either side.
+type mechanism struct {
 	path, mech string
-}{
-	{transport.PathUnix, ""},
-	{transport.PathTCP, transport.MechanismWrite},
-	{transport.PathTCP, transport.MechanismSplice},
-	{transport.PathTCP, transport.MechanismAuto},
+	ring, zc   bool
+}
+
+func (m mechanism) String() string {
+	switch {
+	case m.zc:
+		return m.path + "/iouring-zc"
+	case m.ring:
+		return m.path + "/iouring"
+	}
+	return m.path + "/" + m.mech
+}
+
+func (m mechanism) dial(o transport.DialOptions) *transport.DialOptions {
+	o.Mechanism = m.mech
+	o.IOURing, o.ZeroCopy = m.ring, m.zc
+	o.RingMin = 1 // every payload through the ring, not only large ones
+	if m.zc {
+		// On loopback every zero-copy send comes back copied, and the
+		// connection turns zero copy off after its first such transfer:
+		// a fresh connection per transfer keeps it on.
+		o.ZeroCopyMin = 1
+	}
+	return &o
+}
+
+func (m mechanism) server() *transport.ServerOptions {
+	return &transport.ServerOptions{IOURing: m.ring, RingMin: 1}
+}
+
+// socketKinds are the socket paths with and without io_uring.
+var socketKinds = []mechanism{
+	{path: transport.PathUnix},
+	{path: transport.PathTCP},
+	{path: transport.PathUnix, ring: true},
+	{path: transport.PathTCP, ring: true},
+}
+
+var mechanisms = []mechanism{
+	{path: transport.PathUnix},
+	{path: transport.PathTCP, mech: transport.MechanismWrite},
+	{path: transport.PathTCP, mech: transport.MechanismSplice},
+	{path: transport.PathTCP, mech: transport.MechanismAuto},
+	{path: transport.PathUnix, ring: true},
+	{path: transport.PathTCP, ring: true},
+	{path: transport.PathTCP, ring: true, zc: true},
 }
 
 func TestRoundTrip(t *testing.T) {
 	for _, m := range mechanisms {
-		t.Run(m.path+"/"+m.mech, func(t *testing.T) {
+		t.Run(m.String(), func(t *testing.T) {
 			t.Parallel()
 			sk := &sink{}
-			s := startServer(t, m.path, sk, nil)
-			p := newPeer(t, s.addr, &transport.DialOptions{Mechanism: m.mech, Verify: m.mech == transport.MechanismAuto})
+			s := startServer(t, m.path, sk, m.server())
+			p := newPeer(t, s.addr, m.dial(transport.DialOptions{Verify: m.mech == transport.MechanismAuto || m.zc}))
 			for _, size := range []int{0, 1, 4095, 1 << 20, 1<<20 + 4097, 64 << 20} {
 				want := pattern(size, 1)
 				landed, err := p.Send(context.Background(), "fn", want, nil)
@@ -243,11 +286,11 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestReply(t *testing.T) {
-	for _, path := range []string{transport.PathUnix, transport.PathTCP} {
-		t.Run(path, func(t *testing.T) {
+	for _, m := range socketKinds {
+		t.Run(m.String(), func(t *testing.T) {
 			sk := &sink{}
-			s := startServer(t, path, sk, nil)
-			p := newPeer(t, s.addr, nil)
+			s := startServer(t, m.path, sk, m.server())
+			p := newPeer(t, s.addr, m.dial(transport.DialOptions{}))
 			for _, size := range []int{0, 10, 3 << 20} {
 				want := pattern(size, 2)
 				var got bytes.Buffer
@@ -268,16 +311,16 @@ func TestReply(t *testing.T) {
 }
 
 func TestStatus(t *testing.T) {
-	for _, path := range []string{transport.PathUnix, transport.PathTCP} {
-		t.Run(path, func(t *testing.T) {
+	for _, m := range socketKinds {
+		t.Run(m.String(), func(t *testing.T) {
 			sk := &sink{max: 1 << 20, handle: func(_ context.Context, _ string, b []byte) error {
 				if len(b) > 0 && b[0] == 'x' {
 					return errHandler
 				}
 				return nil
 			}}
-			s := startServer(t, path, sk, nil)
-			p := newPeer(t, s.addr, nil)
+			s := startServer(t, m.path, sk, m.server())
+			p := newPeer(t, s.addr, m.dial(transport.DialOptions{}))
 			ctx := context.Background()
 
 			// Refused after the payload was read: the ACK says so and the
@@ -417,7 +460,7 @@ func TestBadInput(t *testing.T) {
 // buys the splice mechanism, whose pages the kernel references.
 func TestBufferReuse(t *testing.T) {
 	for _, m := range mechanisms {
-		t.Run(m.path+"/"+m.mech, func(t *testing.T) {
+		t.Run(m.String(), func(t *testing.T) {
 			t.Parallel()
 			var bad atomic.Int64
 			sk := &sink{handle: func(_ context.Context, _ string, b []byte) error {
@@ -432,8 +475,12 @@ func TestBufferReuse(t *testing.T) {
 				}
 				return nil
 			}}
-			s := startServer(t, m.path, sk, nil)
-			p := newPeer(t, s.addr, &transport.DialOptions{Mechanism: m.mech})
+			s := startServer(t, m.path, sk, m.server())
+			copied := 0
+			p := newPeer(t, s.addr, m.dial(transport.DialOptions{OnZeroCopyCopied: func() { copied++ }}))
+			if m.zc {
+				transport.KeepZeroCopy(p)
+			}
 			buf := make([]byte, 8<<20)
 			for i := range 200 {
 				size := 16 + (i*7919)%(64<<10)
@@ -453,14 +500,24 @@ func TestBufferReuse(t *testing.T) {
 			if n := bad.Load(); n != 0 {
 				t.Fatalf("%d payloads arrived altered", n)
 			}
+			if m.zc {
+				// Every payload went with SEND_ZC, its buffer overwritten
+				// as soon as Send returned.
+				if n := transport.ZeroCopySends(p); n < 200 {
+					t.Errorf("%d zero-copy sends, want one per transfer at least", n)
+				}
+				if copied != 0 {
+					t.Errorf("zero copy turned off %d times, want none (kept on)", copied)
+				}
+			}
 		})
 	}
 }
 
 // TestConcurrent: many senders share one peer's pool of connections.
 func TestConcurrent(t *testing.T) {
-	for _, path := range []string{transport.PathUnix, transport.PathTCP} {
-		t.Run(path, func(t *testing.T) {
+	for _, m := range socketKinds {
+		t.Run(m.String(), func(t *testing.T) {
 			sk := &sink{handle: func(_ context.Context, _ string, b []byte) error {
 				if !bytes.Equal(b, pattern(len(b), 5)) {
 					return errHandler
@@ -468,8 +525,8 @@ func TestConcurrent(t *testing.T) {
 				time.Sleep(time.Millisecond)
 				return nil
 			}}
-			s := startServer(t, path, sk, nil)
-			p := newPeer(t, s.addr, &transport.DialOptions{MaxConns: 4})
+			s := startServer(t, m.path, sk, m.server())
+			p := newPeer(t, s.addr, m.dial(transport.DialOptions{MaxConns: 4}))
 			var wg sync.WaitGroup
 			errs := make(chan error, 16)
 			for g := range 16 {

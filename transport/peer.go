@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -83,9 +84,37 @@ type DialOptions struct {
 	Logger *slog.Logger
 	// OnFallback, if not nil, is called for every transfer that was meant
 	// to use a mechanism the system refused and used another: from
-	// "splice", to "writev", reason as [FallbackReason] spells it. The
-	// first fallback of the process is also logged as a warning.
+	// "splice" to "writev", or from "iouring" to "plain", reason as
+	// [FallbackReason] spells it. The first fallback of each kind in the
+	// process is also logged as a warning.
 	OnFallback func(from, to, reason string)
+	// IOURing sends each frame and receives its ACK through an io_uring
+	// of the connection's own (Linux 5.19): the header and the payload's
+	// first chunk in one SENDMSG, the rest as linked SENDs of RingChunk
+	// bytes, RingDepth at a time, the ACK's RECV linked after the last,
+	// all submitted with one system call per batch. Where io_uring is
+	// refused (see [ProbeIOURing]) the connection uses plain syscalls,
+	// and every such transfer is reported to OnFallback ("iouring" to
+	// "plain"). Mechanism does not apply to a connection with a ring.
+	IOURing bool
+	// RingChunk and RingDepth shape the linked sends. Zero means
+	// DefaultRingChunk and DefaultRingDepth; RingDepth is at most 30.
+	RingChunk, RingDepth int
+	// RingMin is the smallest payload sent through the ring; smaller
+	// ones go with plain syscalls on the same connection. Zero means
+	// DefaultRingMin; 1 sends every non-empty payload through the ring.
+	RingMin int
+	// ZeroCopy sends payloads of ZeroCopyMin bytes or more with SEND_ZC
+	// (Linux 6.0) on the tcp path with IOURing, and turns it off for a
+	// connection whose zero-copy sends the kernel reports it copied
+	// (loopback, veth, a NIC without the support), calling
+	// OnZeroCopyCopied. Zero ZeroCopyMin means DefaultZeroCopyMin.
+	ZeroCopy    bool
+	ZeroCopyMin int
+	// OnZeroCopyCopied, if not nil, is called once for each connection
+	// whose zero-copy sends came back copied, when zero copy is turned
+	// off for it.
+	OnZeroCopyCopied func()
 	// OnMechanism, if not nil, is called when the peer's tcp mechanism is
 	// settled: at the first send for a fixed mechanism, after sampling for
 	// MechanismAuto, and when a fallback changes it for good.
@@ -112,6 +141,9 @@ type Peer struct {
 	wake    chan struct{} // closed (and replaced) when a connection went idle or a slot freed, if waiters > 0
 
 	announced sync.Once
+
+	keepZeroCopy bool         // tests: do not turn zero copy off
+	zcSends      atomic.Int64 // SEND_ZC requests notified
 }
 
 // StatusError is a transfer the receiver answered with a non-zero ACK
@@ -171,6 +203,12 @@ func NewPeer(address string, opts *DialOptions) (*Peer, error) {
 	}
 	if o.MaxReply == 0 {
 		o.MaxReply = DefaultMaxPayload
+	}
+	if err := o.ringDefaults(); err != nil {
+		return nil, fmt.Errorf("peer %s: %w", address, err)
+	}
+	if network == PathUnix {
+		o.ZeroCopy = false
 	}
 	p.log = o.Logger
 	if p.log == nil {
@@ -335,6 +373,9 @@ func (p *Peer) dial(ctx context.Context) (*clientConn, error) {
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("dial %s: %w", p.address, err)
+	}
+	if p.opts.IOURing {
+		c.ring, c.ringErr = p.newRing(c.raw)
 	}
 	p.log.Debug("connected", "local", nc.LocalAddr().String())
 	if p.auto != nil {

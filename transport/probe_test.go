@@ -42,6 +42,8 @@ func TestProbeFeatures(t *testing.T) {
 		{"splice", ProbeSplice, true},
 		{"vmsplice", ProbeVmsplice, true},
 		{"pipe_max_size", func() error { _, err := PipeMaxSize(); return err }, true},
+		{"io_uring", ProbeIOURing, true},
+		{"io_uring.send_zc", ProbeSendZC, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.probe()
@@ -58,7 +60,7 @@ func TestProbeFeatures(t *testing.T) {
 
 func TestProbeRows(t *testing.T) {
 	rows := Probe()
-	want := []string{"memory", "unix", "tcp", "splice", "vmsplice", "pipe_max_size"}
+	want := []string{"memory", "unix", "tcp", "splice", "vmsplice", "pipe_max_size", "io_uring", "io_uring.send_zc"}
 	if len(rows) != len(want) {
 		t.Fatalf("%d rows %+v, want %v", len(rows), rows, want)
 	}

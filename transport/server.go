@@ -55,6 +55,24 @@ type ServerOptions struct {
 	// OnRefused, if not nil, is called for every connection closed because
 	// of what its peer sent, with one of the Refused* reasons.
 	OnRefused func(reason string)
+	// IOURing receives payloads and sends ACKs and REPLYs through an
+	// io_uring of the connection's own (Linux 5.19): a payload that did
+	// not arrive with its header is received straight into the
+	// receiver's view with linked RECVs of RingChunk bytes, RingDepth at
+	// a time. Headers are still read through the Go runtime's poller, so
+	// that an idle connection holds no thread. Where io_uring is refused
+	// (see [ProbeIOURing]) plain syscalls serve, and every frame so
+	// served is reported to OnFallback ("iouring" to "plain").
+	IOURing bool
+	// RingChunk and RingDepth shape the linked receives. Zero means
+	// DefaultRingChunk and DefaultRingDepth; RingDepth is at most 30.
+	RingChunk, RingDepth int
+	// RingMin is the fewest payload bytes left to receive (or REPLY
+	// bytes to send) for which the ring is used; ACKs and smaller
+	// payloads go with plain syscalls. Zero means DefaultRingMin.
+	RingMin int
+	// OnFallback, if not nil, is called as for [DialOptions].OnFallback.
+	OnFallback func(from, to, reason string)
 }
 
 // Server receives frames on the unix or tcp path and delivers their
@@ -93,6 +111,13 @@ func NewServer(sink Sink, path string, opts *ServerOptions) *Server {
 	}
 	if o.IdleTimeout <= 0 {
 		o.IdleTimeout = DefaultIdleTimeout
+	}
+	// NewServer has no error to return: a bad depth is clamped.
+	if ringShape(&o.RingChunk, &o.RingDepth) != nil {
+		o.RingDepth = maxRingDepth
+	}
+	if o.RingMin <= 0 {
+		o.RingMin = DefaultRingMin
 	}
 	if o.Status == nil {
 		o.Status = func(err error) int32 {
@@ -215,6 +240,11 @@ func (s *Server) Close(ctx context.Context) error {
 		s.mu.Lock()
 		n := len(s.conns)
 		for c := range s.conns {
+			if c.ring != nil {
+				// The ring's requests do not end when the socket is
+				// closed; shut down, it ends them.
+				c.ring.abort()
+			}
 			c.nc.Close()
 		}
 		s.mu.Unlock()
@@ -259,6 +289,9 @@ type serverConn struct {
 	fillErr error // why reading the payload failed
 	replied bool
 	fill    func(dst []byte) error
+
+	ring    *connRing // nil without IOURing or where refused
+	ringErr error     // why ring is nil
 }
 
 // serverReadBuffer is the read buffer of a connection: a header, a name and
@@ -272,6 +305,20 @@ func (s *Server) newConn(nc net.Conn) *serverConn {
 	c.br = bufio.NewReaderSize(&c.dr, serverReadBuffer)
 	c.ctx = context.WithValue(s.base, serverConnKey{}, c)
 	c.fill = c.fillPayload
+	if s.opts.IOURing {
+		c.ringErr = ProbeIOURing()
+		if c.ringErr == nil {
+			if sc, ok := nc.(syscall.Conn); ok {
+				raw, err := sc.SyscallConn()
+				if err == nil {
+					c.ring, err = newConnRing(raw, false)
+				}
+				if err != nil {
+					c.ringErr = fmt.Errorf("io_uring: %w", err)
+				}
+			}
+		}
+	}
 	return c
 }
 
@@ -315,6 +362,9 @@ func (c *serverConn) Write(p []byte) (int, error) {
 }
 
 func (c *serverConn) writeFrame(head, payload []byte) error {
+	if o := &c.s.opts; c.ring != nil && len(payload) >= o.RingMin {
+		return c.ring.sendFrame(head, payload, o.RingChunk, o.RingDepth, o.IOTimeout)
+	}
 	c.nc.SetWriteDeadline(time.Now().Add(c.s.opts.IOTimeout))
 	c.iov[0], c.iov[1] = head, payload
 	c.bufs = c.iov[:]
@@ -327,7 +377,12 @@ func (c *serverConn) writeFrame(head, payload []byte) error {
 // socket straight into dst, its CRC checked if it has one.
 func (c *serverConn) fillPayload(dst []byte) error {
 	c.dr.arm()
-	err := ReadPayload(c.br, c.h, dst)
+	var err error
+	if c.ring != nil && len(dst)-c.br.Buffered() >= c.s.opts.RingMin {
+		err = c.fillRing(dst)
+	} else {
+		err = ReadPayload(c.br, c.h, dst)
+	}
 	if err != nil {
 		c.fillErr = err
 		return err
@@ -336,9 +391,29 @@ func (c *serverConn) fillPayload(dst []byte) error {
 	return nil
 }
 
+// fillRing is fillPayload through the connection's ring: what the read
+// buffer holds of the payload, then the rest straight from the socket.
+func (c *serverConn) fillRing(dst []byte) error {
+	if uint64(len(dst)) != c.h.PayloadLen {
+		return errPayloadView
+	}
+	k, _ := c.br.Read(dst[:c.br.Buffered()]) // from the buffer only
+	o := &c.s.opts
+	if err := c.ring.recv(dst[k:], o.RingChunk, o.RingDepth, o.IOTimeout); err != nil {
+		return err
+	}
+	if c.h.Flags&FlagCRC != 0 && Checksum(dst) != c.h.CRC {
+		return errPayloadCRC
+	}
+	return nil
+}
+
 func (c *serverConn) serve() {
 	s := c.s
 	defer func() {
+		if c.ring != nil {
+			c.ring.close()
+		}
 		c.nc.Close()
 		s.mu.Lock()
 		delete(s.conns, c)
@@ -374,6 +449,9 @@ func (c *serverConn) serve() {
 			return
 		}
 		to := c.intern(name)
+		if s.opts.IOURing && c.ring == nil {
+			ringFellBack(s.log, s.opts.OnFallback, c.ringErr)
+		}
 		c.h, c.read, c.fillErr, c.replied = h, false, nil, false
 		err = s.sink.Deliver(c.ctx, to, h.PayloadLen, c.fill)
 		if c.fillErr != nil {

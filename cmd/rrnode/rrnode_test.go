@@ -215,7 +215,7 @@ func TestStartBadConfig(t *testing.T) {
 
 func TestStartAccel(t *testing.T) {
 	r := rrnode(t, "", "start", "--config", writeConfig(t, ""), "--http", "127.0.0.1:0", "--accel", "iouring,sockmap", "--strict-accel")
-	if r.code != 1 || !strings.Contains(r.err, "iouring: not in this build") {
+	if r.code != 1 || !strings.Contains(r.err, "sockmap: not in this build") {
 		t.Fatalf("--strict-accel: exit %d, stderr %s", r.code, r.err)
 	}
 	_, logs := startNode(t, "--accel", "sockmap")

@@ -40,11 +40,16 @@ func newStartCmd(std stdio) *cobra.Command {
 Then drain: stop accepting, let the invocations in flight finish (up to
 node.drain_timeout), close the functions and exit 0.
 
-Accelerators: this build has only the plain paths. --accel takes its final
-values (auto, none, iouring, sockmap, iouring,sockmap); auto and none run
-the plain paths, and an accelerator named explicitly falls back to plain
-syscalls with a warning, counted in rr_fallbacks_total. --strict-accel
-makes that fallback an error instead.
+Accelerators: --accel iouring submits the unix and tcp paths' sends and
+receives through io_uring (zero-copy sends for large tcp payloads, turned off
+per connection where the kernel copies them anyway). Where the system refuses
+io_uring (a container's default seccomp profile, kernel.io_uring_disabled) the
+node starts on plain syscalls with a warning, shows it in rr_accel and counts
+every transfer in rr_fallbacks_total; --strict-accel makes it a start-up
+error naming the reason. sockmap is not in this build yet (it falls back the
+same way). auto uses what was measured to win on such a host (see
+docs/BENCHMARKS.md); none uses plain syscalls. rrnode probe shows what this
+host allows.
 
 Peers: node.listen opens the unix and tcp paths (see docs/CONFIG.md), and
 functions of the peers listed in the config are reached over their paths.
@@ -63,7 +68,7 @@ with make build WASMTIME=1 (go build -tags wasmtime).`,
 	fl := c.Flags()
 	fl.StringVar(&f.config, "config", "", "the node's YAML config `file` (required)")
 	fl.StringVar(&f.http, "http", "", "ingress `address` host:port, overriding node.http (port 0 picks a free one)")
-	fl.StringVar(&f.accel, "accel", node.AccelAuto, "accelerators: auto|none|iouring|sockmap|iouring,sockmap (this build: plain paths only; others fall back)")
+	fl.StringVar(&f.accel, "accel", node.AccelAuto, "accelerators: auto|none|iouring|sockmap|iouring,sockmap (sockmap: not in this build, falls back)")
 	fl.BoolVar(&f.strictAccel, "strict-accel", false, "fail instead of falling back when an accelerator named in --accel is unavailable")
 	fl.StringVar(&f.engine, "engine", defaultEngine, "WebAssembly `engine`: wazero|wasmtime (wasmtime needs a build with -tags wasmtime)")
 	fl.BoolVar(&f.verify, "verify", false, "put a CRC32C in every frame this node sends to a peer (node.verify)")

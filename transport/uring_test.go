@@ -1,0 +1,203 @@
+package transport_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/roadrunner-wasm/roadrunner/internal/privileged"
+	"github.com/roadrunner-wasm/roadrunner/transport"
+)
+
+// requireRing skips (or, in CI, fails) a test that needs io_uring.
+func requireRing(t *testing.T) {
+	t.Helper()
+	if err := transport.ProbeIOURing(); err != nil {
+		privileged.Skip(t, err.Error())
+	}
+}
+
+// TestZeroCopyTurnsOff: over loopback the kernel copies every zero-copy
+// send; the connection sees that in the notifications of its first large
+// transfer and sends the next ones without SEND_ZC, once.
+func TestZeroCopyTurnsOff(t *testing.T) {
+	requireRing(t)
+	if err := transport.ProbeSendZC(); err != nil {
+		privileged.Skip(t, err.Error())
+	}
+	sk := &sink{}
+	s := startServer(t, transport.PathTCP, sk, &transport.ServerOptions{IOURing: true})
+	var copied atomic.Int64
+	p := newPeer(t, s.addr, &transport.DialOptions{IOURing: true, ZeroCopy: true, ZeroCopyMin: 1 << 20, OnZeroCopyCopied: func() { copied.Add(1) }})
+	want := pattern(4<<20, 9)
+	for i := range 3 {
+		if _, err := p.Send(context.Background(), "fn", want, nil); err != nil {
+			t.Fatalf("transfer %d: %v", i, err)
+		}
+		sk.mu.Lock()
+		ok := bytes.Equal(sk.last, want)
+		sk.mu.Unlock()
+		if !ok {
+			t.Fatalf("transfer %d: payload differs", i)
+		}
+		if n := transport.ZeroCopySends(p); n != 4 {
+			// 4 MiB in 1 MiB chunks, all with SEND_ZC on the first
+			// transfer, none after.
+			t.Fatalf("after transfer %d: %d zero-copy sends, want 4", i, n)
+		}
+	}
+	if n := copied.Load(); n != 1 {
+		t.Fatalf("zero copy turned off %d times, want once", n)
+	}
+}
+
+// stalledListener accepts connections and never reads them.
+func stalledListener(t *testing.T) (addr string, conns chan net.Conn) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns = make(chan net.Conn, 4)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns <- c
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		for {
+			select {
+			case c := <-conns:
+				c.Close()
+			default:
+				return
+			}
+		}
+	})
+	return "tcp://" + ln.Addr().String(), conns
+}
+
+// TestRingStalledPeer: a peer that stops reading makes the linked sends
+// stop; after IOTimeout without a completion the transfer fails, every
+// request in flight is reaped, and the connection is dropped.
+func TestRingStalledPeer(t *testing.T) {
+	requireRing(t)
+	addr, _ := stalledListener(t)
+	p := newPeer(t, addr, &transport.DialOptions{IOURing: true, IOTimeout: 300 * time.Millisecond})
+	start := time.Now()
+	_, err := p.Send(context.Background(), "fn", pattern(64<<20, 1), nil)
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("err = %v, want a timeout", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("send returned after %v", d)
+	}
+	if open, _ := p.Conns(); open != 0 {
+		t.Fatalf("%d connections open, want the timed-out one closed", open)
+	}
+}
+
+// TestRingCancel: a context canceled while the sends are stuck ends the
+// transfer at once with the context's cause.
+func TestRingCancel(t *testing.T) {
+	requireRing(t)
+	addr, _ := stalledListener(t)
+	p := newPeer(t, addr, &transport.DialOptions{IOURing: true})
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	start := time.Now()
+	_, err := p.Send(ctx, "fn", pattern(64<<20, 1), nil)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("send returned after %v", d)
+	}
+	if open, _ := p.Conns(); open != 0 {
+		t.Fatalf("%d connections open, want the canceled one closed", open)
+	}
+}
+
+// TestRingPeerGone: a peer that closes mid-payload fails the transfer with
+// ErrConnClosed.
+func TestRingPeerGone(t *testing.T) {
+	requireRing(t)
+	addr, conns := stalledListener(t)
+	p := newPeer(t, addr, &transport.DialOptions{IOURing: true})
+	go func() {
+		c := <-conns
+		io.CopyN(io.Discard, c, 3<<20)
+		c.Close()
+	}()
+	_, err := p.Send(context.Background(), "fn", pattern(64<<20, 1), nil)
+	if !errors.Is(err, transport.ErrConnClosed) {
+		t.Fatalf("err = %v, want ErrConnClosed", err)
+	}
+}
+
+// rawFrame opens a connection to s and writes a DATA frame's header for
+// size bytes to fn, then sent bytes of its payload.
+func rawFrame(t *testing.T, s *server, size, sent int) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", s.ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	frame := dataFrame("fn", pattern(size, 4), nil)
+	if _, err := c.Write(frame[:len(frame)-size+sent]); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestRingServerStall: a sender that stops mid-payload makes the server's
+// linked receives wait; after IOTimeout the connection is refused with
+// "timeout", and nothing reaches the sink's handler.
+func TestRingServerStall(t *testing.T) {
+	requireRing(t)
+	sk := &sink{}
+	s := startServer(t, transport.PathTCP, sk, &transport.ServerOptions{IOURing: true, IOTimeout: 300 * time.Millisecond})
+	c := rawFrame(t, s, 8<<20, 1<<20)
+	waitFor(t, func() bool { return s.refusals(transport.RefusedTimeout) == 1 }, "timeout refusal")
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if n, err := c.Read(make([]byte, 64)); err == nil {
+		t.Fatalf("read %d bytes, want the connection closed without an ACK", n)
+	}
+	if n := sk.delivered.Load(); n != 0 {
+		t.Fatalf("%d payloads delivered, want none", n)
+	}
+}
+
+// TestRingServerForcedClose: Close with a payload half received shuts the
+// socket down, which ends the ring's receives: Close returns when its
+// context ends, not when IOTimeout would.
+func TestRingServerForcedClose(t *testing.T) {
+	requireRing(t)
+	sk := &sink{}
+	s := startServer(t, transport.PathTCP, sk, &transport.ServerOptions{IOURing: true})
+	rawFrame(t, s, 8<<20, 1<<20)
+	waitFor(t, func() bool { return sk.fills.Load() == 1 }, "the payload's fill")
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := s.srv.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Close: %v, want the context's deadline", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("Close returned after %v", d)
+	}
+	if n := sk.delivered.Load(); n != 0 {
+		t.Fatalf("%d payloads delivered, want none", n)
+	}
+}
