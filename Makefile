@@ -79,6 +79,12 @@ test:
 	$(GO) test -race -tags wasmtime -count=1 -timeout 10m ./runtime/wasmtime/
 	$(GO) test -tags wasmtime -count=1 -timeout 10m -run 'Wasmtime' ./tests/
 	CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/rrnode
+	@# internal/ring's suite again on the giouring backend (build tag; it
+	@# linknames syscall.munmap, hence -checklinkname=0), and proof that
+	@# the default build does not import it.
+	$(GO) vet -tags giouring ./internal/ring/...
+	$(GO) test -race -tags giouring -ldflags=-checklinkname=0 -count=1 ./internal/ring/...
+	@if $(GO) list -deps ./cmd/rrnode | grep -q giouring; then echo "the default build of rrnode imports giouring"; exit 1; fi
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) ./node/ ./transport/

@@ -52,7 +52,7 @@ func (n *Node) accel(mode string, strict bool) error {
 				if strict {
 					return fmt.Errorf("accel iouring: refused, and strict accel refuses the fallback: %w", err)
 				}
-				n.log.Warn("io_uring refused: the unix and tcp paths use plain syscalls", "accel", a, "reason", transport.FallbackReason(err), "err", err)
+				transport.LogIOURingRefused(n.log, err)
 				n.metrics.setAccel(a, false)
 				continue
 			}

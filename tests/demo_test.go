@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/roadrunner-wasm/roadrunner/transport"
 )
 
 // TestDemo runs the demo program (what `make demo` runs) against the
@@ -37,14 +39,21 @@ func TestDemo(t *testing.T) {
 		"demo: node 2 stopped, exit status 0\n",
 		"path unix",
 		"path tcp",
-		"demo: 42 transfers verified, 0 failed\n",
+		"demo: 54 transfers verified, 0 failed\n",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, text)
 		}
 	}
+	accel := `demo: edge node metric: rr_accel{accel="iouring"} 1`
+	if err := transport.ProbeIOURing(); err != nil {
+		accel = `demo: edge node metric: rr_accel{accel="iouring"} 0`
+	}
+	if !strings.Contains(text, accel) {
+		t.Errorf("demo output lacks %q:\n%s", accel, text)
+	}
 	hops := regexp.MustCompile(`(?m)^  hop .* verified$`).FindAllString(text, -1)
-	if len(hops) != 42 { // 2 rounds x 3 sizes x (3 hops on one node + 2 on each split)
-		t.Errorf("demo printed %d verified hop lines, want 42:\n%s", len(hops), text)
+	if len(hops) != 54 { // 2 rounds x 3 sizes x (3 hops on one node + 2 on each of 3 splits)
+		t.Errorf("demo printed %d verified hop lines, want 54:\n%s", len(hops), text)
 	}
 }

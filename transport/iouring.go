@@ -2,8 +2,10 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"sync"
 	"syscall"
 	"time"
@@ -41,6 +43,10 @@ const sendZCDetail = "; loopback and veth copy anyway: zero copy turns off per c
 func probeIOURing() error {
 	r, err := ring.New(&ring.Options{Entries: 4})
 	if err != nil {
+		var errno syscall.Errno
+		if errors.As(err, &errno) {
+			err = fmt.Errorf("%w (%s)", err, errnoName(errno))
+		}
 		if v, rerr := ring.ReadDisabled(); rerr == nil && v != 0 {
 			return fmt.Errorf("%w (kernel.io_uring_disabled=%d)", err, v)
 		}
@@ -147,13 +153,21 @@ func (p *Peer) newRing(raw syscall.RawConn) (*connRing, error) {
 // ringFallbackLog logs the first io_uring fallback of the process.
 var ringFallbackLog sync.Once
 
+// LogIOURingRefused logs, as a warning, that io_uring was asked for and is
+// refused for err, unless that was logged before in this process: the
+// transport logs it at the first transfer that falls back, and a program
+// that probes at start-up ([ProbeIOURing]) can log it then instead, once.
+func LogIOURingRefused(log *slog.Logger, err error) {
+	ringFallbackLog.Do(func() {
+		log.Warn("io_uring refused: the unix and tcp paths use plain syscalls", "accel", AccelIOURing, "reason", FallbackReason(err), "err", err)
+	})
+}
+
 // ringFellBack records one transfer that was meant to use io_uring and used
 // plain syscalls.
-func ringFellBack(log interface{ Warn(string, ...any) }, onFallback func(from, to, reason string), err error) {
+func ringFellBack(log *slog.Logger, onFallback func(from, to, reason string), err error) {
 	reason := FallbackReason(err)
-	ringFallbackLog.Do(func() {
-		log.Warn("io_uring refused: the unix and tcp paths use plain syscalls instead", "reason", reason, "err", err)
-	})
+	LogIOURingRefused(log, err)
 	if onFallback != nil {
 		onFallback(AccelIOURing, "plain", reason)
 	}

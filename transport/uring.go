@@ -324,21 +324,11 @@ func (cr *connRing) reap(n int, withAck bool, ioTimeout, ackWait time.Duration, 
 				}
 			}
 		}
-		if werr == nil {
-			continue
+		if werr != nil {
+			if err := cr.waitFailed(werr, &failed); err != nil {
+				return 0, err
+			}
 		}
-		if errors.Is(werr, ring.ErrTimeout) && !cr.aborted.Load() {
-			// No completion for the timeout: end the requests in flight,
-			// then reap them.
-			failed = errRingTimeout
-			cr.stop()
-			continue
-		}
-		// The ring itself failed, or the reaping after an abort timed
-		// out: the kernel may still use the memory of what is in flight.
-		// Closing the ring cancels it; the connection is unusable.
-		cr.r.Close()
-		return 0, fmt.Errorf("io_uring wait: %w", werr)
 	}
 	switch {
 	case failed == nil && cr.aborted.Load():
@@ -347,6 +337,22 @@ func (cr *connRing) reap(n int, withAck bool, ioTimeout, ackWait time.Duration, 
 		failed = errRingAborted
 	}
 	return acked, failed
+}
+
+// waitFailed handles a failed wait of a reaping loop. A wait that saw no
+// completion for its timeout ends the requests in flight (the loop goes on
+// and reaps them) and sets *failed. Anything else (the ring failed, or the
+// reaping after an abort timed out) leaves requests the kernel may still
+// be using the memory of: closing the ring cancels them, the connection is
+// unusable, and the error is returned.
+func (cr *connRing) waitFailed(werr error, failed *error) error {
+	if errors.Is(werr, ring.ErrTimeout) && !cr.aborted.Load() {
+		*failed = errRingTimeout
+		cr.stop()
+		return nil
+	}
+	cr.r.Close()
+	return fmt.Errorf("io_uring wait: %w", werr)
 }
 
 // abortReapTimeout bounds the reaping of requests after the socket was shut
@@ -410,16 +416,11 @@ func (cr *connRing) recv(dst []byte, chunk, depth int, ioTimeout time.Duration) 
 					short = true
 				}
 			}
-			if werr == nil {
-				continue
+			if werr != nil {
+				if err := cr.waitFailed(werr, &failed); err != nil {
+					return err
+				}
 			}
-			if errors.Is(werr, ring.ErrTimeout) && !cr.aborted.Load() {
-				failed = errRingTimeout
-				cr.stop()
-				continue
-			}
-			cr.r.Close()
-			return fmt.Errorf("io_uring wait: %w", werr)
 		}
 		switch {
 		case failed != nil:

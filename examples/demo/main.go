@@ -65,12 +65,14 @@ const pipelineHops = 3
 type setup struct {
 	title string
 	path  string // "" for one node; "unix" or "tcp" for two nodes
+	accel string // --accel of both nodes; "" for the default
 }
 
 var setups = []setup{
-	{"one node: producer → transform → consumer on the memory path", ""},
-	{"two nodes on this host: producer | transform → consumer, over the unix path", "unix"},
-	{"two nodes over tcp (loopback): producer | transform → consumer, over the tcp path", "tcp"},
+	{"one node: producer → transform → consumer on the memory path", "", ""},
+	{"two nodes on this host: producer | transform → consumer, over the unix path", "unix", ""},
+	{"two nodes over tcp (loopback): producer | transform → consumer, over the tcp path", "tcp", ""},
+	{"the same over tcp with --accel iouring (payloads of 4 MiB and more through io_uring; plain syscalls where refused)", "tcp", "iouring"},
 }
 
 // run runs the demo, printing to out. It returns an error if any transfer
@@ -83,7 +85,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "demo: %s\n", strings.Join(strings.Fields(strings.ReplaceAll(strings.TrimSpace(string(version)), "\n", "; ")), " "))
 	fmt.Fprintln(out, "demo: paths in this build: http ingress, memory (one copy between guest memories, same node),")
-	fmt.Fprintln(out, "demo: unix (same host) and tcp (writev, or vmsplice+splice); not built yet: io_uring, sockmap")
+	fmt.Fprintln(out, "demo: unix (same host) and tcp (writev, or vmsplice+splice), io_uring on both; not built yet: sockmap")
 	probe, err := exec.CommandContext(ctx, o.rrnode, "probe").CombinedOutput()
 	if err == nil {
 		fmt.Fprintf(out, "demo: rrnode probe:\n%s", indent(string(probe)))
@@ -146,7 +148,11 @@ func runSetup(ctx context.Context, o options, st setup, dir string, out io.Write
 	for i := len(configs) - 1; i >= 0; i-- {
 		// A first start compiles the modules (seconds each on a slow
 		// machine, more under the race detector) before /healthz answers.
-		n, err := nodeproc.Start(ctx, &nodeproc.Options{Binary: o.rrnode, Config: configs[i], Output: o.nodeLog, StartTimeout: 5 * time.Minute})
+		var args []string
+		if st.accel != "" {
+			args = []string{"--accel", st.accel}
+		}
+		n, err := nodeproc.Start(ctx, &nodeproc.Options{Binary: o.rrnode, Config: configs[i], Args: args, Output: o.nodeLog, StartTimeout: 5 * time.Minute})
 		if err != nil {
 			return 0, 0, err
 		}
@@ -241,7 +247,7 @@ func splitConfigs(config, path, dir string) ([]string, error) {
 }
 
 // printMechanism prints the sending node's metrics about its peer: which
-// mechanism it sends with, and its fallbacks.
+// mechanism it sends with, its accelerators, and its fallbacks.
 func printMechanism(ctx context.Context, client *http.Client, base string, out io.Writer) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
 	if err != nil {
@@ -256,6 +262,8 @@ func printMechanism(ctx context.Context, client *http.Client, base string, out i
 	for _, line := range strings.Split(string(body), "\n") {
 		if (strings.HasPrefix(line, "rr_tcp_mechanism{") && strings.HasSuffix(line, " 1")) ||
 			strings.HasPrefix(line, "rr_fallbacks_total{") ||
+			strings.HasPrefix(line, "rr_accel{") ||
+			strings.HasPrefix(line, "rr_zerocopy_copied_total ") ||
 			(strings.HasPrefix(line, "rr_transfers_total{") && !strings.HasSuffix(line, " 0")) {
 			fmt.Fprintf(out, "demo: edge node metric: %s\n", line)
 		}

@@ -485,15 +485,9 @@ func (r *native) Wait(cqes []CQE, min int, timeout time.Duration) (int, error) {
 	if r.closed {
 		return 0, ErrClosed
 	}
-	if min < 0 || min > len(cqes) {
-		return 0, errWaitMin
-	}
-	var deadline time.Time
-	if timeout > 0 && min > 0 {
-		if r.features&FeatExtArg == 0 {
-			return 0, fmt.Errorf("wait with a timeout: IORING_FEAT_EXT_ARG (Linux 5.11): %w", unix.EOPNOTSUPP)
-		}
-		deadline = time.Now().Add(timeout)
+	deadline, err := waitDeadline(len(cqes), min, timeout, r.features)
+	if err != nil {
+		return 0, err
 	}
 	toSubmit := r.publish()
 	if r.flags&setupSQPoll != 0 {
@@ -618,4 +612,20 @@ func (r *native) Probe() (*Probe, error) {
 		}
 	}
 	return res, nil
+}
+
+// waitDeadline checks Wait's arguments, for both backends, and returns
+// when its wait ends: never (the zero time) without a timeout or with min
+// 0.
+func waitDeadline(ncqes, min int, timeout time.Duration, features uint32) (time.Time, error) {
+	if min < 0 || min > ncqes {
+		return time.Time{}, errWaitMin
+	}
+	if timeout <= 0 || min == 0 {
+		return time.Time{}, nil
+	}
+	if features&FeatExtArg == 0 {
+		return time.Time{}, fmt.Errorf("wait with a timeout: IORING_FEAT_EXT_ARG (Linux 5.11): %w", unix.EOPNOTSUPP)
+	}
+	return time.Now().Add(timeout), nil
 }

@@ -28,7 +28,9 @@ import (
 // to) is read or written by the kernel until the request's completion is
 // reaped — for SEND_ZC, until its notification. It must stay alive and must
 // not be on a goroutine stack (stacks move): use heap or mmap'd memory, and
-// keep a reference to it until then. Closing the ring with requests in
+// keep a reference to it until then (runtime.KeepAlive after the reaping,
+// or a field of a struct that outlives the request): the ring keeps none,
+// and the garbage collector reuses memory the kernel is still sending. Closing the ring with requests in
 // flight cancels them, but only reaping their completions proves the kernel
 // is done with the memory.
 type Ring interface {
@@ -46,7 +48,8 @@ type Ring interface {
 	SendZCFixed(o Op, fd int, b []byte, msgFlags int, zcFlags uint16, bufIndex uint16) error
 	// SendMsg queues sendmsg(fd, msg, msgFlags) (IORING_OP_SENDMSG, 5.3).
 	SendMsg(o Op, fd int, msg *unix.Msghdr, msgFlags int) error
-	// Recv queues recv(fd, b, msgFlags) (IORING_OP_RECV, 5.6).
+	// Recv queues recv(fd, b, msgFlags) (IORING_OP_RECV, 5.6). An empty b
+	// on a stream socket still waits for a byte to be readable.
 	Recv(o Op, fd int, b []byte, msgFlags int) error
 	// Read and Write queue pread/pwrite at off (IORING_OP_READ/WRITE,
 	// 5.6); off ^uint64(0) means the file position.
@@ -81,10 +84,14 @@ type Ring interface {
 	// Wait submits what is queued, then fills cqes with completions
 	// (reaping them): it returns once it has at least min of them (min <=
 	// len(cqes)), or when timeout > 0 has passed with fewer, then with
-	// ErrTimeout and the count it has. min 0 only reaps what is ready.
-	// A signal does not end the wait.
+	// ErrTimeout and the count it has; timeout <= 0 waits as long as it
+	// takes (a timeout needs IORING_FEAT_EXT_ARG, Linux 5.11). min 0 only
+	// reaps what is ready. A signal does not end the wait. If the kernel
+	// refuses a submission for a full CQ (EBUSY), the requests stay queued
+	// and the next Wait submits them again.
 	Wait(cqes []CQE, min int, timeout time.Duration) (int, error)
-	// SQSpace is how many entries can be prepared before ErrQueueFull.
+	// SQSpace is how many entries can be prepared before ErrQueueFull; 0
+	// after Close.
 	SQSpace() int
 
 	// RegisterBuffers registers bufs as fixed buffers 0..len-1
@@ -97,7 +104,7 @@ type Ring interface {
 	Probe() (*Probe, error)
 	// Features are the IORING_FEAT_* flags the kernel set at setup.
 	Features() uint32
-	// Fd is the ring's file descriptor.
+	// Fd is the ring's file descriptor; -1 after Close.
 	Fd() int
 	// Close unmaps the rings and closes the ring's file descriptor. It is
 	// idempotent.
@@ -128,8 +135,9 @@ func (c CQE) Err() error {
 
 // Options configure a ring. The zero value means the defaults.
 type Options struct {
-	// Entries is the SQ size, rounded up to a power of two by the kernel.
-	// Zero means DefaultEntries. The CQ is twice as big.
+	// Entries is the SQ size, rounded up to a power of two by the kernel
+	// and clamped to its maximum (32768). Zero means DefaultEntries. The
+	// CQ is twice as big.
 	Entries uint32
 	// Flags are extra IORING_SETUP_* flags. The backends always ask for
 	// IORING_SETUP_CLAMP, IORING_SETUP_SUBMIT_ALL (5.18) and
