@@ -43,7 +43,31 @@ func BenchmarkEngineMemoryPath(b *testing.B) {
 					b.Fatal(err)
 				}
 				defer eng.Close(ctx)
-				benchSendOn(b, eng, module, size.n, true)
+				benchSendOn(b, eng, module, size.n, true, false)
+			})
+		}
+	}
+}
+
+// BenchmarkEngineUnixPath is BenchmarkEngineMemoryPath's send with the
+// receiving guest on a second node of the same process, over the unix
+// path (transport.Peer to transport.Server on a socket file): the engines
+// side by side where the payload leaves one guest's memory through a
+// socket and lands in the other's.
+//
+//	make bench-engines
+func BenchmarkEngineUnixPath(b *testing.B) {
+	module := wasmbuild.ForTest(b, runtimetest.GuestPackage)
+	for _, size := range benchSizes {
+		for _, e := range benchEngines {
+			b.Run(size.name+"/"+e.name, func(b *testing.B) {
+				ctx := context.Background()
+				eng, err := e.open(ctx, filepath.Join(b.TempDir(), "cache"))
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer eng.Close(ctx)
+				benchSendOn(b, eng, module, size.n, true, true)
 			})
 		}
 	}

@@ -90,15 +90,23 @@ func TestPipelineWasmtime(t *testing.T) {
 	stop(n)
 }
 
-// TestVersionListsEngines: rrnode version names both engines with versions.
-func TestVersionListsEngines(t *testing.T) {
+// TestEnginesListedWasmtime: rrnode version and rrnode probe name both
+// engines with their versions. (The name ends in Wasmtime: make test runs
+// this file's tests with -run Wasmtime.)
+func TestEnginesListedWasmtime(t *testing.T) {
 	bin := buildWasmtime(t, build(t))
-	out, err := exec.Command(bin, "version").CombinedOutput()
-	if err != nil {
-		t.Fatalf("rrnode version: %v\n%s", err, out)
+	for _, args := range [][]string{{"version"}, {"probe"}} {
+		out, err := exec.Command(bin, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("rrnode %s: %v\n%s", args[0], err, out)
+		}
+		if !strings.Contains(string(out), "engines: wazero v") || !strings.Contains(string(out), ", wasmtime v35.") {
+			t.Errorf("rrnode %s does not list both engines with versions:\n%s", args[0], out)
+		}
 	}
-	if !strings.Contains(string(out), "engines: wazero v") || !strings.Contains(string(out), ", wasmtime v35.") {
-		t.Fatalf("rrnode version does not list both engines:\n%s", out)
+	rows := probeFeatures(t, bin, nil)
+	if !rows["memory"].Available {
+		t.Errorf("probe --json of the wasmtime build: memory %+v", rows["memory"])
 	}
 }
 

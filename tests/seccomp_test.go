@@ -112,11 +112,14 @@ func probeFeatures(t *testing.T, binary string, env []string) map[string]probeRo
 	var r struct {
 		Kernel   string     `json:"kernel"`
 		Features []probeRow `json:"features"`
-		Engines  []string   `json:"engines"`
+		Engines  []struct {
+			Name    string `json:"name"`
+			Version string `json:"version"`
+		} `json:"engines"`
 	}
 	jsonDecode(t, out, &r)
 	if r.Kernel == "" || len(r.Engines) == 0 {
-		t.Errorf("probe --json: kernel %q, engines %q; want both", r.Kernel, r.Engines)
+		t.Errorf("probe --json: kernel %q, engines %+v; want both", r.Kernel, r.Engines)
 	}
 	rows := map[string]probeRow{}
 	for _, f := range r.Features {

@@ -17,7 +17,13 @@ import (
 type probeReport struct {
 	Kernel   string              `json:"kernel"`
 	Features []transport.Feature `json:"features"`
-	Engines  []string            `json:"engines"`
+	Engines  []engineInfo        `json:"engines"`
+}
+
+// engineInfo is an engine compiled in, as probe reports it.
+type engineInfo struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
 }
 
 func newProbeCmd(std stdio) *cobra.Command {
@@ -28,13 +34,13 @@ func newProbeCmd(std stdio) *cobra.Command {
 		Long: `Probe the kernel features the transfer paths use (unix and tcp sockets,
 splice, vmsplice, the pipe size) as this process is allowed to use them, and
 print the kernel, each feature with the reason it is unavailable, and the
-engines compiled in. It exits 0 whatever it finds: a node falls back from a
+engines compiled in, with their versions. It exits 0 whatever it finds: a node falls back from a
 refused feature, and probe only says what it would fall back from.`,
 		Args: exactArgs(0),
 		RunE: func(*cobra.Command, []string) error {
 			r := probeReport{Kernel: transport.KernelVersion(), Features: transport.Probe()}
 			for _, e := range engines {
-				r.Engines = append(r.Engines, e.name)
+				r.Engines = append(r.Engines, engineInfo{Name: e.name, Version: e.version()})
 			}
 			if asJSON {
 				enc := json.NewEncoder(std.out)
@@ -45,14 +51,18 @@ refused feature, and probe only says what it would fall back from.`,
 			return writeProbeTable(std, r)
 		},
 	}
-	c.Flags().BoolVar(&asJSON, "json", false, `print one JSON object {"kernel", "features", "engines"}`)
+	c.Flags().BoolVar(&asJSON, "json", false, `print one JSON object {"kernel", "features", "engines": [{"name", "version"}]}`)
 	return c
 }
 
 // writeProbeTable prints r as aligned columns, without trailing blanks.
 func writeProbeTable(std stdio, r probeReport) error {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "kernel: %s\nengines: %s\n\n", r.Kernel, strings.Join(r.Engines, ", "))
+	list := make([]string, len(r.Engines))
+	for i, e := range r.Engines {
+		list[i] = e.Name + " " + e.Version
+	}
+	fmt.Fprintf(&b, "kernel: %s\nengines: %s\n\n", r.Kernel, strings.Join(list, ", "))
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "FEATURE\tAVAILABLE\tDETAIL\tREASON")
 	for _, f := range r.Features {

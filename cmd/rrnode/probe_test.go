@@ -20,7 +20,7 @@ func TestProbeJSON(t *testing.T) {
 	var rep struct {
 		Kernel   string
 		Features []transport.Feature
-		Engines  []string
+		Engines  []struct{ Name, Version string }
 	}
 	dec := json.NewDecoder(strings.NewReader(r.out))
 	dec.DisallowUnknownFields()
@@ -46,8 +46,8 @@ func TestProbeJSON(t *testing.T) {
 	if !rep.Features[0].Available {
 		t.Errorf("memory unavailable: %+v", rep.Features[0])
 	}
-	if !slices.Contains(rep.Engines, "wazero") {
-		t.Errorf("engines %v, want wazero among them", rep.Engines)
+	if len(rep.Engines) == 0 || rep.Engines[0].Name != "wazero" || !strings.HasPrefix(rep.Engines[0].Version, "v1.") {
+		t.Errorf("engines %+v, want wazero v1.x first", rep.Engines)
 	}
 	if !strings.Contains(r.out, `"detail": "Linux >= 2.6.17"`) {
 		t.Errorf("kernel versions escaped or missing:\n%s", r.out)
@@ -68,7 +68,7 @@ func TestProbeText(t *testing.T) {
 	if want := "kernel: " + transport.KernelVersion(); lines[0] != want {
 		t.Errorf("first line %q, want %q", lines[0], want)
 	}
-	if !strings.HasPrefix(lines[1], "engines: wazero") {
+	if !strings.HasPrefix(lines[1], "engines: wazero v1.") {
 		t.Errorf("second line %q, want the engines", lines[1])
 	}
 	table := lines[3:]
