@@ -88,14 +88,17 @@ type DialOptions struct {
 	// [FallbackReason] spells it. The first fallback of each kind in the
 	// process is also logged as a warning.
 	OnFallback func(from, to, reason string)
-	// IOURing sends each frame and receives its ACK through an io_uring
-	// of the connection's own (Linux 5.19): the header and the payload's
-	// first chunk in one SENDMSG, the rest as linked SENDs of RingChunk
-	// bytes, RingDepth at a time, the ACK's RECV linked after the last,
-	// all submitted with one system call per batch. Where io_uring is
-	// refused (see [ProbeIOURing]) the connection uses plain syscalls,
-	// and every such transfer is reported to OnFallback ("iouring" to
-	// "plain"). Mechanism does not apply to a connection with a ring.
+	// IOURing sends payloads of RingMin bytes or more, and receives
+	// their ACKs, through an io_uring of the connection's own (Linux
+	// 5.19): the header and the payload's first chunk in one SENDMSG, the
+	// rest as linked SENDs of RingChunk bytes, RingDepth at a time, the
+	// ACK's RECV linked after the last, one system call per batch.
+	// Smaller payloads, measured faster that way, go with plain syscalls
+	// on the same connection. Where io_uring is refused (see
+	// [ProbeIOURing]) the connection uses plain syscalls for everything,
+	// and every transfer it makes is reported to OnFallback ("iouring"
+	// to "plain"). Mechanism does not apply to a payload sent through
+	// the ring.
 	IOURing bool
 	// RingChunk and RingDepth shape the linked sends. Zero means
 	// DefaultRingChunk and DefaultRingDepth; RingDepth is at most 30.

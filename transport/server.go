@@ -55,14 +55,15 @@ type ServerOptions struct {
 	// OnRefused, if not nil, is called for every connection closed because
 	// of what its peer sent, with one of the Refused* reasons.
 	OnRefused func(reason string)
-	// IOURing receives payloads and sends ACKs and REPLYs through an
-	// io_uring of the connection's own (Linux 5.19): a payload that did
-	// not arrive with its header is received straight into the
-	// receiver's view with linked RECVs of RingChunk bytes, RingDepth at
-	// a time. Headers are still read through the Go runtime's poller, so
-	// that an idle connection holds no thread. Where io_uring is refused
-	// (see [ProbeIOURing]) plain syscalls serve, and every frame so
-	// served is reported to OnFallback ("iouring" to "plain").
+	// IOURing receives payloads, and sends REPLYs, of RingMin bytes or
+	// more through an io_uring of the connection's own (Linux 5.19): the
+	// part of a payload not already read with its header is received
+	// straight into the receiver's view with linked RECVs of RingChunk
+	// bytes, RingDepth at a time. Headers, ACKs and smaller payloads go
+	// with plain syscalls; headers are read through the Go runtime's
+	// poller, so that an idle connection holds no thread. Where io_uring
+	// is refused (see [ProbeIOURing]) plain syscalls serve, and every
+	// frame so served is reported to OnFallback ("iouring" to "plain").
 	IOURing bool
 	// RingChunk and RingDepth shape the linked receives. Zero means
 	// DefaultRingChunk and DefaultRingDepth; RingDepth is at most 30.
@@ -290,8 +291,44 @@ type serverConn struct {
 	replied bool
 	fill    func(dst []byte) error
 
-	ring    *connRing // nil without IOURing or where refused
-	ringErr error     // why ring is nil
+	// ring is made on the first payload (or REPLY) large enough for it,
+	// under s.mu (a forced Close reads it); nil until then, without
+	// IOURing, or where refused: ringErr says why.
+	ring    *connRing
+	ringErr error
+}
+
+// ringFor returns the connection's ring for a transfer of n bytes, making
+// it on first use; nil if n is under RingMin, io_uring is off or refused,
+// or the server is closing.
+func (c *serverConn) ringFor(n int) *connRing {
+	o := &c.s.opts
+	if !o.IOURing || c.ringErr != nil || n < o.RingMin {
+		return nil
+	}
+	if c.ring != nil {
+		return c.ring
+	}
+	var raw syscall.RawConn
+	var err error
+	if sc, ok := c.nc.(syscall.Conn); !ok {
+		err = fmt.Errorf("%T has no file descriptor", c.nc)
+	} else if raw, err = sc.SyscallConn(); err == nil {
+		var cr *connRing
+		if cr, err = newConnRing(raw, false); err == nil {
+			c.s.mu.Lock()
+			defer c.s.mu.Unlock()
+			if c.s.closing {
+				cr.close()
+				return nil
+			}
+			c.ring = cr
+			return cr
+		}
+	}
+	c.ringErr = fmt.Errorf("io_uring: %w", err)
+	ringFellBack(c.s.log, o.OnFallback, c.ringErr)
+	return nil
 }
 
 // serverReadBuffer is the read buffer of a connection: a header, a name and
@@ -307,17 +344,6 @@ func (s *Server) newConn(nc net.Conn) *serverConn {
 	c.fill = c.fillPayload
 	if s.opts.IOURing {
 		c.ringErr = ProbeIOURing()
-		if c.ringErr == nil {
-			if sc, ok := nc.(syscall.Conn); ok {
-				raw, err := sc.SyscallConn()
-				if err == nil {
-					c.ring, err = newConnRing(raw, false)
-				}
-				if err != nil {
-					c.ringErr = fmt.Errorf("io_uring: %w", err)
-				}
-			}
-		}
 	}
 	return c
 }
@@ -362,8 +388,9 @@ func (c *serverConn) Write(p []byte) (int, error) {
 }
 
 func (c *serverConn) writeFrame(head, payload []byte) error {
-	if o := &c.s.opts; c.ring != nil && len(payload) >= o.RingMin {
-		return c.ring.sendFrame(head, payload, o.RingChunk, o.RingDepth, o.IOTimeout)
+	if r := c.ringFor(len(payload)); r != nil {
+		o := &c.s.opts
+		return r.sendFrame(head, payload, o.RingChunk, o.RingDepth, o.IOTimeout)
 	}
 	c.nc.SetWriteDeadline(time.Now().Add(c.s.opts.IOTimeout))
 	c.iov[0], c.iov[1] = head, payload
@@ -378,8 +405,8 @@ func (c *serverConn) writeFrame(head, payload []byte) error {
 func (c *serverConn) fillPayload(dst []byte) error {
 	c.dr.arm()
 	var err error
-	if c.ring != nil && len(dst)-c.br.Buffered() >= c.s.opts.RingMin {
-		err = c.fillRing(dst)
+	if r := c.ringFor(len(dst) - c.br.Buffered()); r != nil {
+		err = c.fillRing(r, dst)
 	} else {
 		err = ReadPayload(c.br, c.h, dst)
 	}
@@ -393,13 +420,13 @@ func (c *serverConn) fillPayload(dst []byte) error {
 
 // fillRing is fillPayload through the connection's ring: what the read
 // buffer holds of the payload, then the rest straight from the socket.
-func (c *serverConn) fillRing(dst []byte) error {
+func (c *serverConn) fillRing(r *connRing, dst []byte) error {
 	if uint64(len(dst)) != c.h.PayloadLen {
 		return errPayloadView
 	}
 	k, _ := c.br.Read(dst[:c.br.Buffered()]) // from the buffer only
 	o := &c.s.opts
-	if err := c.ring.recv(dst[k:], o.RingChunk, o.RingDepth, o.IOTimeout); err != nil {
+	if err := r.recv(dst[k:], o.RingChunk, o.RingDepth, o.IOTimeout); err != nil {
 		return err
 	}
 	if c.h.Flags&FlagCRC != 0 && Checksum(dst) != c.h.CRC {
@@ -449,7 +476,7 @@ func (c *serverConn) serve() {
 			return
 		}
 		to := c.intern(name)
-		if s.opts.IOURing && c.ring == nil {
+		if s.opts.IOURing && c.ringErr != nil {
 			ringFellBack(s.log, s.opts.OnFallback, c.ringErr)
 		}
 		c.h, c.read, c.fillErr, c.replied = h, false, nil, false
