@@ -7,7 +7,20 @@ BENCHCOUNT ?= 1
 # WASMTIME=1 builds rrnode with the Wasmtime engine (-tags wasmtime: cgo,
 # wasmtime-go's bundled static library). The default build is pure Go.
 WASMTIME ?=
-BUILDTAGS := $(if $(filter 1 yes true,$(WASMTIME)),-tags wasmtime)
+# WASMEDGE=1 builds rrnode with the WasmEdge engine (-tags wasmedge: cgo,
+# against an installed WasmEdge 0.14 C library in WASMEDGE_DIR, which holds
+# include/wasmedge/wasmedge.h and lib/libwasmedge.so; see README). There is
+# no default: WasmEdge is in no registry, so the user says where it is.
+# make test runs the WasmEdge engine's tests when WASMEDGE_DIR is set.
+WASMEDGE ?=
+WASMEDGE_DIR ?=
+WASMEDGE_ON := $(filter 1 yes true,$(WASMEDGE))
+comma := ,
+BUILDTAGS := $(if $(or $(filter 1 yes true,$(WASMTIME)),$(WASMEDGE_ON)),-tags $(subst $() ,$(comma),$(strip $(if $(filter 1 yes true,$(WASMTIME)),wasmtime) $(if $(WASMEDGE_ON),wasmedge))))
+# The cgo flags of the WasmEdge library, with an rpath so that rrnode finds
+# libwasmedge.so where it was built against without LD_LIBRARY_PATH.
+WASMEDGE_ENV = CGO_CFLAGS="-I$(WASMEDGE_DIR)/include" CGO_LDFLAGS="-L$(WASMEDGE_DIR)/lib -Wl,-rpath,$(WASMEDGE_DIR)/lib -lwasmedge"
+BUILDENV := $(if $(WASMEDGE_ON),$(WASMEDGE_ENV))
 # rrnode version prints it; a tag, or the commit, "-dirty" if modified.
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 
@@ -22,7 +35,7 @@ DEMO_SRC := $(filter-out %_test.go,$(wildcard examples/demo/*.go internal/nodepr
 
 .DEFAULT_GOAL := all
 .DELETE_ON_ERROR:
-.PHONY: all build wasm demo test bench bench-engines clean FORCE
+.PHONY: all build wasm demo test test-wasmedge bench bench-engines bench-wasmedge clean FORCE check-wasmedge
 
 all: build wasm
 
@@ -30,13 +43,22 @@ build: build/rrnode
 
 # FORCE when the tags may differ from the last build's: make compares file
 # times, not flags; go build's cache keeps a rebuild cheap.
-build/rrnode: $(HOST_SRC) $(if $(BUILDTAGS),FORCE,build/.tags-default)
+build/rrnode: $(HOST_SRC) $(if $(BUILDTAGS),FORCE,build/.tags-default) $(if $(WASMEDGE_ON),check-wasmedge)
 	@mkdir -p $(@D)
 	$(if $(BUILDTAGS),rm -f build/.tags-default)
-	$(GO) build $(BUILDTAGS) -trimpath -ldflags "-X main.version=$(VERSION)" -o $@ ./cmd/rrnode
+	$(BUILDENV) $(GO) build $(BUILDTAGS) -trimpath -ldflags "-X main.version=$(VERSION)" -o $@ ./cmd/rrnode
 
-# Touched by a default build, removed by a WASMTIME=1 build: a default
-# build after a Wasmtime one rebuilds build/rrnode without the tag.
+# Says plainly what is missing when WASMEDGE_DIR does not hold a WasmEdge
+# installation.
+check-wasmedge:
+	@if [ -z "$(WASMEDGE_DIR)" ]; then \
+		echo "WASMEDGE_DIR is not set: point it at an installed WasmEdge 0.14 (e.g. WASMEDGE_DIR=\$$HOME/.wasmedge after its installer; see README)"; exit 1; fi
+	@for f in include/wasmedge/wasmedge.h lib/libwasmedge.so; do \
+		if [ ! -e "$(WASMEDGE_DIR)/$$f" ]; then \
+			echo "WASMEDGE_DIR=$(WASMEDGE_DIR) has no $$f: it is not a WasmEdge 0.14 installation (see README)"; exit 1; fi; done
+
+# Touched by a default build, removed by a tagged (WASMTIME=1, WASMEDGE=1) build: a default
+# build after a tagged one rebuilds build/rrnode without the tags.
 build/.tags-default:
 	@mkdir -p $(@D)
 	@touch $@
@@ -78,6 +100,14 @@ test:
 	$(GO) vet -tags wasmtime ./runtime/wasmtime/ ./cmd/rrnode/ ./tests/ ./node/
 	$(GO) test -race -tags wasmtime -count=1 -timeout 10m ./runtime/wasmtime/
 	$(GO) test -tags wasmtime -count=1 -timeout 10m -run 'Wasmtime' ./tests/
+	@# The WasmEdge engine (cgo, against the library in WASMEDGE_DIR): its
+	@# conformance suite under -race, and the example pipeline (in one node,
+	@# and over the unix and tcp paths) on rrnode start --engine wasmedge.
+	@if [ -n "$(WASMEDGE_DIR)" ]; then \
+		$(MAKE) --no-print-directory test-wasmedge; \
+	else \
+		echo "make test: WASMEDGE_DIR not set: the WasmEdge engine's tests did not run (the library is in no registry CI can reach; see README)"; \
+	fi
 	CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/rrnode
 	@# internal/ring's suite again on the giouring backend (build tag; it
 	@# linknames syscall.munmap, hence -checklinkname=0), and proof that
@@ -86,12 +116,21 @@ test:
 	$(GO) test -race -tags giouring -ldflags=-checklinkname=0 -count=1 ./internal/ring/...
 	@if $(GO) list -deps ./cmd/rrnode | grep -q giouring; then echo "the default build of rrnode imports giouring"; exit 1; fi
 
+test-wasmedge: check-wasmedge
+	$(WASMEDGE_ENV) $(GO) vet -tags wasmedge ./runtime/wasmedge/ ./cmd/rrnode/ ./tests/ ./node/
+	$(WASMEDGE_ENV) $(GO) test -race -tags wasmedge -count=1 -timeout 10m ./runtime/wasmedge/
+	$(WASMEDGE_ENV) $(GO) test -tags wasmedge -count=1 -timeout 15m -run 'Wasmedge' ./tests/
+
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) ./node/ ./transport/
 
 # The engines side by side: memory path, cold start, host call (docs/BENCHMARKS.md).
 bench-engines:
 	$(GO) test -tags wasmtime -run '^$$' -bench 'Engine' -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) ./node/ ./runtime/wasmtime/
+
+# wazero and WasmEdge side by side: memory path, unix path, cold start.
+bench-wasmedge: check-wasmedge
+	$(WASMEDGE_ENV) $(GO) test -tags wasmedge -run '^$$' -bench 'Wasmedge' -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) ./node/
 
 clean:
 	rm -rf build

@@ -8,38 +8,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/roadrunner-wasm/roadrunner/internal/nodeproc"
 )
 
-var (
-	wasmtimeOnce sync.Once
-	wasmtimeBin  string
-	wasmtimeErr  error
-)
-
-// buildWasmtime builds rrnode with -tags wasmtime beside the default one of
-// build, once per test binary.
-func buildWasmtime(t *testing.T, tr tree) string {
-	t.Helper()
-	wasmtimeOnce.Do(func() {
-		wasmtimeBin = filepath.Join(tr.dir, "bin", "rrnode-wasmtime")
-		args := []string{"build", "-tags", "wasmtime", "-o", wasmtimeBin}
-		if raceEnabled() {
-			args = append(args, "-race")
-		}
-		cmd := exec.Command(goTool(), append(args, module+"/cmd/rrnode")...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			wasmtimeErr = fmt.Errorf("go build -tags wasmtime rrnode: %w\n%s", err, out)
-		}
-	})
-	if wasmtimeErr != nil {
-		t.Fatal(wasmtimeErr)
-	}
-	return wasmtimeBin
-}
+// buildWasmtime builds rrnode with -tags wasmtime, once per test binary.
+func buildWasmtime(t *testing.T, tr tree) string { return buildTagged(t, tr, "wasmtime") }
 
 // TestPipelineWasmtime runs the example pipeline on rrnode start --engine
 // wasmtime: the same payloads, checked the same way as TestPipeline, and a

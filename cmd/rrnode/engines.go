@@ -28,9 +28,11 @@ const defaultEngine = "wazero"
 
 func registerEngine(e engine) { engines = append(engines, e) }
 
-// knownEngines are engines rrnode can be built with, and how.
-var knownEngines = map[string]string{
-	"wasmtime": "make build WASMTIME=1 or -tags wasmtime",
+// knownEngines are engines rrnode can be built with: their proper names,
+// and how.
+var knownEngines = map[string]struct{ title, how string }{
+	"wasmtime": {"Wasmtime", "make build WASMTIME=1 or -tags wasmtime"},
+	"wasmedge": {"WasmEdge", "make build WASMEDGE=1 WASMEDGE_DIR=<WasmEdge 0.14 install> or -tags wasmedge"},
 }
 
 func engineNames() string {
@@ -49,8 +51,8 @@ func lookupEngine(name string) (engine, error) {
 			return e, nil
 		}
 	}
-	if how, ok := knownEngines[name]; ok {
-		return engine{}, fmt.Errorf("--engine %s: this rrnode was built without %s; build with %s", name, strings.ToUpper(name[:1])+name[1:], how)
+	if k, ok := knownEngines[name]; ok {
+		return engine{}, fmt.Errorf("--engine %s: this rrnode was built without %s; build with %s", name, k.title, k.how)
 	}
 	return engine{}, usageError{fmt.Errorf("--engine %q: want %s", name, engineNames())}
 }
