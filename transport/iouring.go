@@ -195,9 +195,6 @@ func (c *clientConn) sendRing(ctx context.Context, p *Peer, h Header, head, payl
 	}
 	zeroCopy := rs.zeroCopy
 	acked, sent, err := c.ring.send(rs)
-	if debugRing {
-		println("ring send", len(payload), acked, sent.IsZero(), fmt.Sprint(err))
-	}
 	*rs = ringSend{} // no reference to the guest's memory past the transfer
 	if zeroCopy {
 		p.zcSends.Add(int64(c.ring.zcSent))
@@ -242,4 +239,3 @@ func (c *clientConn) sendRing(ctx context.Context, p *Peer, h Header, head, payl
 	return c.answer(ctx, p, h, reply, nil, landed, true)
 }
 
-var debugRing = false
