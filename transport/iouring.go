@@ -238,4 +238,3 @@ func (c *clientConn) sendRing(ctx context.Context, p *Peer, h Header, head, payl
 	}
 	return c.answer(ctx, p, h, reply, nil, landed, true)
 }
-
