@@ -4,9 +4,6 @@ package tests
 
 import (
 	"context"
-	"fmt"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -34,12 +31,7 @@ func TestPipelineWasmedge(t *testing.T) {
 	if !strings.Contains(n.Output(), "wasmedge") {
 		t.Errorf("the node's start log does not name the engine:\n%s", n.Output())
 	}
-	for _, size := range []int{0, 1, 1 << 10, 1 << 20, 64 << 20} {
-		t.Run(fmt.Sprintf("%dB", size), func(t *testing.T) {
-			payload := pattern(size)
-			checkPipeline(t, post(t, n, "producer", payload), payload)
-		})
-	}
+	checkPipelineSizes(t, n)
 	status, err := n.Stop()
 	if err != nil || status != 0 {
 		t.Fatalf("rrnode exited with status %d (%v); output:\n%s", status, err, n.Output())
@@ -50,16 +42,7 @@ func TestPipelineWasmedge(t *testing.T) {
 // engines with their versions. (The name ends in Wasmedge: make test runs
 // this file's tests with -run Wasmedge.)
 func TestEnginesListedWasmedge(t *testing.T) {
-	bin := buildWasmedge(t, build(t))
-	for _, args := range [][]string{{"version"}, {"probe"}} {
-		out, err := exec.Command(bin, args...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("rrnode %s: %v\n%s", args[0], err, out)
-		}
-		if !strings.Contains(string(out), "engines: wazero v") || !strings.Contains(string(out), ", wasmedge 0.14.") {
-			t.Errorf("rrnode %s does not list both engines with versions:\n%s", args[0], out)
-		}
-	}
+	checkEnginesListed(t, buildWasmedge(t, build(t)), "wasmedge 0.14.")
 }
 
 // TestRemotePipelineWasmedge splits the example pipeline over two rrnode
@@ -69,27 +52,5 @@ func TestEnginesListedWasmedge(t *testing.T) {
 // a REPLY frame.
 func TestRemotePipelineWasmedge(t *testing.T) {
 	tr := buildAll(t)
-	bin := buildWasmedge(t, tr)
-	o := launchOpts{binary: bin, args: []string{"--engine", "wasmedge"}}
-	for _, path := range []string{"unix", "tcp"} {
-		t.Run(path, func(t *testing.T) {
-			dir := shortDir(t)
-			bc := nodeConfig{name: "b", functions: []fn{transformFn, consumerFn}}
-			if path == "unix" {
-				bc.listenUnix = filepath.Join(dir, "b.sock")
-			} else {
-				bc.listenTCP = "127.0.0.1:0"
-			}
-			b := launch(t, tr, "b", bc.write(t, tr, dir), o)
-			a := launch(t, tr, "a", nodeConfig{
-				name:      "a",
-				functions: []fn{producerFn},
-				peers:     []peer{{name: "b", address: path + "://" + b.listenAddr(t, path), functions: []string{"transform", "consumer"}}},
-			}.write(t, tr, dir), o)
-			if !strings.Contains(a.log.since(0), "wasmedge") {
-				t.Fatalf("node a does not run on wasmedge:\n%s", a.log.tail(4096))
-			}
-			runPipeline(t, a, []int{0, 1, 1 << 20, 64 << 20}, path, "memory")
-		})
-	}
+	runRemotePipelineOn(t, tr, buildWasmedge(t, tr), "wasmedge")
 }

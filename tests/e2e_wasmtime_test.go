@@ -4,8 +4,6 @@ package tests
 
 import (
 	"context"
-	"fmt"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -47,12 +45,7 @@ func TestPipelineWasmtime(t *testing.T) {
 	if !strings.Contains(n.Output(), "wasmtime") {
 		t.Errorf("the node's start log does not name the engine:\n%s", n.Output())
 	}
-	for _, size := range []int{0, 1, 1 << 10, 1 << 20, 64 << 20} {
-		t.Run(fmt.Sprintf("%dB", size), func(t *testing.T) {
-			payload := pattern(size)
-			checkPipeline(t, post(t, n, "producer", payload), payload)
-		})
-	}
+	checkPipelineSizes(t, n)
 	stop(n)
 
 	cached, _ := filepath.Glob(filepath.Join(cache, "roadrunner", "wasmtime", "*.cwasm"))
@@ -69,20 +62,7 @@ func TestPipelineWasmtime(t *testing.T) {
 // engines with their versions. (The name ends in Wasmtime: make test runs
 // this file's tests with -run Wasmtime.)
 func TestEnginesListedWasmtime(t *testing.T) {
-	bin := buildWasmtime(t, build(t))
-	for _, args := range [][]string{{"version"}, {"probe"}} {
-		out, err := exec.Command(bin, args...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("rrnode %s: %v\n%s", args[0], err, out)
-		}
-		if !strings.Contains(string(out), "engines: wazero v") || !strings.Contains(string(out), ", wasmtime v35.") {
-			t.Errorf("rrnode %s does not list both engines with versions:\n%s", args[0], out)
-		}
-	}
-	rows := probeFeatures(t, bin, nil)
-	if !rows["memory"].Available {
-		t.Errorf("probe --json of the wasmtime build: memory %+v", rows["memory"])
-	}
+	checkEnginesListed(t, buildWasmtime(t, build(t)), "wasmtime v35.")
 }
 
 // TestRemotePipelineWasmtime splits the example pipeline over two rrnode
@@ -92,27 +72,5 @@ func TestEnginesListedWasmtime(t *testing.T) {
 // a REPLY frame.
 func TestRemotePipelineWasmtime(t *testing.T) {
 	tr := buildAll(t)
-	bin := buildWasmtime(t, tr)
-	o := launchOpts{binary: bin, args: []string{"--engine", "wasmtime"}}
-	for _, path := range []string{"unix", "tcp"} {
-		t.Run(path, func(t *testing.T) {
-			dir := shortDir(t)
-			bc := nodeConfig{name: "b", functions: []fn{transformFn, consumerFn}}
-			if path == "unix" {
-				bc.listenUnix = filepath.Join(dir, "b.sock")
-			} else {
-				bc.listenTCP = "127.0.0.1:0"
-			}
-			b := launch(t, tr, "b", bc.write(t, tr, dir), o)
-			a := launch(t, tr, "a", nodeConfig{
-				name:      "a",
-				functions: []fn{producerFn},
-				peers:     []peer{{name: "b", address: path + "://" + b.listenAddr(t, path), functions: []string{"transform", "consumer"}}},
-			}.write(t, tr, dir), o)
-			if !strings.Contains(a.log.since(0), "wasmtime") {
-				t.Fatalf("node a does not run on wasmtime:\n%s", a.log.tail(4096))
-			}
-			runPipeline(t, a, []int{0, 1, 1 << 20, 64 << 20}, path, "memory")
-		})
-	}
+	runRemotePipelineOn(t, tr, buildWasmtime(t, tr), "wasmtime")
 }
