@@ -11,7 +11,7 @@ import (
 const (
 	AccelAuto    = "auto"
 	AccelNone    = "none"
-	AccelIOURing = "iouring"
+	AccelIOURing = transport.AccelIOURing
 	AccelSockmap = "sockmap"
 )
 
