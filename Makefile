@@ -35,7 +35,7 @@ DEMO_SRC := $(filter-out %_test.go,$(wildcard examples/demo/*.go internal/nodepr
 
 .DEFAULT_GOAL := all
 .DELETE_ON_ERROR:
-.PHONY: all build wasm demo test test-wasmedge bench bench-engines bench-wasmedge clean FORCE check-wasmedge
+.PHONY: all build wasm demo generate test test-wasmedge bench bench-engines bench-wasmedge clean FORCE check-wasmedge
 
 all: build wasm
 
@@ -78,7 +78,14 @@ build/demo: $(DEMO_SRC)
 demo: build/rrnode $(WASM) build/demo
 	./build/demo -rrnode build/rrnode -config examples/pipeline.yaml
 
+# The eBPF objects from bpf/sockmap.c (bpf2go, clang-16: see README).
+generate:
+	$(GO) generate ./bpf/
+
 test:
+	@# The committed bpf2go output must be what the sources generate.
+	$(GO) generate ./bpf/
+	@git diff --exit-code -- bpf/ || { echo "bpf/: the committed bpf2go output differs from what bpf/sockmap.c generates: run make generate and commit"; exit 1; }
 	@files=$$(gofmt -l $$(find . -name '*.go' -not -path './build/*' -not -path './.git/*')); \
 	if [ -n "$$files" ]; then echo "gofmt -l: these files need gofmt -w:"; echo "$$files"; exit 1; fi
 	$(GO) vet ./...
