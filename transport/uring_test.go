@@ -87,45 +87,40 @@ func stalledListener(t *testing.T) (addr string, conns chan net.Conn) {
 	return "tcp://" + ln.Addr().String(), conns
 }
 
-// TestRingStalledPeer: a peer that stops reading makes the linked sends
-// stop; after IOTimeout without a completion the transfer fails, every
-// request in flight is reaped, and the connection is dropped.
-func TestRingStalledPeer(t *testing.T) {
+// stuckSend sends 64 MiB under ctx to a peer that never reads and checks
+// that the send fails with want within limit, every request in flight
+// reaped, and that the connection is dropped.
+func stuckSend(t *testing.T, ctx context.Context, opts *transport.DialOptions, want error, limit time.Duration) {
+	t.Helper()
 	requireRing(t)
 	addr, _ := stalledListener(t)
-	p := newPeer(t, addr, &transport.DialOptions{IOURing: true, IOTimeout: 300 * time.Millisecond})
+	p := newPeer(t, addr, opts)
 	start := time.Now()
-	_, err := p.Send(context.Background(), "fn", pattern(64<<20, 1), nil)
-	if !errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("err = %v, want a timeout", err)
+	_, err := p.Send(ctx, "fn", pattern(64<<20, 1), nil)
+	if !errors.Is(err, want) {
+		t.Fatalf("err = %v, want %v", err, want)
 	}
-	if d := time.Since(start); d > 5*time.Second {
+	if d := time.Since(start); d > limit {
 		t.Fatalf("send returned after %v", d)
 	}
 	if open, _ := p.Conns(); open != 0 {
-		t.Fatalf("%d connections open, want the timed-out one closed", open)
+		t.Fatalf("%d connections open, want the failed one closed", open)
 	}
+}
+
+// TestRingStalledPeer: a peer that stops reading makes the linked sends
+// stop; after IOTimeout without a completion the transfer fails.
+func TestRingStalledPeer(t *testing.T) {
+	stuckSend(t, context.Background(), &transport.DialOptions{IOURing: true, IOTimeout: 300 * time.Millisecond}, os.ErrDeadlineExceeded, 5*time.Second)
 }
 
 // TestRingCancel: a context canceled while the sends are stuck ends the
 // transfer at once with the context's cause.
 func TestRingCancel(t *testing.T) {
-	requireRing(t)
-	addr, _ := stalledListener(t)
-	p := newPeer(t, addr, &transport.DialOptions{IOURing: true})
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	time.AfterFunc(200*time.Millisecond, cancel)
-	start := time.Now()
-	_, err := p.Send(ctx, "fn", pattern(64<<20, 1), nil)
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v, want context.Canceled", err)
-	}
-	if d := time.Since(start); d > 3*time.Second {
-		t.Fatalf("send returned after %v", d)
-	}
-	if open, _ := p.Conns(); open != 0 {
-		t.Fatalf("%d connections open, want the canceled one closed", open)
-	}
+	stuckSend(t, ctx, &transport.DialOptions{IOURing: true}, context.Canceled, 3*time.Second)
 }
 
 // TestRingPeerGone: a peer that closes mid-payload fails the transfer with

@@ -132,32 +132,15 @@ func NewGiouring(o *Options) (Ring, error) {
 	if opt.Flags&gioRefused != 0 {
 		return nil, fmt.Errorf("io_uring_setup: flags %#x are not supported over giouring: %w", opt.Flags&gioRefused, unix.EINVAL)
 	}
-	entries := opt.Entries
-	if entries == 0 {
-		entries = DefaultEntries
-	}
-	// Dropped in this order when the kernel refuses them (EINVAL), unless
-	// the caller asked for them.
-	newer := []uint32{SetupCoopTaskrun | SetupTaskrunFlag, SetupSubmitAll}
-	flags := SetupClamp | setupCQSize | SetupSubmitAll | SetupCoopTaskrun | SetupTaskrunFlag | opt.Flags
-	var (
-		g   *giouring.Ring
-		p   params
-		err error
-	)
-	for i := 0; ; i++ {
-		p = params{flags: flags, cqEntries: uint32(min(2*uint64(entries), math.MaxUint32))}
+	var g *giouring.Ring
+	p, flags, err := setupFlags(opt, func(entries uint32, p *params) error {
 		// A failed QueueInitParams closes the fd and unmaps what it
 		// mapped; the next try starts from a new Ring.
 		g = giouring.NewRing()
-		err = g.QueueInitParams(entries, (*giouring.Params)(unsafe.Pointer(&p)))
-		if !errors.Is(err, unix.EINVAL) || i == len(newer) {
-			break
-		}
-		flags &^= newer[i] &^ opt.Flags
-	}
+		return g.QueueInitParams(entries, (*giouring.Params)(unsafe.Pointer(p)))
+	})
 	if err != nil {
-		return nil, fmt.Errorf("io_uring_setup: %w", err)
+		return nil, err
 	}
 	return &gioRing{
 		g:         g,

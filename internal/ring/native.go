@@ -87,29 +87,13 @@ func New(o *Options) (Ring, error) {
 	if opt.Flags&setupNoMmap != 0 {
 		return nil, fmt.Errorf("io_uring_setup: IORING_SETUP_NO_MMAP is not supported: %w", unix.EINVAL)
 	}
-	entries := opt.Entries
-	if entries == 0 {
-		entries = DefaultEntries
-	}
-	// Dropped in this order when the kernel refuses them (EINVAL), unless
-	// the caller asked for them.
-	newer := []uint32{SetupCoopTaskrun | SetupTaskrunFlag, SetupSubmitAll}
-	flags := SetupClamp | setupCQSize | SetupSubmitAll | SetupCoopTaskrun | SetupTaskrunFlag | opt.Flags
-	var (
-		p   params
-		fd  int
-		err error
-	)
-	for i := 0; ; i++ {
-		p = params{flags: flags, cqEntries: uint32(min(2*uint64(entries), math.MaxUint32))}
-		fd, err = setup(entries, &p)
-		if !errors.Is(err, unix.EINVAL) || i == len(newer) {
-			break
-		}
-		flags &^= newer[i] &^ opt.Flags
-	}
+	var fd int
+	p, flags, err := setupFlags(opt, func(entries uint32, p *params) (err error) {
+		fd, err = setup(entries, p)
+		return err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("io_uring_setup: %w", err)
+		return nil, err
 	}
 	r := &native{fd: fd, flags: flags, features: p.features}
 	if err := r.mapRings(&p); err != nil {
@@ -628,4 +612,30 @@ func waitDeadline(ncqes, min int, timeout time.Duration, features uint32) (time.
 		return time.Time{}, fmt.Errorf("wait with a timeout: IORING_FEAT_EXT_ARG (Linux 5.11): %w", unix.EOPNOTSUPP)
 	}
 	return time.Now().Add(timeout), nil
+}
+
+// setupFlags sets up a ring with try, for both backends: the entries of
+// opt (DefaultEntries if none), a CQ twice the SQ, and the flags every
+// ring asks for plus opt.Flags; on EINVAL it tries again without the
+// newer flags the caller did not ask for, in this order: COOP_TASKRUN
+// with TASKRUN_FLAG (5.19), then SUBMIT_ALL (5.18). It returns the
+// kernel's params and the flags that were accepted.
+func setupFlags(opt Options, try func(entries uint32, p *params) error) (params, uint32, error) {
+	entries := opt.Entries
+	if entries == 0 {
+		entries = DefaultEntries
+	}
+	newer := []uint32{SetupCoopTaskrun | SetupTaskrunFlag, SetupSubmitAll}
+	flags := SetupClamp | setupCQSize | SetupSubmitAll | SetupCoopTaskrun | SetupTaskrunFlag | opt.Flags
+	for i := 0; ; i++ {
+		p := params{flags: flags, cqEntries: uint32(min(2*uint64(entries), math.MaxUint32))}
+		err := try(entries, &p)
+		if err == nil {
+			return p, flags, nil
+		}
+		if !errors.Is(err, unix.EINVAL) || i == len(newer) {
+			return params{}, 0, fmt.Errorf("io_uring_setup: %w", err)
+		}
+		flags &^= newer[i] &^ opt.Flags
+	}
 }
