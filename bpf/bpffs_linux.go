@@ -55,22 +55,42 @@ func isBPFFS(path string) (bool, error) {
 	return uint32(st.Type) == unix.BPF_FS_MAGIC, nil
 }
 
-// lockDir takes an exclusive flock on dir, for the load-or-pin sequence
-// of one process at a time, and returns its release.
-func lockDir(dir string) (func(), error) {
+// lockDir opens dir and takes a flock on it (how: LOCK_EX or LOCK_SH);
+// closing the returned descriptor releases it.
+func lockDir(dir string, how int) (int, error) {
 	fd, err := unix.Open(filepath.Clean(dir), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("bpf: %w", &os.PathError{Op: "open", Path: dir, Err: err})
+		return -1, fmt.Errorf("bpf: %w", &os.PathError{Op: "open", Path: dir, Err: err})
 	}
+	if err := flock(fd, how); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("bpf: %w", &os.PathError{Op: "flock", Path: dir, Err: err})
+	}
+	return fd, nil
+}
+
+// flock is flock(2), restarted on EINTR.
+func flock(fd, how int) error {
 	for {
-		err = unix.Flock(fd, unix.LOCK_EX)
+		err := unix.Flock(fd, how)
 		if err != unix.EINTR {
-			break
+			return err
 		}
 	}
-	if err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("bpf: %w", &os.PathError{Op: "flock", Path: dir, Err: err})
+}
+
+// sameDir reports whether fd is still the directory at path (a CloseLast
+// may have removed it after fd was opened).
+func sameDir(fd int, path string) (bool, error) {
+	var a, b unix.Stat_t
+	if err := unix.Fstat(fd, &a); err != nil {
+		return false, fmt.Errorf("bpf: %w", &os.PathError{Op: "fstat", Path: path, Err: err})
 	}
-	return func() { unix.Close(fd) }, nil
+	if err := unix.Stat(path, &b); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return false, nil
+		}
+		return false, fmt.Errorf("bpf: %w", &os.PathError{Op: "stat", Path: path, Err: err})
+	}
+	return a.Dev == b.Dev && a.Ino == b.Ino, nil
 }

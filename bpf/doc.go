@@ -16,9 +16,16 @@
 // /sys/fs/bpf if it is not mounted); later calls, in this process or
 // another, reuse the pins, so every node of the host shares one map. The
 // program is attached to the map before anything can be inserted. Each
-// process inserts its own established sockets ([Sockmap.Add]) and removes
-// them before closing them ([Sockmap.Remove]); the last one out calls
-// [Sockmap.Unpin].
+// process inserts its own established sockets ([Sockmap.Add]); the kernel
+// takes a socket out when it is closed, and [Sockmap.Remove] takes one out
+// earlier. Every open Sockmap holds a shared flock on its pin directory;
+// [Sockmap.CloseLast] removes the pins only when it can take that lock
+// exclusively, that is when it is the host's last user, and a Load racing
+// with it starts again on fresh pins.
+//
+// [Probe] answers whether this process could do all of that, leaving
+// nothing behind: bpffs mountable, the program and maps loaded unpinned,
+// one byte redirected between two loopback sockets.
 //
 // Every error that means "this host or this process may not use BPF
 // sockmaps" (no CAP_BPF/CAP_NET_ADMIN, no bpffs, a kernel without sockmap

@@ -28,6 +28,10 @@ const (
 	pinSockHash = "sock_hash"
 	pinStats    = "redirect_stats"
 	pinProgram  = "redirect_peer"
+	// lockName is a directory beside the pins whose exclusive flock
+	// serialises Load and CloseLast; the pin directory's own flock,
+	// shared, marks the open Sockmaps.
+	lockName = "lock"
 )
 
 // Options configures [Load]; nil means the defaults.
@@ -44,6 +48,12 @@ type Options struct {
 type Sockmap struct {
 	pinDir string
 	objs   sockmapObjects
+	mapID  uint32
+	// lock is the pin directory, opened and held under a shared flock
+	// while this Sockmap is open: [Sockmap.CloseLast] unpins only when it
+	// can turn that into an exclusive lock, that is when no other open
+	// Sockmap of the host uses the directory.
+	lock int
 }
 
 // Key is one end's view of a TCP/IPv4 connection: the key under which
@@ -64,15 +74,49 @@ func Load(opts *Options) (*Sockmap, error) {
 		dir = opts.PinDir
 	}
 	dir = filepath.Clean(dir)
-	if err := ensureBPFFS(dir); err != nil {
-		return nil, err
+	lockPath := filepath.Join(dir, lockName)
+	// A CloseLast of another process may remove the directory between
+	// ensureBPFFS and the lock: then the lock is on a removed directory,
+	// and Load starts again.
+	for attempt := 0; ; attempt++ {
+		if err := ensureBPFFS(dir); err != nil {
+			return nil, err
+		}
+		if err := os.Mkdir(lockPath, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("bpf: %w", err)
+		}
+		lfd, err := lockDir(lockPath, unix.LOCK_EX)
+		if err != nil {
+			return nil, err
+		}
+		if ok, err := sameDir(lfd, lockPath); err != nil || !ok {
+			unix.Close(lfd)
+			if err == nil && attempt < 3 {
+				continue
+			}
+			if err == nil {
+				err = fmt.Errorf("bpf: %s keeps being removed while loading", dir)
+			}
+			return nil, err
+		}
+		s, err := load(dir)
+		if err == nil {
+			// This Sockmap is among the directory's users until Close.
+			s.lock, err = lockDir(dir, unix.LOCK_SH)
+			if err != nil {
+				s.objs.Close()
+			}
+		}
+		unix.Close(lfd)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
 	}
-	unlock, err := lockDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
+}
 
+// load does Load's work under the exclusive lock of dir.
+func load(dir string) (*Sockmap, error) {
 	spec, err := loadSockmap()
 	if err != nil {
 		return nil, err
@@ -82,7 +126,7 @@ func Load(opts *Options) (*Sockmap, error) {
 	}
 	copts := &ebpf.CollectionOptions{Maps: ebpf.MapOptions{PinPath: dir}}
 
-	s := &Sockmap{pinDir: dir}
+	s := &Sockmap{pinDir: dir, lock: -1}
 	if err := spec.LoadAndAssign(&s.objs.sockmapMaps, copts); err != nil {
 		return nil, classify("load maps", err)
 	}
@@ -109,6 +153,13 @@ func Load(opts *Options) (*Sockmap, error) {
 			return nil, fmt.Errorf("bpf: %w", err)
 		}
 	}
+	info, err := s.objs.SockHash.Info()
+	if err != nil {
+		s.objs.Close()
+		return nil, classify("map info", err)
+	}
+	id, _ := info.ID()
+	s.mapID = uint32(id)
 	return s, nil
 }
 
@@ -202,7 +253,84 @@ func (s *Sockmap) Stats() (msgs, bytes uint64, err error) {
 // Close releases this process's handles. The pins, the attachment and
 // the sockets in the map stay for the other processes of the host.
 func (s *Sockmap) Close() error {
-	return s.objs.Close()
+	err := s.objs.Close()
+	if s.lock >= 0 {
+		unix.Close(s.lock)
+		s.lock = -1
+	}
+	return err
+}
+
+// CloseLast closes s and, when no other open Sockmap on the host uses the
+// same pin directory (in this process or another), removes the pins: the
+// clean shutdown of the last node out. It reports whether it unpinned.
+func (s *Sockmap) CloseLast() (unpinned bool, err error) {
+	if s.lock >= 0 {
+		// Under the load lock no Load is between its load and its shared
+		// lock: an exclusive lock on the directory means no other user.
+		lfd, lerr := lockDir(filepath.Join(s.pinDir, lockName), unix.LOCK_EX)
+		if lerr == nil {
+			if flock(s.lock, unix.LOCK_EX|unix.LOCK_NB) == nil {
+				err = s.Unpin()
+				unpinned = err == nil
+			}
+			unix.Close(lfd)
+		} else if !errors.Is(lerr, os.ErrNotExist) {
+			err = lerr
+		}
+	}
+	return unpinned, errors.Join(err, s.Close())
+}
+
+// MapID is the kernel's identifier of the host's SOCKHASH: two processes
+// with the same MapID share one map, whatever their network namespaces.
+func (s *Sockmap) MapID() uint32 { return s.mapID }
+
+// Cookie returns the socket cookie of the socket in the map under k, and
+// false if no socket is there.
+func (s *Sockmap) Cookie(k Key) (uint64, bool, error) {
+	var v uint64
+	err := s.objs.SockHash.Lookup(k.raw(), &v)
+	if errors.Is(err, ebpf.ErrKeyNotExist) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("bpf: lookup %s: %w", k, err)
+	}
+	return v, true, nil
+}
+
+// Len counts the sockets in the map, of every process of the host.
+func (s *Sockmap) Len() (int, error) {
+	var k sockmapSockKey
+	var v uint64
+	n := 0
+	it := s.objs.SockHash.Iterate()
+	for it.Next(&k, &v) {
+		n++
+	}
+	if err := it.Err(); err != nil {
+		return n, fmt.Errorf("bpf: iterate: %w", err)
+	}
+	return n, nil
+}
+
+// SocketCookie returns the kernel's cookie of c's socket (SO_COOKIE): a
+// number unique on the host, across network namespaces, for the socket's
+// lifetime. [Sockmap.Cookie] answers the same number for it once added.
+func SocketCookie(c syscall.Conn) (uint64, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return 0, fmt.Errorf("bpf: cookie: %w", err)
+	}
+	var v uint64
+	cerr := rc.Control(func(fd uintptr) {
+		v, err = unix.GetsockoptUint64(int(fd), unix.SOL_SOCKET, unix.SO_COOKIE)
+	})
+	if err = errors.Join(cerr, err); err != nil {
+		return 0, fmt.Errorf("bpf: cookie: %w", err)
+	}
+	return v, nil
 }
 
 // Unpin removes the pins and the pin directory, for the last process out:
@@ -210,7 +338,7 @@ func (s *Sockmap) Close() error {
 // Sockmap stays usable until Close.
 func (s *Sockmap) Unpin() error {
 	var errs []error
-	for _, name := range []string{pinProgram, pinSockHash, pinStats} {
+	for _, name := range []string{pinProgram, pinSockHash, pinStats, lockName} {
 		if err := os.Remove(filepath.Join(s.pinDir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}
@@ -223,6 +351,9 @@ func (s *Sockmap) Unpin() error {
 	}
 	return nil
 }
+
+// Reverse is the key of the connection's other end.
+func (k Key) Reverse() Key { return Key{Local: k.Remote, Remote: k.Local} }
 
 // String is "local->remote".
 func (k Key) String() string { return k.Local.String() + "->" + k.Remote.String() }

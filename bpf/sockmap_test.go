@@ -414,3 +414,89 @@ func connFD(tb testing.TB, c syscall.Conn) int {
 	}
 	return fd
 }
+
+func TestProbe(t *testing.T) {
+	privileged.RequireRoot(t)
+	if err := Probe(); err != nil {
+		if errors.Is(err, ErrNotSupported) {
+			privileged.Skip(t, err.Error())
+		}
+		t.Fatal(err)
+	}
+}
+
+// TestCloseLast checks that only the last Sockmap of a pin directory
+// removes the pins, whichever closes first.
+func TestCloseLast(t *testing.T) {
+	privileged.RequireRoot(t)
+	dir := filepath.Join(bpffsRoot, fmt.Sprintf("rr-test-%d-%d", os.Getpid(), pinDirs.Add(1)))
+	s1, err := Load(&Options{PinDir: dir})
+	if errors.Is(err, ErrNotSupported) {
+		privileged.Skip(t, err.Error())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := Load(&Options{PinDir: dir})
+	if err != nil {
+		s1.Unpin()
+		s1.Close()
+		t.Fatal(err)
+	}
+	if unpinned, err := s1.CloseLast(); err != nil || unpinned {
+		t.Fatalf("first CloseLast of two: unpinned %v, err %v; want false, nil", unpinned, err)
+	}
+	for _, name := range []string{pinSockHash, pinStats, pinProgram} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("pin %s gone while another Sockmap is open: %v", name, err)
+		}
+	}
+	if unpinned, err := s2.CloseLast(); err != nil || !unpinned {
+		t.Fatalf("last CloseLast: unpinned %v, err %v; want true, nil", unpinned, err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("after the last CloseLast: stat %s: %v, want not exist", dir, err)
+	}
+}
+
+// TestCookie checks that the map answers, under each end's key, the
+// cookie of that end's socket, and counts them.
+func TestCookie(t *testing.T) {
+	s := loadForTest(t)
+	c, srv := vethPair(t).connect(t)
+	kc, err := s.Add(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, err := s.Add(srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ks != kc.Reverse() {
+		t.Fatalf("server key %s, want the client's reversed %s", ks, kc.Reverse())
+	}
+	for _, e := range []struct {
+		k    Key
+		conn syscall.Conn
+	}{{kc, c}, {ks, srv}} {
+		want, err := SocketCookie(e.conn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok, err := s.Cookie(e.k)
+		if err != nil || !ok || got != want {
+			t.Fatalf("Cookie(%s) = %d, %v, %v; want %d, true, nil", e.k, got, ok, err, want)
+		}
+	}
+	if n, err := s.Len(); err != nil || n != 2 {
+		t.Fatalf("Len = %d, %v; want 2", n, err)
+	}
+	c.Close()
+	srv.Close()
+	if n, err := s.Len(); err != nil || n != 0 {
+		t.Fatalf("Len after both closed = %d, %v; want 0", n, err)
+	}
+	if _, ok, err := s.Cookie(kc); err != nil || ok {
+		t.Fatalf("Cookie of a closed socket: ok %v, err %v; want false, nil", ok, err)
+	}
+}

@@ -20,6 +20,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/roadrunner-wasm/roadrunner/bpf"
 	"github.com/roadrunner-wasm/roadrunner/transport"
 )
 
@@ -43,6 +44,7 @@ import (
 //	  verify: false              # CRC32C on the frames this node sends
 //	  dial_timeout: 5s
 //	  io_timeout: 30s
+//	  sockmap_pin_dir: /sys/fs/bpf/roadrunner # where --accel sockmap pins its map, on bpffs
 //	functions:
 //	  - name: producer           # [A-Za-z0-9._-]{1,64}, unique
 //	    module: producer.wasm    # relative to the config file's directory
@@ -79,6 +81,10 @@ type NodeConfig struct {
 	Verify            bool          // CRC32C on every DATA frame this node sends
 	DialTimeout       time.Duration // connecting to a peer; default: DefaultDialTimeout
 	IOTimeout         time.Duration // a frame without progress this long fails; default: DefaultIOTimeout
+	// SockmapPinDir is the bpffs directory of the host's shared sockmap
+	// (--accel sockmap); "" = bpf.DefaultPinDir. Nodes that should
+	// redirect to each other must use the same one.
+	SockmapPinDir string
 }
 
 // ListenConfig is node.listen: the sockets peer nodes connect to. Neither
@@ -257,6 +263,7 @@ type rawNode struct {
 	Verify            yaml.Node `yaml:"verify"`
 	DialTimeout       yaml.Node `yaml:"dial_timeout"`
 	IOTimeout         yaml.Node `yaml:"io_timeout"`
+	SockmapPinDir     string    `yaml:"sockmap_pin_dir"`
 }
 
 type rawListen struct {
@@ -345,7 +352,8 @@ func (r *rawConfig) config() (*Config, *ConfigError) {
 			UnixGroup: r.Node.Listen.UnixGroup,
 			TCP:       r.Node.Listen.TCP,
 		},
-		TCPSend: r.Node.TCPSend,
+		TCPSend:       r.Node.TCPSend,
+		SockmapPinDir: r.Node.SockmapPinDir,
 	}}
 	var err *ConfigError
 	if cfg.Node.MaxPayload, err = parseSize(&r.Node.MaxPayload, "node.max_payload"); err != nil {
@@ -535,6 +543,13 @@ func (c *Config) check() error {
 	if err := c.checkTransport(); err != nil {
 		return err
 	}
+	if n.SockmapPinDir == "" {
+		n.SockmapPinDir = bpf.DefaultPinDir
+	}
+	if !filepath.IsAbs(n.SockmapPinDir) {
+		return bad("node.sockmap_pin_dir", "%q: want an absolute path (on bpffs, e.g. %s)", n.SockmapPinDir, bpf.DefaultPinDir)
+	}
+	n.SockmapPinDir = filepath.Clean(n.SockmapPinDir)
 	if len(c.Functions) == 0 {
 		return bad("functions", "no functions: a node needs at least one")
 	}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/roadrunner-wasm/roadrunner/bpf"
 	"github.com/roadrunner-wasm/roadrunner/internal/wasmbuild"
 	"github.com/roadrunner-wasm/roadrunner/node"
 )
@@ -62,9 +63,10 @@ functions:
 			UnixGID:  -1,
 			MaxConns: node.DefaultListenConns,
 		},
-		TCPSend:     "auto",
-		DialTimeout: node.DefaultDialTimeout,
-		IOTimeout:   node.DefaultIOTimeout,
+		TCPSend:       "auto",
+		DialTimeout:   node.DefaultDialTimeout,
+		IOTimeout:     node.DefaultIOTimeout,
+		SockmapPinDir: bpf.DefaultPinDir,
 	}
 	if cfg.Node != want {
 		t.Errorf("node = %+v, want %+v", cfg.Node, want)
@@ -133,6 +135,7 @@ node:
   verify: true
   dial_timeout: 250ms
   io_timeout: 2m
+  sockmap_pin_dir: /sys/fs/bpf/rr//a/
 functions:
   - {name: producer, module: fn.wasm}
 peers:
@@ -174,10 +177,11 @@ peers:
 			TCP:       "127.0.0.1:0",
 			MaxConns:  65536,
 		},
-		TCPSend:     "splice",
-		Verify:      true,
-		DialTimeout: 250 * time.Millisecond,
-		IOTimeout:   2 * time.Minute,
+		TCPSend:       "splice",
+		Verify:        true,
+		DialTimeout:   250 * time.Millisecond,
+		IOTimeout:     2 * time.Minute,
+		SockmapPinDir: "/sys/fs/bpf/rr/a",
 	}
 	if cfg.Node != want {
 		t.Errorf("node =\n%+v, want\n%+v", cfg.Node, want)
@@ -340,6 +344,7 @@ func TestConfigBuiltInGoErrors(t *testing.T) {
 		{"setuid mode", func(c *node.Config) { c.Node.Listen.UnixMode = fs.ModeSetuid | 0o600 }, "node.listen.unix_mode", "want permission bits only"},
 		{"listen max_conns", func(c *node.Config) { c.Node.Listen.MaxConns = node.MaxListenConns + 1 }, "node.listen.max_conns", "out of range 1..65536"},
 		{"tcp_send", func(c *node.Config) { c.Node.TCPSend = "sendfile" }, "node.tcp_send", "want auto, write or splice"},
+		{"sockmap_pin_dir", func(c *node.Config) { c.Node.SockmapPinDir = "bpf/rr" }, "node.sockmap_pin_dir", "want an absolute path"},
 		{"dial_timeout", func(c *node.Config) { c.Node.DialTimeout = -time.Second }, "node.dial_timeout", "not positive"},
 		{"io_timeout", func(c *node.Config) { c.Node.IOTimeout = -time.Second }, "node.io_timeout", "not positive"},
 		{"peer max_conns", func(c *node.Config) { c.Peers[0].MaxConns = -1 }, "peers[0].max_conns", "out of range 1..1024"},
@@ -433,6 +438,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		// node transport fields
 		{"tcp_send", "node:\n  tcp_send: sendfile\n" + fns, "node.tcp_send", `"sendfile": want auto, write or splice`},
 		{"tcp_send case", "node:\n  tcp_send: Splice\n" + fns, "node.tcp_send", "want auto, write or splice"},
+		{"sockmap_pin_dir", "node:\n  sockmap_pin_dir: rr\n" + fns, "node.sockmap_pin_dir", `"rr": want an absolute path`},
 		{"verify not a bool", "node:\n  verify: on\n" + fns, "node.verify", "want true or false"},
 		{"dial_timeout zero", "node:\n  dial_timeout: 0s\n" + fns, "node.dial_timeout", "not positive"},
 		{"dial_timeout words", "node:\n  dial_timeout: soon\n" + fns, "node.dial_timeout", "want a duration"},

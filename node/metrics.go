@@ -176,6 +176,39 @@ func (m *metrics) forServer(path string, s *transport.Server) {
 	}, func() float64 { return float64(s.Conns()) }))
 }
 
+// forSockmap registers the sockmap's gauges: this node's sockets in the
+// map, and the host's redirected messages and bytes.
+func (m *metrics) forSockmap(s *transport.Sockmap) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "rr_sockmap_sockets",
+		Help: "Sockets of this node's tcp connections in the host's sockmap (--accel sockmap): connections to nodes of this host that skip TCP.",
+	}, func() float64 { return float64(s.Sockets()) }))
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "rr_sockmap_host_sockets",
+		Help: "Sockets in the host's sockmap, of every node of the host: each leaves it when its connection closes.",
+	}, func() float64 { n, _ := s.HostSockets(); return float64(n) }))
+	stat := func(bytes bool) func() float64 {
+		return func() float64 {
+			msgs, n, err := s.Stats()
+			if err != nil {
+				return 0
+			}
+			if bytes {
+				return float64(n)
+			}
+			return float64(msgs)
+		}
+	}
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "rr_sockmap_redirected_messages_total",
+		Help: "Messages the host's sockmap program redirected from one socket to its peer's, by every node of the host since the program was loaded.",
+	}, stat(false)))
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "rr_sockmap_redirected_bytes_total",
+		Help: "Bytes of those messages.",
+	}, stat(true)))
+}
+
 // setAccel sets rr_accel for an accelerator asked for.
 func (m *metrics) setAccel(accel string, on bool) {
 	v := 0.0

@@ -29,9 +29,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Accel is the accelerator mode: "auto" (or ""), "none", "iouring",
 	// "sockmap" or "iouring,sockmap". An accelerator asked for by name
-	// that the system refuses (sockmap: not in this build yet) falls back
-	// to plain syscalls, with a warning and a count in
-	// rr_fallbacks_total.
+	// that the system refuses falls back to plain syscalls, with a
+	// warning and a count in rr_fallbacks_total. auto turns the sockmap
+	// on where this process may use it (see accel).
 	Accel string
 	// StrictAccel makes New fail instead of falling back.
 	StrictAccel bool
@@ -113,9 +113,11 @@ func New(ctx context.Context, cfg *Config, opts *Options) (*Node, error) {
 	n.invs.New = func() any { return newInvocation(c.Node.MaxDepth) }
 	n.kill, n.killCancel = context.WithCancel(context.Background())
 	if err := n.accel(o.Accel, o.StrictAccel); err != nil {
+		n.closeAccels()
 		return nil, err
 	}
 	if err := n.setupRemote(); err != nil {
+		n.closeAccels()
 		return nil, err
 	}
 
@@ -123,10 +125,12 @@ func New(ctx context.Context, cfg *Config, opts *Options) (*Node, error) {
 	if n.eng == nil {
 		dir, err := CacheDir(c.Node.CacheDir, rrwazero.DefaultCacheDir)
 		if err != nil {
+			n.closeAccels()
 			return nil, err
 		}
 		eng, err := rrwazero.New(ctx, &rrwazero.Options{CacheDir: dir})
 		if err != nil {
+			n.closeAccels()
 			return nil, fmt.Errorf("start engine: %w", err)
 		}
 		n.eng, n.ownsEngine = eng, true
@@ -493,6 +497,7 @@ func (n *Node) close(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("close engine: %w", err))
 		}
 	}
+	n.closeAccels()
 	n.killCancel()
 	return errors.Join(errs...)
 }

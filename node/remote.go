@@ -40,6 +40,7 @@ func (n *Node) setupRemote() error {
 			IOURing:          n.accels.iouring,
 			ZeroCopy:         n.accels.iouring,
 			OnZeroCopyCopied: n.metrics.zeroCopyCopied.Inc,
+			Sockmap:          n.accels.sockmap,
 			OnMechanism: func(mechanism, why string) {
 				n.metrics.setMechanism(pc.Name, mechanism)
 			},
@@ -69,6 +70,7 @@ func (n *Node) setupRemote() error {
 			OnRefused:  n.metrics.refusedCounter(path),
 			IOURing:    n.accels.iouring,
 			OnFallback: n.metrics.fallback,
+			Sockmap:    n.accels.sockmap,
 		})
 		n.transportServers = append(n.transportServers, srv)
 		n.metrics.forServer(path, srv)

@@ -85,6 +85,8 @@ type nodeConfig struct {
 	listenTCP  string
 	functions  []fn
 	peers      []peer
+	// sockmapPinDir is node.sockmap_pin_dir; "" = the default.
+	sockmapPinDir string
 }
 
 // pipelineFns are the example pipeline's functions.
@@ -103,6 +105,9 @@ func (c nodeConfig) write(t *testing.T, tr tree, dir string) string {
 		mp = "300MiB"
 	}
 	fmt.Fprintf(&b, "node:\n  name: %s\n  max_payload: %s\n  invocation_timeout: 120s\n  drain_timeout: 10s\n  dial_timeout: 2s\n  io_timeout: 10s\n", c.name, mp)
+	if c.sockmapPinDir != "" {
+		fmt.Fprintf(&b, "  sockmap_pin_dir: %s\n", c.sockmapPinDir)
+	}
 	if c.listenUnix != "" || c.listenTCP != "" {
 		b.WriteString("  listen:\n")
 		if c.listenUnix != "" {

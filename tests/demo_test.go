@@ -39,21 +39,23 @@ func TestDemo(t *testing.T) {
 		"demo: node 2 stopped, exit status 0\n",
 		"path unix",
 		"path tcp",
-		"demo: 54 transfers verified, 0 failed\n",
+		"demo: 66 transfers verified, 0 failed\n",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, text)
 		}
 	}
-	accel := `demo: edge node metric: rr_accel{accel="iouring"} 1`
-	if err := transport.ProbeIOURing(); err != nil {
-		accel = `demo: edge node metric: rr_accel{accel="iouring"} 0`
-	}
-	if !strings.Contains(text, accel) {
-		t.Errorf("demo output lacks %q:\n%s", accel, text)
+	for name, probe := range map[string]func() error{"iouring": transport.ProbeIOURing, "sockmap": transport.ProbeSockmap} {
+		accel := `demo: edge node metric: rr_accel{accel="` + name + `"} 1`
+		if err := probe(); err != nil {
+			accel = `demo: edge node metric: rr_accel{accel="` + name + `"} 0`
+		}
+		if !strings.Contains(text, accel) {
+			t.Errorf("demo output lacks %q:\n%s", accel, text)
+		}
 	}
 	hops := regexp.MustCompile(`(?m)^  hop .* verified$`).FindAllString(text, -1)
-	if len(hops) != 54 { // 2 rounds x 3 sizes x (3 hops on one node + 2 on each of 3 splits)
-		t.Errorf("demo printed %d verified hop lines, want 54:\n%s", len(hops), text)
+	if len(hops) != 66 { // 2 rounds x 3 sizes x (3 hops on one node + 2 on each of 4 splits)
+		t.Errorf("demo printed %d verified hop lines, want 66:\n%s", len(hops), text)
 	}
 }

@@ -49,6 +49,8 @@ type clientConn struct {
 	ringErr error
 	rs      ringSend
 
+	sm sockmapConn // the connection's share of DialOptions.Sockmap
+
 	broken   bool // the connection is unusable: close it
 	answered bool // the peer answered the last frame (ACK read)
 }
@@ -74,6 +76,7 @@ func (c *clientConn) close() {
 		c.ring.close()
 	}
 	c.nc.Close()
+	c.sm.closed()
 	if c.pipe != nil {
 		c.pipe.close()
 		c.pipe = nil
@@ -141,6 +144,9 @@ func (c *clientConn) send(ctx context.Context, p *Peer, to string, payload []byt
 	n := copy(c.out[HeaderSize:], to)
 	head := c.out[:HeaderSize+n]
 
+	if c.sm.reason != "" {
+		c.sm.fellBack(p.log, p.opts.OnFallback)
+	}
 	if c.ring != nil && len(payload) >= p.opts.RingMin {
 		return c.sendRing(ctx, p, h, head, payload, reply, start)
 	}

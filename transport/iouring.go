@@ -139,11 +139,11 @@ func (o *DialOptions) ringDefaults() error {
 }
 
 // newRing makes the ring of a new connection, or says why there is none.
-func (p *Peer) newRing(raw syscall.RawConn) (*connRing, error) {
+func (p *Peer) newRing(raw syscall.RawConn, zeroCopy bool) (*connRing, error) {
 	if err := ProbeIOURing(); err != nil {
 		return nil, err
 	}
-	cr, err := newConnRing(raw, p.opts.ZeroCopy)
+	cr, err := newConnRing(raw, zeroCopy)
 	if err != nil {
 		return nil, fmt.Errorf("io_uring: %w", err)
 	}

@@ -111,13 +111,22 @@ type DialOptions struct {
 	// (Linux 6.0) on the tcp path with IOURing, and turns it off for a
 	// connection whose zero-copy sends the kernel reports it copied
 	// (loopback, veth, a NIC without the support), calling
-	// OnZeroCopyCopied. Zero ZeroCopyMin means DefaultZeroCopyMin.
+	// OnZeroCopyCopied. Zero ZeroCopyMin means DefaultZeroCopyMin. A
+	// connection whose socket is in the sockmap sends without it.
 	ZeroCopy    bool
 	ZeroCopyMin int
 	// OnZeroCopyCopied, if not nil, is called once for each connection
 	// whose zero-copy sends came back copied, when zero copy is turned
 	// off for it.
 	OnZeroCopyCopied func()
+	// Sockmap, if not nil, makes every tcp connection begin with a HELLO
+	// exchange (PROTOCOL.md): a connection to a node of this host that
+	// shares the map puts its socket in it, and its messages skip TCP
+	// (see [Sockmap]). Every transfer over a connection to this host
+	// that does not use the map is reported to OnFallback ("sockmap" to
+	// "plain", with this process's refusal or one of the Sockmap*
+	// reasons). The unix path ignores it.
+	Sockmap *Sockmap
 	// OnMechanism, if not nil, is called when the peer's tcp mechanism is
 	// settled: at the first send for a fixed mechanism, after sampling for
 	// MechanismAuto, and when a fallback changes it for good.
@@ -377,8 +386,16 @@ func (p *Peer) dial(ctx context.Context) (*clientConn, error) {
 		nc.Close()
 		return nil, fmt.Errorf("dial %s: %w", p.address, err)
 	}
+	if p.opts.Sockmap != nil && p.network == PathTCP {
+		if err := c.hello(ctx, p); err != nil {
+			c.close()
+			return nil, fmt.Errorf("dial %s: %w", p.address, err)
+		}
+	}
 	if p.opts.IOURing {
-		c.ring, c.ringErr = p.newRing(c.raw)
+		// SEND_ZC on a socket in the sockmap fails (EOPNOTSUPP); the
+		// redirect copies the message into the peer's queue anyway.
+		c.ring, c.ringErr = p.newRing(c.raw, p.opts.ZeroCopy && !c.sm.in)
 	}
 	p.log.Debug("connected", "local", nc.LocalAddr().String())
 	if p.auto != nil {

@@ -71,11 +71,12 @@ var probeRows = []struct {
 	{"pipe_max_size", func() (string, error) { n, err := PipeMaxSize(); return strconv.Itoa(n), err }},
 	{"io_uring", iouringTest.probe},
 	{"io_uring.send_zc", func() (string, error) { d, err := sendZCTest.probe(); return d + sendZCDetail, err }},
+	{"sockmap", sockmapTest.probe},
 }
 
 // Probe runs every probe (each conclusively once per process) and reports
 // the features of the paths, in the order memory, unix, tcp, splice,
-// vmsplice, pipe_max_size, io_uring, io_uring.send_zc. It never fails: an unavailable feature is a row with its
+// vmsplice, pipe_max_size, io_uring, io_uring.send_zc, sockmap. It never fails: an unavailable feature is a row with its
 // reason.
 func Probe() []Feature {
 	rows := make([]Feature, len(probeRows))

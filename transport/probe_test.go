@@ -44,6 +44,7 @@ func TestProbeFeatures(t *testing.T) {
 		{"pipe_max_size", func() error { _, err := PipeMaxSize(); return err }, true},
 		{"io_uring", ProbeIOURing, true},
 		{"io_uring.send_zc", ProbeSendZC, true},
+		{"sockmap", ProbeSockmap, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.probe()
@@ -60,7 +61,7 @@ func TestProbeFeatures(t *testing.T) {
 
 func TestProbeRows(t *testing.T) {
 	rows := Probe()
-	want := []string{"memory", "unix", "tcp", "splice", "vmsplice", "pipe_max_size", "io_uring", "io_uring.send_zc"}
+	want := []string{"memory", "unix", "tcp", "splice", "vmsplice", "pipe_max_size", "io_uring", "io_uring.send_zc", "sockmap"}
 	if len(rows) != len(want) {
 		t.Fatalf("%d rows %+v, want %v", len(rows), rows, want)
 	}

@@ -74,6 +74,14 @@ type ServerOptions struct {
 	RingMin int
 	// OnFallback, if not nil, is called as for [DialOptions].OnFallback.
 	OnFallback func(from, to, reason string)
+	// Sockmap, if not nil, answers a dialer's HELLO from a node of this
+	// host that shares the map by putting the connection's socket in it
+	// (see [Sockmap]); every frame served over a connection whose dialer
+	// asked for it and did not get it, for this process's refusal or
+	// another map, is reported to OnFallback. A connection may begin
+	// with a HELLO whether or not Sockmap is set: the Server answers it
+	// with its host and no map.
+	Sockmap *Sockmap
 }
 
 // Server receives frames on the unix or tcp path and delivers their
@@ -296,6 +304,8 @@ type serverConn struct {
 	// IOURing, or where refused: ringErr says why.
 	ring    *connRing
 	ringErr error
+
+	sm sockmapConn // the connection's share of ServerOptions.Sockmap
 }
 
 // ringFor returns the connection's ring for a transfer of n bytes, making
@@ -442,12 +452,13 @@ func (c *serverConn) serve() {
 			c.ring.close()
 		}
 		c.nc.Close()
+		c.sm.closed()
 		s.mu.Lock()
 		delete(s.conns, c)
 		s.mu.Unlock()
 		s.wg.Done()
 	}()
-	for {
+	for first := true; ; first = false {
 		if !c.idle() {
 			return
 		}
@@ -466,6 +477,13 @@ func (c *serverConn) serve() {
 			return
 		}
 		c.dr.arm()
+		if h.Kind == KindHello && first {
+			if err := c.hello(h); err != nil {
+				c.refuse(err, "hello")
+				return
+			}
+			continue
+		}
 		if h.Kind != KindData {
 			c.refuse(&FrameError{Field: "kind", Reason: h.Kind.String() + " where a DATA frame belongs"}, "header")
 			return
@@ -478,6 +496,9 @@ func (c *serverConn) serve() {
 		to := c.intern(name)
 		if s.opts.IOURing && c.ringErr != nil {
 			ringFellBack(s.log, s.opts.OnFallback, c.ringErr)
+		}
+		if c.sm.reason != "" {
+			c.sm.fellBack(s.log, s.opts.OnFallback)
 		}
 		c.h, c.read, c.fillErr, c.replied = h, false, nil, false
 		err = s.sink.Deliver(c.ctx, to, h.PayloadLen, c.fill)

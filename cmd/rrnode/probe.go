@@ -32,10 +32,12 @@ func newProbeCmd(std stdio) *cobra.Command {
 		Use:   "probe",
 		Short: "Report which kernel features the paths can use here, and why not",
 		Long: `Probe the kernel features the transfer paths use (unix and tcp sockets,
-splice, vmsplice, the pipe size) as this process is allowed to use them, and
-print the kernel, each feature with the reason it is unavailable, and the
-engines compiled in, with their versions. It exits 0 whatever it finds: a node falls back from a
-refused feature, and probe only says what it would fall back from.`,
+splice, vmsplice, the pipe size, io_uring and its zero-copy send, the eBPF
+sockmap) as this process is allowed to use them, and print the kernel, each
+feature with the reason it is unavailable, and the engines compiled in, with
+their versions. It exits 0 whatever it finds: a node falls back from a
+refused feature, and probe only says what it would fall back from. Probing
+leaves nothing behind (the sockmap probe loads its program unpinned).`,
 		Args: exactArgs(0),
 		RunE: func(*cobra.Command, []string) error {
 			r := probeReport{Kernel: transport.KernelVersion(), Features: transport.Probe()}

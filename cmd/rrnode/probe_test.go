@@ -10,7 +10,7 @@ import (
 	"github.com/roadrunner-wasm/roadrunner/transport"
 )
 
-var wantProbeRows = []string{"memory", "unix", "tcp", "splice", "vmsplice", "pipe_max_size", "io_uring", "io_uring.send_zc"}
+var wantProbeRows = []string{"memory", "unix", "tcp", "splice", "vmsplice", "pipe_max_size", "io_uring", "io_uring.send_zc", "sockmap"}
 
 func TestProbeJSON(t *testing.T) {
 	r := rrnode(t, "", "probe", "--json")

@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/roadrunner-wasm/roadrunner/internal/privileged"
 	"github.com/roadrunner-wasm/roadrunner/internal/wasmbuild"
+	"github.com/roadrunner-wasm/roadrunner/transport"
 )
 
 var cacheDir string
@@ -214,13 +216,33 @@ func TestStartBadConfig(t *testing.T) {
 }
 
 func TestStartAccel(t *testing.T) {
-	r := rrnode(t, "", "start", "--config", writeConfig(t, ""), "--http", "127.0.0.1:0", "--accel", "iouring,sockmap", "--strict-accel")
-	if r.code != 1 || !strings.Contains(r.err, "sockmap: not in this build") {
-		t.Fatalf("--strict-accel: exit %d, stderr %s", r.code, r.err)
+	// A pin directory off bpffs: the sockmap is refused, and
+	// --strict-accel makes that a start-up error that says why.
+	b, err := os.ReadFile(writeConfig(t, ""))
+	if err != nil {
+		t.Fatal(err)
 	}
-	_, logs := startNode(t, "--accel", "sockmap")
-	if !strings.Contains(logs.String(), `"msg":"accelerator not in this build: falling back to plain syscalls","accel":"sockmap"`) {
-		t.Errorf("no fallback warning in the log:\n%s", logs)
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	cfg := strings.Replace(string(b), "node:\n", "node:\n  sockmap_pin_dir: "+t.TempDir()+"\n", 1)
+	if err := os.WriteFile(bad, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := rrnode(t, "", "start", "--config", bad, "--http", "127.0.0.1:0", "--accel", "sockmap", "--strict-accel")
+	if r.code != 1 || !strings.Contains(r.err, "accel sockmap: refused, and strict accel refuses the fallback") {
+		t.Fatalf("--strict-accel with a pin directory off bpffs: exit %d, stderr %s", r.code, r.err)
+	}
+
+	// Both accelerators where the host allows them: strict starts.
+	for _, probe := range []func() error{transport.ProbeIOURing, transport.ProbeSockmap} {
+		if err := probe(); err != nil {
+			privileged.Skip(t, err.Error())
+		}
+	}
+	_, logs := startNode(t, "--accel", "iouring,sockmap", "--strict-accel")
+	for _, a := range []string{"iouring", "sockmap"} {
+		if !strings.Contains(logs.String(), `"msg":"accelerator on","accel":"`+a+`"`) {
+			t.Errorf("no %q accelerator on in the log:\n%s", a, logs)
+		}
 	}
 }
 

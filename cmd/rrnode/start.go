@@ -46,10 +46,15 @@ per connection where the kernel copies them anyway). Where the system refuses
 io_uring (a container's default seccomp profile, kernel.io_uring_disabled) the
 node starts on plain syscalls with a warning, shows it in rr_accel and counts
 every transfer in rr_fallbacks_total; --strict-accel makes it a start-up
-error naming the reason. sockmap is not in this build yet (it falls back the
-same way). auto uses what was measured to win on such a host (see
-docs/BENCHMARKS.md); none uses plain syscalls. rrnode probe shows what this
-host allows.
+error naming the reason. --accel sockmap puts the sockets of tcp connections
+between nodes of this host (each in its own network namespace, say) in the
+host's eBPF sockmap, pinned under node.sockmap_pin_dir and shared by the
+host's nodes: each message goes straight to the peer socket, skipping both
+TCP stacks and the veth between them. It needs CAP_BPF and CAP_NET_ADMIN
+(and CAP_SYS_ADMIN to mount bpffs where it is not); refused, it falls back
+the same way. auto uses what was measured to win on such a host (see
+docs/BENCHMARKS.md): the sockmap where it is allowed, not io_uring; none
+uses plain syscalls. rrnode probe shows what this host allows.
 
 Peers: node.listen opens the unix and tcp paths (see docs/CONFIG.md), and
 functions of the peers listed in the config are reached over their paths.
@@ -68,7 +73,7 @@ with make build WASMTIME=1 (go build -tags wasmtime).`,
 	fl := c.Flags()
 	fl.StringVar(&f.config, "config", "", "the node's YAML config `file` (required)")
 	fl.StringVar(&f.http, "http", "", "ingress `address` host:port, overriding node.http (port 0 picks a free one)")
-	fl.StringVar(&f.accel, "accel", node.AccelAuto, "accelerators: auto|none|iouring|sockmap|iouring,sockmap (sockmap: not in this build, falls back)")
+	fl.StringVar(&f.accel, "accel", node.AccelAuto, "accelerators: auto|none|iouring|sockmap|iouring,sockmap")
 	fl.BoolVar(&f.strictAccel, "strict-accel", false, "fail instead of falling back when an accelerator named in --accel is unavailable")
 	fl.StringVar(&f.engine, "engine", defaultEngine, "WebAssembly `engine`: wazero|wasmtime (wasmtime needs a build with -tags wasmtime)")
 	fl.BoolVar(&f.verify, "verify", false, "put a CRC32C in every frame this node sends to a peer (node.verify)")

@@ -71,8 +71,9 @@ type setup struct {
 var setups = []setup{
 	{"one node: producer → transform → consumer on the memory path", "", ""},
 	{"two nodes on this host: producer | transform → consumer, over the unix path", "unix", ""},
-	{"two nodes over tcp (loopback): producer | transform → consumer, over the tcp path", "tcp", ""},
+	{"two nodes over tcp (loopback): producer | transform → consumer, over the tcp path, plain syscalls (--accel none)", "tcp", "none"},
 	{"the same over tcp with --accel iouring (payloads of 4 MiB and more through io_uring; plain syscalls where refused)", "tcp", "iouring"},
+	{"the same over tcp with --accel sockmap (the host's eBPF sockmap hands every message straight to the peer socket, skipping TCP; plain TCP where refused: it needs root)", "tcp", "sockmap"},
 }
 
 // run runs the demo, printing to out. It returns an error if any transfer
@@ -264,6 +265,8 @@ func printMechanism(ctx context.Context, client *http.Client, base string, out i
 			strings.HasPrefix(line, "rr_fallbacks_total{") ||
 			strings.HasPrefix(line, "rr_accel{") ||
 			strings.HasPrefix(line, "rr_zerocopy_copied_total ") ||
+			strings.HasPrefix(line, "rr_sockmap_sockets ") ||
+			strings.HasPrefix(line, "rr_sockmap_redirected_bytes_total ") ||
 			(strings.HasPrefix(line, "rr_transfers_total{") && !strings.HasSuffix(line, " 0")) {
 			fmt.Fprintf(out, "demo: edge node metric: %s\n", line)
 		}

@@ -41,3 +41,12 @@ func (ns *NS) DialContext(ctx context.Context, network, address string) (net.Con
 func Veth(a *NS, aAddr string, b *NS, bAddr string) error { return errNotLinux }
 
 func sweep() {}
+
+// Counters are a namespace's TCP segments and interface bytes sent.
+type Counters struct {
+	TCPOutSegs uint64
+	TxBytes    uint64
+}
+
+// Counters fails: network namespaces need Linux.
+func (ns *NS) Counters() (Counters, error) { return Counters{}, errNotLinux }

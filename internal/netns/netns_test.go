@@ -3,6 +3,7 @@
 package netns
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -152,14 +153,30 @@ func TestVethTCP(t *testing.T) {
 	if got := c.LocalAddr().(*net.TCPAddr).IP.String(); got != "198.18.0.1" {
 		t.Fatalf("local address %s, want a's end of the veth", got)
 	}
-	msg := []byte("across the veth")
+	before, err := a.Counters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := bytes.Repeat([]byte("across the veth "), 1<<12) // 64 KiB
 	if _, err := c.Write(msg); err != nil {
 		t.Fatal(err)
 	}
 	got := make([]byte, len(msg))
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.ReadFull(c, got); err != nil || string(got) != string(msg) {
-		t.Fatalf("echo: %q, %v", got, err)
+	if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, msg) {
+		t.Fatalf("echo: %d bytes, %v", len(got), err)
+	}
+	after, err := a.Counters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 64 KiB in segments of at most 1448 bytes: 46 or more; the veth
+	// carried the bytes, and their headers.
+	if segs := after.TCPOutSegs - before.TCPOutSegs; segs < uint64(len(msg)/1448) {
+		t.Errorf("a sent %d TCP segments for %d bytes, want at least %d", segs, len(msg), len(msg)/1448)
+	}
+	if tx := after.TxBytes - before.TxBytes; tx < uint64(len(msg)) {
+		t.Errorf("a's interfaces sent %d bytes for %d payload bytes", tx, len(msg))
 	}
 
 	lo, err := b.Listen("tcp", "127.0.0.1:0")

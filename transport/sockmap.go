@@ -1,0 +1,331 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/roadrunner-wasm/roadrunner/bpf"
+)
+
+// AccelSockmap names the eBPF sockmap accelerator in fallbacks.
+const AccelSockmap = "sockmap"
+
+// Reasons a tcp connection to a node on this host does not use the
+// sockmap, besides the errno of this process's own refusal (as
+// [FallbackReason] spells it): reported to OnFallback for every transfer
+// over it.
+const (
+	SockmapPeerOff      = "peer_off"       // the peer node has no sockmap on
+	SockmapOtherMap     = "other_map"      // the peer uses another SOCKHASH (another pin directory)
+	SockmapPeerRefused  = "peer_refused"   // the peer could not put its socket in the map
+	SockmapPeerNotFound = "peer_not_found" // the peer's socket is not in the map under the reversed tuple (NAT, a proxy)
+)
+
+var sockmapTest = newFeatureTest("sockmap", "5.16", func() error {
+	err := bpf.Probe()
+	// Name the errno, as the other probes' reasons do: cilium/ebpf's
+	// messages spell it out ("operation not permitted") but not its name.
+	for _, errno := range refusalErrnos {
+		if errors.Is(err, errno) {
+			return fmt.Errorf("%w (%s)", err, errnoName(errno))
+		}
+	}
+	return err
+})
+
+// ProbeSockmap reports whether this process may use the sockmap
+// accelerator ([bpf.Probe]: bpffs, the program and maps, a redirected
+// byte on loopback); the answer is cached. Linux 5.16 is the version
+// whose poll sees redirected messages, which the transport's reads wait
+// for through the Go runtime's poller.
+func ProbeSockmap() error { return sockmapTest.result() }
+
+// Sockmap is the sockmap accelerator of one process (--accel sockmap):
+// the host's shared SOCKHASH with its sk_msg program ([bpf.Load]), or why
+// it is refused. Give the same Sockmap to the process's Peers and Servers
+// (DialOptions.Sockmap, ServerOptions.Sockmap): their tcp connections
+// exchange HELLOs, and those between two nodes of one host that share the
+// map put both sockets in it, so that each message skips both TCP stacks
+// and whatever link lies between (a veth pair, say). Close it after the
+// Peers and Servers.
+type Sockmap struct {
+	m       *bpf.Sockmap // nil if refused
+	err     error
+	opp     bool // SockmapOptions.Opportunistic
+	sockets atomic.Int64
+	warned  sync.Once
+}
+
+// SockmapOptions configure [OpenSockmap]; nil means the defaults.
+type SockmapOptions struct {
+	// PinDir is the bpffs directory of the host's map; "" means
+	// bpf.DefaultPinDir. Processes redirect to each other only if they
+	// use the same one.
+	PinDir string
+	// Opportunistic uses the map where it can and reports nothing where
+	// it cannot (--accel auto): a connection to this host that does not
+	// use it is logged at debug level and not reported to OnFallback.
+	Opportunistic bool
+}
+
+// OpenSockmap probes the sockmap accelerator and loads the host's map.
+// It never returns nil: where sockmaps are refused, [Sockmap.Err] says
+// why, and connections use plain TCP, reporting every transfer to a node
+// of this host to OnFallback (unless Opportunistic).
+func OpenSockmap(opts *SockmapOptions) *Sockmap {
+	var o SockmapOptions
+	if opts != nil {
+		o = *opts
+	}
+	s := &Sockmap{opp: o.Opportunistic}
+	if s.err = ProbeSockmap(); s.err == nil {
+		s.m, s.err = bpf.Load(&bpf.Options{PinDir: o.PinDir})
+	}
+	return s
+}
+
+// Err is why sockmaps are refused to this process, nil if they are not.
+func (s *Sockmap) Err() error { return s.err }
+
+// Sockets is how many sockets of this process are in the map now.
+func (s *Sockmap) Sockets() int64 { return s.sockets.Load() }
+
+// HostSockets counts the sockets in the map now, of every process of the
+// host.
+func (s *Sockmap) HostSockets() (int, error) {
+	if s.m == nil {
+		return 0, s.err
+	}
+	return s.m.Len()
+}
+
+// Stats returns the messages redirected on this host, and their bytes,
+// by every process since the program was loaded.
+func (s *Sockmap) Stats() (msgs, bytes uint64, err error) {
+	if s.m == nil {
+		return 0, 0, s.err
+	}
+	return s.m.Stats()
+}
+
+// Close releases the map; the last open one on the host removes the pins
+// (see [bpf.Sockmap.CloseLast]), which it reports.
+func (s *Sockmap) Close() (unpinned bool, err error) {
+	if s.m == nil {
+		return false, nil
+	}
+	return s.m.CloseLast()
+}
+
+// mapID is the map's kernel id, 0 where refused.
+func (s *Sockmap) mapID() uint32 {
+	if s == nil || s.m == nil {
+		return 0
+	}
+	return s.m.MapID()
+}
+
+// LogRefused logs, as a warning, that the sockmap is refused and why,
+// once per Sockmap: the transport logs it at the first transfer that
+// falls back, and a program can log it at start-up instead.
+func (s *Sockmap) LogRefused(log *slog.Logger) {
+	s.warned.Do(func() {
+		log.Warn("sockmap refused: tcp connections to nodes of this host use plain TCP", "accel", AccelSockmap, "reason", FallbackReason(s.err), "err", s.err)
+	})
+}
+
+// sockmapConn is one connection's share of the sockmap: whether its
+// socket is in the map, or why not.
+type sockmapConn struct {
+	s      *Sockmap
+	in     bool   // this end's socket is in the map (and counted in s.sockets)
+	reason string // why a connection to this host is not redirected; "" if it is, or if the peer is on another host
+}
+
+// add puts nc's socket in the map and returns its key and cookie.
+func (sc *sockmapConn) add(nc net.Conn) (bpf.Key, uint64, error) {
+	tc, ok := nc.(*net.TCPConn)
+	if !ok {
+		return bpf.Key{}, 0, fmt.Errorf("sockmap: %T is not a TCP connection", nc)
+	}
+	k, err := sc.s.m.Add(tc)
+	if err != nil {
+		return bpf.Key{}, 0, err
+	}
+	cookie, err := bpf.SocketCookie(tc)
+	if err != nil {
+		sc.s.m.Remove(k)
+		return bpf.Key{}, 0, err
+	}
+	sc.in = true
+	sc.s.sockets.Add(1)
+	return k, cookie, nil
+}
+
+// closed counts the connection's socket out of the map: the kernel takes
+// a closed socket out by itself.
+func (sc *sockmapConn) closed() {
+	if sc.in {
+		sc.in = false
+		sc.s.sockets.Add(-1)
+	}
+}
+
+// fellBack reports one transfer over a connection to this host that does
+// not use the map.
+func (sc *sockmapConn) fellBack(log *slog.Logger, onFallback func(from, to, reason string)) {
+	if sc.reason == "" || sc.s.opp {
+		return
+	}
+	if sc.s.err != nil {
+		sc.s.LogRefused(log)
+	}
+	if onFallback != nil {
+		onFallback(AccelSockmap, "plain", sc.reason)
+	}
+}
+
+// myHello is what this end says about itself.
+func (s *Sockmap) myHello() hello {
+	h := hello{mapID: s.mapID()}
+	if id, err := HostID(); err == nil {
+		h.host, h.hasHost = id, true
+	}
+	return h
+}
+
+// hello is the dialer's side of the HELLO exchange, right after
+// connecting: it says which host and map it has, reads the listener's
+// answer and, if both ends are on this host with one map and the
+// listener's socket is in it, puts its own socket in the map too.
+func (c *clientConn) hello(ctx context.Context, p *Peer) error {
+	s := p.opts.Sockmap
+	c.sm = sockmapConn{s: s}
+	deadline := time.Now().Add(p.opts.IOTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	c.nc.SetDeadline(deadline)
+	defer c.nc.SetDeadline(time.Time{})
+
+	mine := s.myHello()
+	var buf [HeaderSize + MaxHelloPayload]byte
+	payload := mine.append(buf[HeaderSize:HeaderSize])
+	h := Header{Kind: KindHello, PayloadLen: uint64(len(payload))}
+	h.Put(buf[:])
+	if _, err := c.nc.Write(buf[:HeaderSize+len(payload)]); err != nil {
+		return fmt.Errorf("hello: %w", err)
+	}
+	rh, err := ReadHeader(c.nc, &c.in, Limits{})
+	if err != nil {
+		return fmt.Errorf("hello: %w", err)
+	}
+	if rh.Kind != KindHello {
+		return fmt.Errorf("hello: %w", &FrameError{Field: "kind", Reason: rh.Kind.String() + " where a HELLO belongs"})
+	}
+	in := buf[:rh.PayloadLen]
+	if err := ReadPayload(c.nc, rh, in); err != nil {
+		return fmt.Errorf("hello: %w", err)
+	}
+	theirs, err := parseHello(in)
+	if err != nil {
+		return fmt.Errorf("hello: %w", err)
+	}
+	if !theirs.sameHost() {
+		p.log.Debug("sockmap: peer on another host")
+		return nil
+	}
+	switch {
+	case s.err != nil:
+		c.sm.reason = FallbackReason(s.err)
+	case theirs.mapID == 0:
+		c.sm.reason = SockmapPeerOff
+	case theirs.mapID != mine.mapID:
+		c.sm.reason = SockmapOtherMap
+	case theirs.cookie == 0:
+		c.sm.reason = SockmapPeerRefused
+	}
+	level := slog.LevelWarn
+	if s.opp {
+		level = slog.LevelDebug
+	}
+	if c.sm.reason != "" {
+		if s.err == nil {
+			p.log.Log(ctx, level, "sockmap: a connection to a node of this host uses plain TCP", "reason", c.sm.reason)
+		}
+		return nil
+	}
+	k, _, err := c.sm.add(c.nc)
+	if err != nil {
+		c.sm.reason = FallbackReason(err)
+		p.log.Log(ctx, level, "sockmap: adding the socket failed; the connection uses plain TCP", "reason", c.sm.reason, "err", err)
+		return nil
+	}
+	// The listener's socket must be in the map under this one's reversed
+	// tuple: otherwise an address translation lies between (the
+	// listener sees other addresses than the dialer) and nothing would
+	// be redirected.
+	got, ok, err := s.m.Cookie(k.Reverse())
+	if err != nil || !ok || got != theirs.cookie {
+		s.m.Remove(k)
+		c.sm.closed()
+		c.sm.reason = SockmapPeerNotFound
+		p.log.Log(ctx, level, "sockmap: the peer's socket is not in the map under the reversed tuple; the connection uses plain TCP", "key", k.String(), "err", err)
+		return nil
+	}
+	p.log.Debug("sockmap: connection redirected", "key", k.String())
+	return nil
+}
+
+// hello is the listener's side of the HELLO exchange: the dialer's HELLO
+// (header h) is the connection's first frame. If the dialer is on this
+// host with the same map, the listener puts its socket in the map before
+// it answers, so that the dialer can see it there.
+func (c *serverConn) hello(h Header) error {
+	var buf [HeaderSize + MaxHelloPayload]byte
+	in := buf[:h.PayloadLen]
+	if err := ReadPayload(c.br, h, in); err != nil {
+		return err
+	}
+	theirs, err := parseHello(in)
+	if err != nil {
+		return err
+	}
+	var mine hello
+	if id, err := HostID(); err == nil {
+		mine.host, mine.hasHost = id, true
+	}
+	s := c.s.opts.Sockmap
+	if s != nil {
+		c.sm = sockmapConn{s: s}
+		mine.mapID = s.mapID()
+		if theirs.sameHost() && theirs.mapID != 0 {
+			switch {
+			case s.err != nil:
+				c.sm.reason = FallbackReason(s.err)
+			case theirs.mapID != mine.mapID:
+				c.sm.reason = SockmapOtherMap
+			default:
+				_, cookie, err := c.sm.add(c.nc)
+				if err != nil {
+					c.sm.reason = FallbackReason(err)
+					c.s.log.Warn("sockmap: adding the socket failed; the connection uses plain TCP", "peer", c.peer, "reason", c.sm.reason, "err", err)
+				}
+				mine.cookie = cookie
+			}
+		}
+	}
+	payload := mine.append(buf[HeaderSize:HeaderSize])
+	rh := Header{Kind: KindHello, PayloadLen: uint64(len(payload))}
+	rh.Put(buf[:])
+	if err := c.writeFrame(buf[:HeaderSize], payload); err != nil {
+		return err
+	}
+	return nil
+}
