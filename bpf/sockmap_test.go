@@ -27,15 +27,7 @@ var pinDirs atomic.Uint64
 // is refused.
 func loadForTest(tb testing.TB) *Sockmap {
 	tb.Helper()
-	privileged.RequireRoot(tb)
-	dir := filepath.Join(bpffsRoot, fmt.Sprintf("rr-test-%d-%d", os.Getpid(), pinDirs.Add(1)))
-	s, err := Load(&Options{PinDir: dir})
-	if errors.Is(err, ErrNotSupported) {
-		privileged.Skip(tb, err.Error())
-	}
-	if err != nil {
-		tb.Fatal(err)
-	}
+	s := loadAt(tb, testPinDir())
 	tb.Cleanup(func() {
 		if err := s.Unpin(); err != nil {
 			tb.Error(err)
@@ -44,6 +36,26 @@ func loadForTest(tb testing.TB) *Sockmap {
 			tb.Error(err)
 		}
 	})
+	return s
+}
+
+// testPinDir is a fresh pin directory of this test process.
+func testPinDir() string {
+	return filepath.Join(bpffsRoot, fmt.Sprintf("rr-test-%d-%d", os.Getpid(), pinDirs.Add(1)))
+}
+
+// loadAt loads the sockmap pinned under dir, and skips strictly where BPF
+// is refused.
+func loadAt(tb testing.TB, dir string) *Sockmap {
+	tb.Helper()
+	privileged.RequireRoot(tb)
+	s, err := Load(&Options{PinDir: dir})
+	if errors.Is(err, ErrNotSupported) {
+		privileged.Skip(tb, err.Error())
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
 	return s
 }
 
@@ -166,23 +178,31 @@ func stats(tb testing.TB, s *Sockmap) (msgs, n uint64) {
 	return msgs, n
 }
 
+// addBoth adds both ends of a connection and checks that their keys are
+// each other's reverse.
+func addBoth(t *testing.T, s *Sockmap, c, srv *net.TCPConn) (kc, ks Key) {
+	t.Helper()
+	kc, err := s.Add(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, err = s.Add(srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ks != kc.Reverse() || kc.Local != ks.Remote {
+		t.Fatalf("keys %s and %s are not each other's reverse", kc, ks)
+	}
+	return kc, ks
+}
+
 func TestRedirect(t *testing.T) {
 	s := loadForTest(t)
 	p := vethPair(t)
 	const size = 10 << 20
 
 	c, srv := p.connect(t)
-	kc, err := s.Add(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ks, err := s.Add(srv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if kc.Local != ks.Remote || kc.Remote != ks.Local {
-		t.Fatalf("keys %s and %s are not each other's reverse", kc, ks)
-	}
+	kc, ks := addBoth(t, s, c, srv)
 	exchange(t, c, srv, size, 64<<10)
 	msgs, n := stats(t, s)
 	t.Logf("redirected %d messages, %d bytes", msgs, n)
@@ -428,15 +448,8 @@ func TestProbe(t *testing.T) {
 // TestCloseLast checks that only the last Sockmap of a pin directory
 // removes the pins, whichever closes first.
 func TestCloseLast(t *testing.T) {
-	privileged.RequireRoot(t)
-	dir := filepath.Join(bpffsRoot, fmt.Sprintf("rr-test-%d-%d", os.Getpid(), pinDirs.Add(1)))
-	s1, err := Load(&Options{PinDir: dir})
-	if errors.Is(err, ErrNotSupported) {
-		privileged.Skip(t, err.Error())
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir := testPinDir()
+	s1 := loadAt(t, dir)
 	s2, err := Load(&Options{PinDir: dir})
 	if err != nil {
 		s1.Unpin()
@@ -464,17 +477,7 @@ func TestCloseLast(t *testing.T) {
 func TestCookie(t *testing.T) {
 	s := loadForTest(t)
 	c, srv := vethPair(t).connect(t)
-	kc, err := s.Add(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ks, err := s.Add(srv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ks != kc.Reverse() {
-		t.Fatalf("server key %s, want the client's reversed %s", ks, kc.Reverse())
-	}
+	kc, ks := addBoth(t, s, c, srv)
 	for _, e := range []struct {
 		k    Key
 		conn syscall.Conn

@@ -150,17 +150,44 @@ func runFallback(t *testing.T, a, b *rnode, reason string) {
 	t.Helper()
 	sizes := []int{1, 4 << 10, 1 << 20, 16 << 20}
 	runPipeline(t, a, sizes, "unix", "memory")
-	m := a.metrics(t)
-	if got := m.get("rr_accel", `accel="iouring"`); got != 0 {
-		t.Errorf(`a: rr_accel{accel="iouring"} = %v, want 0 (refused)`, got)
-	}
-	labels := `accel="iouring",reason="` + reason + `",to="plain"`
-	if got := m.get("rr_fallbacks_total", labels); got != float64(len(sizes)) {
-		t.Errorf("a: rr_fallbacks_total{%s} = %v, want %d (one per transfer); all: %v", labels, got, len(sizes), m.sum("rr_fallbacks_total"))
-	}
-	line := a.log.waitLine(t, 0, 5*time.Second, "io_uring refused", reason)
-	t.Logf("a logged: %s", line)
+	checkRefused(t, a, "iouring", reason, len(sizes), "io_uring refused")
 	checkRingOn(t, b)
+}
+
+// checkRefused checks that n reports accel refused for reason: rr_accel
+// 0, rr_fallbacks_total counting each of its transfers, and the warning
+// (with logWords) in its log.
+func checkRefused(t *testing.T, n *rnode, accel, reason string, transfers int, logWords ...string) {
+	t.Helper()
+	m := n.metrics(t)
+	if got := m.get("rr_accel", `accel="`+accel+`"`); got != 0 {
+		t.Errorf(`%s: rr_accel{accel=%q} = %v, want 0 (refused)`, n.name, accel, got)
+	}
+	labels := `accel="` + accel + `",reason="` + reason + `",to="plain"`
+	if got := m.get("rr_fallbacks_total", labels); got != float64(transfers) {
+		t.Errorf("%s: rr_fallbacks_total{%s} = %v, want %d (one per transfer); all: %v", n.name, labels, got, transfers, m.sum("rr_fallbacks_total"))
+	}
+	line := n.log.waitLine(t, 0, 5*time.Second, append(logWords, reason)...)
+	t.Logf("%s logged: %s", n.name, line)
+}
+
+// checkStrictRefused starts `bin start --accel accel --strict-accel` on
+// config with env, and checks that it exits 1 naming the refusal and
+// reason.
+func checkStrictRefused(t *testing.T, bin string, env []string, config, accel, reason string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "start", "--config", config, "--http", "127.0.0.1:0", "--accel", accel, "--strict-accel")
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("rrnode start --accel %s --strict-accel: %v, want exit 1\n%s", accel, err, out)
+	}
+	if !strings.Contains(string(out), "accel "+accel+": refused") || !strings.Contains(string(out), reason) {
+		t.Errorf("output does not name the refusal and %s:\n%s", reason, out)
+	}
 }
 
 // fallbackPair starts b (io_uring on) and a (io_uring asked for, started
@@ -199,20 +226,8 @@ func TestIOURingSeccompFallback(t *testing.T) {
 	runFallback(t, a, b, reason)
 
 	t.Run("strict", func(t *testing.T) {
-		dir := shortDir(t)
-		config := nodeConfig{name: "s", functions: []fn{consumerFn}}.write(t, tr, dir)
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, bin, "start", "--config", config, "--http", "127.0.0.1:0", "--accel", "iouring", "--strict-accel")
-		cmd.Env = append(os.Environ(), env...)
-		out, err := cmd.CombinedOutput()
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
-			t.Fatalf("rrnode start --strict-accel under the filter: %v, want exit 1\n%s", err, out)
-		}
-		if !strings.Contains(string(out), "accel iouring: refused") || !strings.Contains(string(out), reason) {
-			t.Errorf("output does not name the refusal and %s:\n%s", reason, out)
-		}
+		config := nodeConfig{name: "s", functions: []fn{consumerFn}}.write(t, tr, shortDir(t))
+		checkStrictRefused(t, bin, env, config, "iouring", reason)
 	})
 }
 

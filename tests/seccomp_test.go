@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -63,14 +64,22 @@ func init() {
 		fmt.Fprintf(os.Stderr, "%s: load the seccomp filter: %v\n", seccompExecEnv, err)
 		os.Exit(97)
 	}
+	execAs(bin, seccompExecEnv, seccompFilterEnv)
+}
+
+// execAs replaces this test binary, run as a wrapper, with bin and this
+// process's arguments, in its environment without the wrapper's
+// variables (vars; the first names the wrapper in errors). It exits 98 if
+// the exec fails.
+func execAs(bin string, vars ...string) {
 	env := make([]string, 0, len(os.Environ()))
 	for _, e := range os.Environ() {
-		if !strings.HasPrefix(e, seccompExecEnv+"=") && !strings.HasPrefix(e, seccompFilterEnv+"=") {
+		if !slices.ContainsFunc(vars, func(v string) bool { return strings.HasPrefix(e, v+"=") }) {
 			env = append(env, e)
 		}
 	}
 	err := syscall.Exec(bin, append([]string{bin}, os.Args[1:]...), env)
-	fmt.Fprintf(os.Stderr, "%s: exec %s: %v\n", seccompExecEnv, bin, err)
+	fmt.Fprintf(os.Stderr, "%s: exec %s: %v\n", vars[0], bin, err)
 	os.Exit(98)
 }
 

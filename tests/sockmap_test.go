@@ -15,13 +15,10 @@ package tests
 // root.
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -48,15 +45,7 @@ func init() {
 			os.Exit(97)
 		}
 	}
-	env := make([]string, 0, len(os.Environ()))
-	for _, e := range os.Environ() {
-		if !strings.HasPrefix(e, dropCapsExecEnv+"=") {
-			env = append(env, e)
-		}
-	}
-	err := syscall.Exec(bin, append([]string{bin}, os.Args[1:]...), env)
-	fmt.Fprintf(os.Stderr, "%s: exec %s: %v\n", dropCapsExecEnv, bin, err)
-	os.Exit(98)
+	execAs(bin, dropCapsExecEnv)
 }
 
 // withoutBPFCaps returns the command that runs rrnode without the
@@ -228,32 +217,13 @@ func TestSockmapNoCaps(t *testing.T) {
 	a, b, _, _ := sockmapPair(t, tr, dir, launchOpts{binary: bin, env: env, args: args}, launchOpts{args: args})
 	sizes := []int{1, 1 << 20, 16 << 20}
 	runPipeline(t, a, sizes, "tcp", "memory")
-	m := a.metrics(t)
-	if got := m.get("rr_accel", `accel="sockmap"`); got != 0 {
-		t.Errorf(`a: rr_accel{accel="sockmap"} = %v, want 0 (refused)`, got)
-	}
-	labels := `accel="sockmap",reason="EPERM",to="plain"`
-	if got := m.get("rr_fallbacks_total", labels); got != float64(len(sizes)) {
-		t.Errorf("a: rr_fallbacks_total{%s} = %v, want %d (one per transfer); all: %v", labels, got, len(sizes), m.sum("rr_fallbacks_total"))
-	}
-	a.log.waitLine(t, 0, 5*time.Second, "sockmap refused", "EPERM")
+	checkRefused(t, a, "sockmap", "EPERM", len(sizes), "sockmap refused")
 	if got := b.metrics(t).get("rr_sockmap_sockets", ""); got != 0 {
 		t.Errorf("b: rr_sockmap_sockets = %v, want 0: its peer cannot join the map", got)
 	}
 
 	t.Run("strict", func(t *testing.T) {
 		config := nodeConfig{name: "s", sockmapPinDir: dir, functions: []fn{consumerFn}}.write(t, tr, t.TempDir())
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, bin, "start", "--config", config, "--http", "127.0.0.1:0", "--accel", "sockmap", "--strict-accel")
-		cmd.Env = append(os.Environ(), env...)
-		out, err := cmd.CombinedOutput()
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
-			t.Fatalf("rrnode start --strict-accel without the capabilities: %v, want exit 1\n%s", err, out)
-		}
-		if !strings.Contains(string(out), "accel sockmap: refused") || !strings.Contains(string(out), "EPERM") {
-			t.Errorf("output does not name the refusal and EPERM:\n%s", out)
-		}
+		checkStrictRefused(t, bin, env, config, "sockmap", "EPERM")
 	})
 }
