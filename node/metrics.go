@@ -77,7 +77,7 @@ func newMetrics() *metrics {
 	}, []string{"function"})
 	m.fallbacks = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "rr_fallbacks_total",
-		Help: "Transfers (or, for an accelerator missing from the build, starts) that were meant to use an accelerator or mechanism the system refused, by what was refused (iouring, sockmap, splice), what was used instead and why.",
+		Help: "Transfers that were meant to use an accelerator or mechanism the system refused, by what was refused (iouring, sockmap, splice), what was used instead and why (an errno, or for sockmap peer_off, other_map, peer_refused, peer_not_found).",
 	}, []string{"accel", "to", "reason"})
 	m.accel = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "rr_accel",
