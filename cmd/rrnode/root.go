@@ -40,6 +40,7 @@ func run(ctx context.Context, args []string, std stdio) int {
 	})
 	root.AddCommand(newStartCmd(std), newInvokeCmd(std), newVersionCmd(std))
 	root.AddCommand(newProbeCmd(std))
+	root.AddCommand(newBenchCmd(std), newBenchAgentCmd(std), newBenchCheckCmd(std))
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return 0

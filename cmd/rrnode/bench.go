@@ -1,0 +1,231 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/roadrunner-wasm/roadrunner/internal/bench"
+	"github.com/roadrunner-wasm/roadrunner/runtime"
+	rrwazero "github.com/roadrunner-wasm/roadrunner/runtime/wazero"
+)
+
+type benchFlags struct {
+	sizes, paths, out, format string
+	repeat, warmup, conc      int
+	batch                     int
+	wasmDir, engine, cacheDir string
+	rrnode                    string
+	verbose, coldStart        bool
+}
+
+func newBenchCmd(std stdio) *cobra.Command {
+	var f benchFlags
+	c := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure every path against the paper's baselines: latency, throughput, CPU, memory",
+		Long: `Reproduce the Roadrunner paper's evaluation on this machine: move payloads
+of each size between two functions over every path, and over the baselines
+the paper compares against, and write the results.
+
+Paths: memory, unix, tcp, unix+iouring, tcp+iouring, tcp+sockmap (rrnode
+nodes started as child processes, --accel none, iouring or sockmap with
+--strict-accel; a path this host does not allow is a row marked unavailable
+with the probe's reason). Baselines: http-json (two Wasm functions exchanging
+the payload as JSON {"data":"<base64>"} over HTTP/1.1 on loopback, encoded
+and decoded in the guests), native-http (the same JSON between two native Go
+processes), memcpy (one Go copy into a reused, touched buffer), socket-unix
+and socket-tcp (a plain Go socket loop between two processes, 1 MiB writes
+and reads into a reused buffer).
+
+Every delivery is verified by its receiver (a checksum of the body, then the
+buffer is zeroed); the verification is timed and subtracted from the
+latency and the receiver's CPU. Start-up is excluded and reported apart.
+Within each repetition the paths run one after the other, in an order
+rotated every repetition.
+
+Results go to --out: results.csv (one row per size and path), results-wide.csv
+(size_mb, then one column of median latency in seconds per path),
+results.md, results.json, latency.svg/png, speedup.svg/png. --format picks
+what is printed on standard output. A progress line goes to standard error.
+Exit status 1 if any delivery failed to verify or any path failed.
+
+The guests are read from --wasm-dir (make wasm builds them there).`,
+		Args: exactArgs(0),
+		RunE: func(c *cobra.Command, _ []string) error {
+			return runBench(c.Context(), f, std)
+		},
+	}
+	fl := c.Flags()
+	fl.StringVar(&f.sizes, "sizes", "1MiB,2MiB,4MiB,8MiB,16MiB,32MiB,64MiB,128MiB,256MiB", "payload `sizes`, comma-separated (B, KiB, MiB, GiB; KB, MB, GB), up to 1GiB")
+	fl.IntVar(&f.repeat, "repeat", 10, "repetitions per size and path")
+	fl.IntVar(&f.warmup, "warmup", 2, "warm-up transfers per size and path (verified, not timed)")
+	fl.IntVar(&f.conc, "concurrency", 1, "senders at once for transfers/s (1..64)")
+	fl.IntVar(&f.batch, "batch", 0, "transfers per path per repetition (0: 32 MiB ÷ size, 1..32)")
+	fl.StringVar(&f.paths, "paths", "all", "`paths`, comma-separated: all, or some of "+strings.Join(bench.AllPaths, ","))
+	fl.StringVar(&f.out, "out", "bench-results", "`directory` for the result files")
+	fl.StringVar(&f.format, "format", "table", "standard output: table|csv|json")
+	fl.StringVar(&f.wasmDir, "wasm-dir", "build/wasm", "`directory` of the guests: "+strings.Join(bench.Modules, ", ")+" (.wasm)")
+	fl.StringVar(&f.engine, "engine", defaultEngine, "WebAssembly `engine` of the nodes: "+engineNames())
+	fl.StringVar(&f.cacheDir, "cache-dir", "", "the nodes' compilation cache (node.cache_dir); \"\" = the engine's default")
+	fl.StringVar(&f.rrnode, "rrnode", "", "the rrnode `binary` for the nodes and agents (default: this one)")
+	fl.BoolVar(&f.coldStart, "cold-start", true, "measure each engine's cold start (compile and first instance, empty and warm cache)")
+	fl.BoolVarP(&f.verbose, "verbose", "v", false, "copy the nodes' and agents' output to standard error")
+	return c
+}
+
+func runBench(ctx context.Context, f benchFlags, std stdio) error {
+	switch f.format {
+	case "table", "csv", "json":
+	default:
+		return usageError{fmt.Errorf("--format %q: want table, csv or json", f.format)}
+	}
+	sizes, err := bench.ParseSizes(f.sizes)
+	if err != nil {
+		return usageError{fmt.Errorf("--sizes: %w", err)}
+	}
+	paths, err := bench.ParsePaths(f.paths)
+	if err != nil {
+		return usageError{fmt.Errorf("--paths: %w", err)}
+	}
+	if f.repeat < 1 || f.warmup < 1 || f.conc < 1 || f.conc > 64 || f.batch < 0 {
+		return usageError{errors.New("--repeat, --warmup ≥ 1, --concurrency 1..64, --batch ≥ 0")}
+	}
+	if _, err := lookupEngine(f.engine); err != nil {
+		return err
+	}
+	bin := f.rrnode
+	if bin == "" {
+		if bin, err = os.Executable(); err != nil {
+			return fmt.Errorf("find this rrnode: %w", err)
+		}
+	}
+	wasmDir, err := filepath.Abs(f.wasmDir)
+	if err != nil {
+		return err
+	}
+	o := bench.Options{
+		Sizes: sizes, Repeat: f.repeat, Warmup: f.warmup, Concurrency: f.conc, Batch: f.batch, Paths: paths,
+		Out: f.out, Rrnode: bin, WasmDir: wasmDir, Engine: f.engine, CacheDir: f.cacheDir,
+		Engines: benchEngines(), Progress: std.err, ProgressTTY: isTerminal(std.err),
+	}
+	if f.verbose {
+		o.NodeLog = std.err
+	}
+	if !f.coldStart {
+		o.Engines = nil
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := bench.Run(ctx, o)
+	if res == nil {
+		return err
+	}
+	if werr := res.WriteFiles(f.out); werr != nil {
+		return errors.Join(err, werr)
+	}
+	switch f.format {
+	case "table":
+		res.WriteMarkdown(std.out)
+		fmt.Fprintf(std.out, "\nresults: %s (%s)\n", f.out, strings.Join(bench.Files, ", "))
+	case "csv":
+		res.WriteCSV(std.out)
+	case "json":
+		res.WriteJSON(std.out)
+	}
+	if err != nil {
+		return err
+	}
+	if n := res.Failed(); n > 0 {
+		return fmt.Errorf("bench: %d path(s) failed (see the error column of %s)", n, filepath.Join(f.out, "results.csv"))
+	}
+	return nil
+}
+
+// benchEngines are the engines compiled in, for the cold start rows.
+func benchEngines() []bench.Engine {
+	var out []bench.Engine
+	for _, e := range engines {
+		open := e.open
+		if open == nil { // wazero: node.New's default
+			open = func(ctx context.Context, cacheDir string) (runtime.Engine, error) {
+				return rrwazero.New(ctx, &rrwazero.Options{CacheDir: cacheDir})
+			}
+		}
+		out = append(out, bench.Engine{Name: e.name, Version: e.version(), Open: open})
+	}
+	return out
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// newBenchAgentCmd is rrnode bench's helper processes (hidden).
+func newBenchAgentCmd(std stdio) *cobra.Command {
+	var engineName string
+	c := &cobra.Command{
+		Use:    "bench-agent ROLE [ARGS]",
+		Short:  "A helper process of rrnode bench (" + strings.Join(bench.AgentRoles, ", ") + ")",
+		Hidden: true,
+		Args:   cobra.MinimumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			e, err := lookupEngine(engineName)
+			if err != nil {
+				return err
+			}
+			return bench.RunAgent(c.Context(), args[0], args[1:], &bench.AgentOptions{OpenEngine: e.open}, std.in, std.out)
+		},
+	}
+	c.Flags().StringVar(&engineName, "engine", defaultEngine, "engine of http-json's sending node")
+	return c
+}
+
+// newBenchCheckCmd checks a results.csv as CI's smoke run does (hidden).
+func newBenchCheckCmd(std stdio) *cobra.Command {
+	var paths, sizes string
+	c := &cobra.Command{
+		Use:    "bench-check FILE",
+		Short:  "Check that a results.csv has a row for every path and size, every delivery verified",
+		Hidden: true,
+		Args:   exactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			ps, err := bench.ParsePaths(paths)
+			if err != nil {
+				return usageError{err}
+			}
+			var ss []int64
+			if sizes != "" {
+				if ss, err = bench.ParseSizes(sizes); err != nil {
+					return usageError{err}
+				}
+			}
+			f, err := os.Open(args[0])
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if err := bench.CheckCSV(f, ps, ss); err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
+			}
+			fmt.Fprintf(std.out, "%s: a row for each path and size, every delivery verified\n", args[0])
+			return nil
+		},
+	}
+	c.Flags().StringVar(&paths, "paths", "all", "paths that must have rows")
+	c.Flags().StringVar(&sizes, "sizes", "", "sizes that must have rows (default: those in the file)")
+	return c
+}

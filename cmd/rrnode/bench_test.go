@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"testing"
+
+	"github.com/roadrunner-wasm/roadrunner/internal/bench"
+	"github.com/roadrunner-wasm/roadrunner/internal/wasmbuild"
+)
+
+// benchReexec makes this test binary act as rrnode when rrnode bench runs
+// it as its nodes and agents (--rrnode is the test binary): the nodes of
+// the smoke test are real processes, built from this package's code.
+const benchReexec = "RRNODE_TEST_AS_RRNODE"
+
+func init() {
+	if os.Getenv(benchReexec) == "1" {
+		os.Exit(run(context.Background(), os.Args[1:], stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr}))
+	}
+}
+
+// TestBenchSmoke runs rrnode bench at one tiny size, one repetition, over
+// every path, as CI's make bench-smoke does, and checks the CSV: a row for
+// every path, each unavailable with a reason or with every delivery
+// verified. No timing is asserted.
+func TestBenchSmoke(t *testing.T) {
+	if raceBuild() {
+		// make test runs this package under -race, then make bench-smoke,
+		// which is this test on the real binary: under the race detector
+		// the twenty node and agent processes compile the guests 4x
+		// slower (100 s with an empty cache), to race code node's tests
+		// race already.
+		t.Skip("the race detector's build: make bench-smoke runs the same without it")
+	}
+	wasmDir := t.TempDir()
+	for _, m := range bench.Modules {
+		if err := wasmbuild.Build("github.com/roadrunner-wasm/roadrunner/examples/"+m, filepath.Join(wasmDir, m+".wasm")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(benchReexec, "1") // for the children only: init has run
+	out := t.TempDir()
+	// No cold start: it compiles the guests in this process, which the
+	// race detector makes slow, and make bench-smoke measures it.
+	r := rrnode(t, "", "bench", "--sizes", "4KiB", "--repeat", "1", "--warmup", "1", "--format", "csv", "--cold-start=false",
+		"--out", out, "--wasm-dir", wasmDir, "--rrnode", exe, "--cache-dir", cacheDir)
+	if r.code != 0 {
+		t.Fatalf("rrnode bench: status %d\nstdout:\n%s\nstderr:\n%s", r.code, r.out, r.err)
+	}
+	if err := bench.CheckCSV(strings.NewReader(r.out), bench.AllPaths, []int64{4 << 10}); err != nil {
+		t.Errorf("%v\nstderr:\n%s", err, r.err)
+	}
+	for _, f := range bench.Files {
+		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	if !strings.Contains(r.err, "bench: 4KiB    socket-tcp    rep 1/1") {
+		t.Errorf("no progress line for socket-tcp on stderr:\n%s", r.err)
+	}
+	check := rrnode(t, "", "bench-check", "--sizes", "4KiB", filepath.Join(out, "results.csv"))
+	if check.code != 0 {
+		t.Errorf("bench-check: %d %s", check.code, check.err)
+	}
+	// bench-check fails where a size has no rows.
+	if c := rrnode(t, "", "bench-check", "--sizes", "4KiB,8KiB", filepath.Join(out, "results.csv")); c.code != 1 || !strings.Contains(c.err, "no row for memory at 8192 bytes") {
+		t.Errorf("bench-check with a missing size: %d %s", c.code, c.err)
+	}
+}
+
+func raceBuild() bool {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "-race" && s.Value == "true" {
+			return true
+		}
+	}
+	return false
+}
+
+func TestBenchUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"bench", "--format", "xml"},
+		{"bench", "--paths", "memory,pigeon"},
+		{"bench", "--sizes", "lots"},
+		{"bench", "--concurrency", "0"},
+		{"bench", "extra"},
+	} {
+		r := rrnode(t, "", args...)
+		if r.code != 2 {
+			t.Errorf("%v: status %d, want 2 (stderr %q)", args, r.code, r.err)
+		}
+	}
+	// No guests where it looks: a clear error, status 1.
+	r := rrnode(t, "", "bench", "--sizes", "4KiB", "--wasm-dir", t.TempDir(), "--out", t.TempDir())
+	if r.code != 1 || !strings.Contains(r.err, "make wasm") {
+		t.Errorf("no guests: status %d, stderr %q", r.code, r.err)
+	}
+}
