@@ -35,7 +35,7 @@ DEMO_SRC := $(filter-out %_test.go,$(wildcard examples/demo/*.go internal/nodepr
 
 .DEFAULT_GOAL := all
 .DELETE_ON_ERROR:
-.PHONY: all build wasm demo generate test test-wasmedge bench bench-go bench-smoke bench-engines bench-wasmedge clean FORCE check-wasmedge
+.PHONY: all build wasm demo generate test test-wasmedge test-container bench bench-go bench-smoke bench-engines bench-wasmedge clean FORCE check-wasmedge
 
 all: build wasm
 
@@ -95,6 +95,9 @@ test:
 	@# (390 s against 90 s), and node/'s tests race the same code in-process.
 	$(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v '/tests$$')
 	$(GO) test -count=1 -timeout 20m ./tests/
+	@# The Kubernetes manifests, decoded strictly against the API types (a
+	@# module of its own: rrnode's go.mod stays free of Kubernetes).
+	cd deploy/kubernetes && $(GO) vet ./... && $(GO) test -count=1 ./...
 	@# rrnode bench at tiny sizes, one repetition, every path: the CSV must
 	@# have a row for each, every delivery verified (no timing asserted).
 	$(MAKE) --no-print-directory bench-smoke
@@ -128,6 +131,13 @@ test:
 	$(GO) vet -tags giouring ./internal/ring/...
 	$(GO) test -race -tags giouring -ldflags=-checklinkname=0 -count=1 ./internal/ring/...
 	@if $(GO) list -deps ./cmd/rrnode | grep -q giouring; then echo "the default build of rrnode imports giouring"; exit 1; fi
+
+# The container image: the Dockerfile built unchanged with podman and run
+# under the default seccomp profile, privileged, and as two containers over
+# tcp with the sockmap (deploy/container/test-container.sh; root, podman,
+# runc, debootstrap; .ci/run installs them). About 3-4 minutes.
+test-container:
+	bash deploy/container/test-container.sh
 
 test-wasmedge: check-wasmedge
 	$(WASMEDGE_ENV) $(GO) vet -tags wasmedge ./runtime/wasmedge/ ./cmd/rrnode/ ./tests/ ./node/

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -250,5 +251,26 @@ func TestVersion(t *testing.T) {
 	r := rrnode(t, "", "version")
 	if r.code != 0 || !strings.HasPrefix(r.out, "rrnode ") || !strings.Contains(r.out, "\ngo go1.") || !strings.Contains(r.out, "engines: wazero v") {
 		t.Fatalf("exit %d, stdout %q", r.code, r.out)
+	}
+}
+
+func TestHealth(t *testing.T) {
+	addr, _ := startNode(t)
+	if r := rrnode(t, "", "health", "--addr", addr); r.code != 0 || !strings.Contains(r.out, "/healthz: ok") {
+		t.Fatalf("health of a running node: exit %d, stdout %q, stderr %q", r.code, r.out, r.err)
+	}
+	// A port nothing listens on (the node's, once it has stopped, is not
+	// known to stay free): a refused connection.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + ln.Addr().String()
+	ln.Close()
+	if r := rrnode(t, "", "health", "--addr", dead, "--timeout", "2s"); r.code != 1 || !strings.Contains(r.err, "health:") {
+		t.Fatalf("health of nothing: exit %d, stderr %q; want 1 and the reason", r.code, r.err)
+	}
+	if r := rrnode(t, "", "health", "extra"); r.code != 2 {
+		t.Fatalf("health extra: exit %d, want a usage error", r.code)
 	}
 }
