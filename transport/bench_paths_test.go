@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"flag"
 	"fmt"
+	"github.com/roadrunner-wasm/roadrunner/transport/wire"
 	"io"
 	"log/slog"
 	"net"
@@ -277,7 +278,7 @@ func transportLoop(b *testing.B, env *pathsEnv, c pathsCase, payload, recv []byt
 	}
 	srv := transport.NewServer(&benchSink{buf: recv}, c.network, &transport.ServerOptions{
 		Sockmap:   sm,
-		Limits:    transport.Limits{MaxPayload: 1 << 30},
+		Limits:    wire.Limits{MaxPayload: 1 << 30},
 		Logger:    quiet,
 		IOURing:   c.ring && !c.plainRecv || c.ringRecv,
 		RingMin:   1, // the ring at every size: the default leaves small payloads plain

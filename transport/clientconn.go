@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/roadrunner-wasm/roadrunner/transport/wire"
 	"io"
 	"net"
 	"os"
@@ -22,8 +23,8 @@ type clientConn struct {
 	raw     syscall.RawConn
 
 	nextID uint64
-	out    [HeaderSize + MaxNameLen]byte // header and name of the frame being sent
-	in     [HeaderSize]byte
+	out    [wire.HeaderSize + wire.MaxNameLen]byte // header and name of the frame being sent
+	in     [wire.HeaderSize]byte
 	iov    [2][]byte
 	bufs   net.Buffers
 	reply  []byte // REPLY payloads land here, reused
@@ -132,17 +133,17 @@ func (c *clientConn) send(ctx context.Context, p *Peer, to string, payload []byt
 		}()
 	}
 	c.nextID++
-	h := Header{Kind: KindData, NameLen: uint16(len(to)), PayloadLen: uint64(len(payload)), ID: c.nextID}
+	h := wire.Header{Kind: wire.KindData, NameLen: uint16(len(to)), PayloadLen: uint64(len(payload)), ID: c.nextID}
 	if p.opts.Verify {
-		h.Flags |= FlagCRC
-		h.CRC = Checksum(payload)
+		h.Flags |= wire.FlagCRC
+		h.CRC = wire.Checksum(payload)
 	}
 	if reply != nil {
-		h.Flags |= FlagReply
+		h.Flags |= wire.FlagReply
 	}
 	h.Put(c.out[:])
-	n := copy(c.out[HeaderSize:], to)
-	head := c.out[:HeaderSize+n]
+	n := copy(c.out[wire.HeaderSize:], to)
+	head := c.out[:wire.HeaderSize+n]
 
 	if c.sm.reason != "" {
 		c.sm.fellBack(p.log, p.opts.OnFallback)
@@ -167,7 +168,7 @@ func (c *clientConn) send(ctx context.Context, p *Peer, to string, payload []byt
 
 // answer reads the answer to the frame h after its sending ended with werr
 // (have: its header is in c.in already) and makes send's result.
-func (c *clientConn) answer(ctx context.Context, p *Peer, h Header, reply io.Writer, werr error, landed time.Duration, have bool) (time.Duration, error) {
+func (c *clientConn) answer(ctx context.Context, p *Peer, h wire.Header, reply io.Writer, werr error, landed time.Duration, have bool) (time.Duration, error) {
 	status, err := c.readAnswer(ctx, p, h, reply, werr != nil, have)
 	switch {
 	case err != nil:
@@ -371,7 +372,7 @@ func (c *clientConn) spliceOut(fd uintptr) bool {
 // write (afterWriteErr) the peer may still have answered, with an ACK that
 // says why it refused the frame: that is looked for briefly. have says the
 // first header is in c.in already.
-func (c *clientConn) readAnswer(ctx context.Context, p *Peer, sent Header, reply io.Writer, afterWriteErr, have bool) (int32, error) {
+func (c *clientConn) readAnswer(ctx context.Context, p *Peer, sent wire.Header, reply io.Writer, afterWriteErr, have bool) (int32, error) {
 	if afterWriteErr {
 		c.nc.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
 	} else if d, ok := ctx.Deadline(); ok {
@@ -384,40 +385,40 @@ func (c *clientConn) readAnswer(ctx context.Context, p *Peer, sent Header, reply
 	if err := context.Cause(ctx); err != nil {
 		return 0, err
 	}
-	lim := Limits{MaxPayload: p.opts.MaxReply}
+	lim := wire.Limits{MaxPayload: p.opts.MaxReply}
 	replied := false
 	for {
-		var h Header
+		var h wire.Header
 		var err error
 		if have {
 			have = false
-			h, err = ParseHeader(c.in[:], lim)
+			h, err = wire.ParseHeader(c.in[:], lim)
 		} else {
-			h, err = ReadHeader(c.nc, &c.in, lim)
+			h, err = wire.ReadHeader(c.nc, &c.in, lim)
 		}
 		if err != nil {
 			return 0, err
 		}
 		if h.ID != sent.ID {
-			return 0, &FrameError{Field: "id", Reason: fmt.Sprintf("%s for frame %d, want %d", h.Kind, h.ID, sent.ID)}
+			return 0, &wire.FrameError{Field: "id", Reason: fmt.Sprintf("%s for frame %d, want %d", h.Kind, h.ID, sent.ID)}
 		}
 		switch h.Kind {
-		case KindAck:
+		case wire.KindAck:
 			c.answered = true
-			if h.Flags&FlagClose != 0 {
+			if h.Flags&wire.FlagClose != 0 {
 				c.broken = true
 			}
 			return h.Status, nil
-		case KindReply:
+		case wire.KindReply:
 			if reply == nil || replied {
-				return 0, &FrameError{Field: "kind", Reason: "REPLY not asked for"}
+				return 0, &wire.FrameError{Field: "kind", Reason: "REPLY not asked for"}
 			}
 			replied = true
 			if uint64(cap(c.reply)) < h.PayloadLen {
 				c.reply = make([]byte, h.PayloadLen)
 			}
 			buf := c.reply[:h.PayloadLen]
-			if err := ReadPayload(c.nc, h, buf); err != nil {
+			if err := wire.ReadPayload(c.nc, h, buf); err != nil {
 				return 0, err
 			}
 			_, werr := reply.Write(buf)
@@ -430,7 +431,7 @@ func (c *clientConn) readAnswer(ctx context.Context, p *Peer, sent Header, reply
 				p.log.Debug("reply not delivered", "err", werr)
 			}
 		default:
-			return 0, &FrameError{Field: "kind", Reason: h.Kind.String() + " where an ACK belongs"}
+			return 0, &wire.FrameError{Field: "kind", Reason: h.Kind.String() + " where an ACK belongs"}
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"github.com/roadrunner-wasm/roadrunner/transport/wire"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -378,12 +379,12 @@ func waitFor(t *testing.T, cond func() bool, format string, args ...any) {
 
 // dataFrame encodes a DATA frame to to with payload, with mod applied to the
 // header first.
-func dataFrame(to string, payload []byte, mod func(*transport.Header)) []byte {
-	h := transport.Header{Kind: transport.KindData, NameLen: uint16(len(to)), PayloadLen: uint64(len(payload)), ID: 1}
+func dataFrame(to string, payload []byte, mod func(*wire.Header)) []byte {
+	h := wire.Header{Kind: wire.KindData, NameLen: uint16(len(to)), PayloadLen: uint64(len(payload)), ID: 1}
 	if mod != nil {
 		mod(&h)
 	}
-	b := transport.AppendHeader(nil, &h)
+	b := wire.AppendHeader(nil, &h)
 	b = append(b, to...)
 	return append(b, payload...)
 }
@@ -395,12 +396,12 @@ func TestBadInput(t *testing.T) {
 		t.Run(path, func(t *testing.T) {
 			sk := &sink{}
 			s := startServer(t, path, sk, &transport.ServerOptions{
-				Limits:    transport.Limits{MaxPayload: 1 << 20},
+				Limits:    wire.Limits{MaxPayload: 1 << 20},
 				IOTimeout: 500 * time.Millisecond,
 			})
 			good := newPeer(t, s.addr, nil)
 			network, addr, _ := transport.ParseAddress(s.addr)
-			long := strings.Repeat("a", transport.MaxNameLen+1)
+			long := strings.Repeat("a", wire.MaxNameLen+1)
 			for _, c := range []struct {
 				name   string
 				bytes  []byte
@@ -409,14 +410,14 @@ func TestBadInput(t *testing.T) {
 				logs   string
 			}{
 				{"bad magic", append([]byte("XRF1"), dataFrame("fn", []byte("hi"), nil)[4:]...), false, transport.RefusedBadFrame, "magic"},
-				{"unknown kind", dataFrame("fn", []byte("hi"), func(h *transport.Header) { h.Kind = 9 }), false, transport.RefusedBadFrame, "kind"},
-				{"ACK from a sender", transport.AppendHeader(nil, &transport.Header{Kind: transport.KindAck, ID: 3}), false, transport.RefusedBadFrame, "kind"},
-				{"oversized length", dataFrame("fn", nil, func(h *transport.Header) { h.PayloadLen = 1<<20 + 1 }), false, transport.RefusedBadFrame, "payload_len"},
+				{"unknown kind", dataFrame("fn", []byte("hi"), func(h *wire.Header) { h.Kind = 9 }), false, transport.RefusedBadFrame, "kind"},
+				{"ACK from a sender", wire.AppendHeader(nil, &wire.Header{Kind: wire.KindAck, ID: 3}), false, transport.RefusedBadFrame, "kind"},
+				{"oversized length", dataFrame("fn", nil, func(h *wire.Header) { h.PayloadLen = 1<<20 + 1 }), false, transport.RefusedBadFrame, "payload_len"},
 				{"name too long", dataFrame(long, []byte("hi"), nil), false, transport.RefusedBadFrame, "name_len"},
 				{"bad name bytes", dataFrame("f/n", []byte("hi"), nil), false, transport.RefusedBadFrame, "name"},
-				{"bad crc", dataFrame("fn", []byte("hello"), func(h *transport.Header) { h.Flags = transport.FlagCRC; h.CRC = 1 }), false, transport.RefusedBadFrame, "crc32c mismatch"},
-				{"truncated payload", dataFrame("fn", make([]byte, 1000), nil)[:transport.HeaderSize+2+500], true, transport.RefusedTruncated, "truncated"},
-				{"stalled payload", dataFrame("fn", make([]byte, 1000), nil)[:transport.HeaderSize+2+500], false, transport.RefusedTimeout, "timeout"},
+				{"bad crc", dataFrame("fn", []byte("hello"), func(h *wire.Header) { h.Flags = wire.FlagCRC; h.CRC = 1 }), false, transport.RefusedBadFrame, "crc32c mismatch"},
+				{"truncated payload", dataFrame("fn", make([]byte, 1000), nil)[:wire.HeaderSize+2+500], true, transport.RefusedTruncated, "truncated"},
+				{"stalled payload", dataFrame("fn", make([]byte, 1000), nil)[:wire.HeaderSize+2+500], false, transport.RefusedTimeout, "timeout"},
 				{"garbage", pattern(4096, 9), false, transport.RefusedBadFrame, "bad frame"},
 				{"truncated header", []byte("RRF1\x01"), true, transport.RefusedTruncated, "header"},
 			} {

@@ -20,12 +20,12 @@
 // path socket with a given mode, replacing a stale one and refusing to take
 // a live one.
 //
-// The frame layer (frame.go): a fixed 32-byte little-endian [Header], then
-// the target's name, then the raw payload. [ParseHeader] and [ReadHeader]
-// validate a header against [Limits] before anything is allocated for it,
-// [ReadName] checks the name, and [ReadPayload] reads the payload straight
+// The frame layer (frame.go): a fixed 32-byte little-endian [wire.Header], then
+// the target's name, then the raw payload. [wire.ParseHeader] and [wire.ReadHeader]
+// validate a header against [wire.Limits] before anything is allocated for it,
+// [wire.ReadName] checks the name, and [wire.ReadPayload] reads the payload straight
 // into a Sink's view and checks its optional CRC32C, so that a malformed
-// frame ([ErrBadFrame]) never reaches a receiver.
+// frame ([wire.ErrBadFrame]) never reaches a receiver.
 //
 // Kernel features are probed once and cached ([Probe], [ProbeSplice], …):
 // operations try first and consult a probe only to explain a failure. A

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/roadrunner-wasm/roadrunner/transport/wire"
 	"io"
 	"log/slog"
 	"sync"
@@ -184,7 +185,7 @@ var copiedLog sync.Once
 // sendRing sends the frame h (head, then payload) through the connection's
 // ring, its answer's header received in the same batch as the last send,
 // and reads the rest of the answer.
-func (c *clientConn) sendRing(ctx context.Context, p *Peer, h Header, head, payload []byte, reply io.Writer, start time.Time) (time.Duration, error) {
+func (c *clientConn) sendRing(ctx context.Context, p *Peer, h wire.Header, head, payload []byte, reply io.Writer, start time.Time) (time.Duration, error) {
 	rs := &c.rs
 	*rs = ringSend{ctx: ctx, head: head, payload: payload, chunk: p.opts.RingChunk, depth: p.opts.RingDepth, ack: c.in[:], ioTimeout: p.opts.IOTimeout}
 	rs.zeroCopy = c.ring.zc && len(payload) >= p.opts.ZeroCopyMin
@@ -221,7 +222,7 @@ func (c *clientConn) sendRing(ctx context.Context, p *Peer, h Header, head, payl
 		return 0, c.failure(ctx, p, "read answer", err)
 	}
 	landed := max(sent.Sub(start), 1)
-	if acked < HeaderSize {
+	if acked < wire.HeaderSize {
 		if acked == 0 {
 			c.broken = true
 			return 0, c.failure(ctx, p, "read answer", io.EOF)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/roadrunner-wasm/roadrunner/transport/wire"
 	"io"
 	"log/slog"
 	"net"
@@ -74,11 +75,11 @@ type DialOptions struct {
 	IOTimeout time.Duration
 	// KeepAlive is the TCP keep-alive period. Zero means DefaultKeepAlive.
 	KeepAlive time.Duration
-	// Verify puts the CRC32C of each payload in its frame (FlagCRC); the
+	// Verify puts the CRC32C of each payload in its frame ([wire.FlagCRC]); the
 	// receiver checks it before the payload reaches its guest.
 	Verify bool
 	// MaxReply is the largest REPLY payload accepted. Zero means
-	// DefaultMaxPayload.
+	// [wire.DefaultMaxPayload].
 	MaxReply uint64
 	// Logger receives the peer's logs. Nil means slog.Default().
 	Logger *slog.Logger
@@ -214,7 +215,7 @@ func NewPeer(address string, opts *DialOptions) (*Peer, error) {
 		o.KeepAlive = DefaultKeepAlive
 	}
 	if o.MaxReply == 0 {
-		o.MaxReply = DefaultMaxPayload
+		o.MaxReply = wire.DefaultMaxPayload
 	}
 	if err := o.ringDefaults(); err != nil {
 		return nil, fmt.Errorf("peer %s: %w", address, err)
@@ -304,10 +305,10 @@ func (p *Peer) Conns() (open, idle int) {
 // error is a failure of the transport (the payload may or may not have
 // reached the peer's function).
 func (p *Peer) Send(ctx context.Context, to string, payload []byte, reply io.Writer) (landed time.Duration, err error) {
-	if len(to) == 0 || len(to) > MaxNameLen || !ValidName([]byte(to)) {
+	if len(to) == 0 || len(to) > wire.MaxNameLen || !wire.ValidName([]byte(to)) {
 		return 0, fmt.Errorf("send to %q: not a function name", to)
 	}
-	if uint64(len(payload)) >= MaxPayloadLimit {
+	if uint64(len(payload)) >= wire.MaxPayloadLimit {
 		return 0, fmt.Errorf("send: payload of %d bytes is not under 4 GiB", len(payload))
 	}
 	start := time.Now()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/roadrunner-wasm/roadrunner/transport/wire"
 	"io"
 	"log/slog"
 	"net"
@@ -36,7 +37,7 @@ const (
 type ServerOptions struct {
 	// Limits bound the frames accepted, before anything is allocated for
 	// them; MaxPayload should be the largest payload any target takes.
-	Limits Limits
+	Limits wire.Limits
 	// MaxConns is the most connections served at once; one beyond it is
 	// closed at once. Zero means DefaultMaxConns.
 	MaxConns int
@@ -133,7 +134,7 @@ func NewServer(sink Sink, path string, opts *ServerOptions) *Server {
 			if err == nil {
 				return 0
 			}
-			return minStatus
+			return wire.MinStatus
 		}
 	}
 	s.log = o.Logger
@@ -284,16 +285,16 @@ type serverConn struct {
 	ctx  context.Context // carries the connection: ReplyWriter, ServerPath
 	peer string
 
-	hdr  [HeaderSize]byte
-	name [MaxNameLen]byte
-	out  [HeaderSize]byte
+	hdr  [wire.HeaderSize]byte
+	name [wire.MaxNameLen]byte
+	out  [wire.HeaderSize]byte
 	iov  [2][]byte
 	bufs net.Buffers
 
 	lastStr string // the previous frame's target
 
 	busy    bool // guarded by s.mu: a frame is being served
-	h       Header
+	h       wire.Header
 	read    bool  // the current frame's payload has been read whole
 	fillErr error // why reading the payload failed
 	replied bool
@@ -366,7 +367,7 @@ type serverConnKey struct{}
 // from a Server. A second Write fails.
 func ReplyWriter(ctx context.Context) io.Writer {
 	c, _ := ctx.Value(serverConnKey{}).(*serverConn)
-	if c == nil || c.h.Flags&FlagReply == 0 {
+	if c == nil || c.h.Flags&wire.FlagReply == 0 {
 		return nil
 	}
 	return c
@@ -389,7 +390,7 @@ func (c *serverConn) Write(p []byte) (int, error) {
 		return 0, errReplied
 	}
 	c.replied = true
-	h := Header{Kind: KindReply, PayloadLen: uint64(len(p)), ID: c.h.ID}
+	h := wire.Header{Kind: wire.KindReply, PayloadLen: uint64(len(p)), ID: c.h.ID}
 	h.Put(c.out[:])
 	if err := c.writeFrame(c.out[:], p); err != nil {
 		return 0, fmt.Errorf("reply to %s: %w", c.peer, err)
@@ -418,7 +419,7 @@ func (c *serverConn) fillPayload(dst []byte) error {
 	if r := c.ringFor(len(dst) - c.br.Buffered()); r != nil {
 		err = c.fillRing(r, dst)
 	} else {
-		err = ReadPayload(c.br, c.h, dst)
+		err = wire.ReadPayload(c.br, c.h, dst)
 	}
 	if err != nil {
 		c.fillErr = err
@@ -432,17 +433,14 @@ func (c *serverConn) fillPayload(dst []byte) error {
 // buffer holds of the payload, then the rest straight from the socket.
 func (c *serverConn) fillRing(r *connRing, dst []byte) error {
 	if uint64(len(dst)) != c.h.PayloadLen {
-		return errPayloadView
+		return wire.CheckPayload(c.h, dst) // says the view is the wrong size
 	}
 	k, _ := c.br.Read(dst[:c.br.Buffered()]) // from the buffer only
 	o := &c.s.opts
 	if err := r.recv(dst[k:], o.RingChunk, o.RingDepth, o.IOTimeout); err != nil {
 		return err
 	}
-	if c.h.Flags&FlagCRC != 0 && Checksum(dst) != c.h.CRC {
-		return errPayloadCRC
-	}
-	return nil
+	return wire.CheckPayload(c.h, dst)
 }
 
 func (c *serverConn) serve() {
@@ -464,7 +462,7 @@ func (c *serverConn) serve() {
 		}
 		c.nc.SetReadDeadline(time.Now().Add(s.opts.IdleTimeout))
 		c.dr.armed = false
-		h, err := ReadHeader(c.br, &c.hdr, s.opts.Limits)
+		h, err := wire.ReadHeader(c.br, &c.hdr, s.opts.Limits)
 		if err != nil {
 			if err == io.EOF {
 				s.log.Debug("connection closed by peer", "path", s.path, "peer", c.peer)
@@ -477,18 +475,18 @@ func (c *serverConn) serve() {
 			return
 		}
 		c.dr.arm()
-		if h.Kind == KindHello && first {
+		if h.Kind == wire.KindHello && first {
 			if err := c.hello(h); err != nil {
 				c.refuse(err, "hello")
 				return
 			}
 			continue
 		}
-		if h.Kind != KindData {
-			c.refuse(&FrameError{Field: "kind", Reason: h.Kind.String() + " where a DATA frame belongs"}, "header")
+		if h.Kind != wire.KindData {
+			c.refuse(&wire.FrameError{Field: "kind", Reason: h.Kind.String() + " where a DATA frame belongs"}, "header")
 			return
 		}
-		name, err := ReadName(c.br, h, c.name[:])
+		name, err := wire.ReadName(c.br, h, c.name[:])
 		if err != nil {
 			c.refuse(err, "name")
 			return
@@ -510,11 +508,11 @@ func (c *serverConn) serve() {
 		}
 		status := s.opts.Status(err)
 		if err != nil && status == 0 {
-			status = minStatus
+			status = wire.MinStatus
 		}
-		ack := NewAck(h.ID, status)
+		ack := wire.NewAck(h.ID, status)
 		if !c.read {
-			ack.Flags = FlagClose
+			ack.Flags = wire.FlagClose
 		}
 		ack.Put(c.out[:])
 		if werr := c.writeFrame(c.out[:], nil); werr != nil {
@@ -525,7 +523,7 @@ func (c *serverConn) serve() {
 			// The payload is still in the socket: the stream cannot go
 			// on. The ACK said why.
 			reason := RefusedUnread
-			if status == StatusUnknownFunction {
+			if status == wire.StatusUnknownFunction {
 				reason = RefusedUnknownFunction
 			}
 			s.log.Warn("connection closed: frame refused before its payload was read", "path", s.path, "peer", c.peer, "function", to, "payload_len", h.PayloadLen, "reason", reason, "err", err)
@@ -572,7 +570,7 @@ func (c *serverConn) refuse(err error, where string) {
 		}
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		reason = RefusedTruncated
-	case errors.Is(err, ErrBadFrame):
+	case errors.Is(err, wire.ErrBadFrame):
 		reason = RefusedBadFrame
 	}
 	if reason == RefusedIO && c.closing() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/roadrunner-wasm/roadrunner/transport/wire"
 	"log/slog"
 	"net"
 	"sync"
@@ -192,10 +193,10 @@ func (sc *sockmapConn) fellBack(log *slog.Logger, onFallback func(from, to, reas
 }
 
 // myHello is what this end says about itself.
-func (s *Sockmap) myHello() hello {
-	h := hello{mapID: s.mapID()}
+func (s *Sockmap) myHello() wire.Hello {
+	h := wire.Hello{MapID: s.mapID()}
 	if id, err := HostID(); err == nil {
-		h.host, h.hasHost = id, true
+		h.Host, h.HasHost = id, true
 	}
 	return h
 }
@@ -215,40 +216,40 @@ func (c *clientConn) hello(ctx context.Context, p *Peer) error {
 	defer c.nc.SetDeadline(time.Time{})
 
 	mine := s.myHello()
-	var buf [HeaderSize + MaxHelloPayload]byte
-	payload := mine.append(buf[HeaderSize:HeaderSize])
-	h := Header{Kind: KindHello, PayloadLen: uint64(len(payload))}
+	var buf [wire.HeaderSize + wire.MaxHelloPayload]byte
+	payload := mine.Append(buf[wire.HeaderSize:wire.HeaderSize])
+	h := wire.Header{Kind: wire.KindHello, PayloadLen: uint64(len(payload))}
 	h.Put(buf[:])
-	if _, err := c.nc.Write(buf[:HeaderSize+len(payload)]); err != nil {
+	if _, err := c.nc.Write(buf[:wire.HeaderSize+len(payload)]); err != nil {
 		return fmt.Errorf("hello: %w", err)
 	}
-	rh, err := ReadHeader(c.nc, &c.in, Limits{})
+	rh, err := wire.ReadHeader(c.nc, &c.in, wire.Limits{})
 	if err != nil {
 		return fmt.Errorf("hello: %w", err)
 	}
-	if rh.Kind != KindHello {
-		return fmt.Errorf("hello: %w", &FrameError{Field: "kind", Reason: rh.Kind.String() + " where a HELLO belongs"})
+	if rh.Kind != wire.KindHello {
+		return fmt.Errorf("hello: %w", &wire.FrameError{Field: "kind", Reason: rh.Kind.String() + " where a HELLO belongs"})
 	}
 	in := buf[:rh.PayloadLen]
-	if err := ReadPayload(c.nc, rh, in); err != nil {
+	if err := wire.ReadPayload(c.nc, rh, in); err != nil {
 		return fmt.Errorf("hello: %w", err)
 	}
-	theirs, err := parseHello(in)
+	theirs, err := wire.ParseHello(in)
 	if err != nil {
 		return fmt.Errorf("hello: %w", err)
 	}
-	if !theirs.sameHost() {
+	if !sameHost(&theirs) {
 		p.log.Debug("sockmap: peer on another host")
 		return nil
 	}
 	switch {
 	case s.err != nil:
 		c.sm.reason = FallbackReason(s.err)
-	case theirs.mapID == 0:
+	case theirs.MapID == 0:
 		c.sm.reason = SockmapPeerOff
-	case theirs.mapID != mine.mapID:
+	case theirs.MapID != mine.MapID:
 		c.sm.reason = SockmapOtherMap
-	case theirs.cookie == 0:
+	case theirs.Cookie == 0:
 		c.sm.reason = SockmapPeerRefused
 	}
 	level := slog.LevelWarn
@@ -272,7 +273,7 @@ func (c *clientConn) hello(ctx context.Context, p *Peer) error {
 	// listener sees other addresses than the dialer) and nothing would
 	// be redirected.
 	got, ok, err := s.m.Cookie(k.Reverse())
-	if err != nil || !ok || got != theirs.cookie {
+	if err != nil || !ok || got != theirs.Cookie {
 		s.m.Remove(k)
 		c.sm.closed()
 		c.sm.reason = SockmapPeerNotFound
@@ -287,29 +288,29 @@ func (c *clientConn) hello(ctx context.Context, p *Peer) error {
 // (header h) is the connection's first frame. If the dialer is on this
 // host with the same map, the listener puts its socket in the map before
 // it answers, so that the dialer can see it there.
-func (c *serverConn) hello(h Header) error {
-	var buf [HeaderSize + MaxHelloPayload]byte
+func (c *serverConn) hello(h wire.Header) error {
+	var buf [wire.HeaderSize + wire.MaxHelloPayload]byte
 	in := buf[:h.PayloadLen]
-	if err := ReadPayload(c.br, h, in); err != nil {
+	if err := wire.ReadPayload(c.br, h, in); err != nil {
 		return err
 	}
-	theirs, err := parseHello(in)
+	theirs, err := wire.ParseHello(in)
 	if err != nil {
 		return err
 	}
-	var mine hello
+	var mine wire.Hello
 	if id, err := HostID(); err == nil {
-		mine.host, mine.hasHost = id, true
+		mine.Host, mine.HasHost = id, true
 	}
 	s := c.s.opts.Sockmap
 	if s != nil {
 		c.sm = sockmapConn{s: s}
-		mine.mapID = s.mapID()
-		if theirs.sameHost() && theirs.mapID != 0 {
+		mine.MapID = s.mapID()
+		if sameHost(&theirs) && theirs.MapID != 0 {
 			switch {
 			case s.err != nil:
 				c.sm.reason = FallbackReason(s.err)
-			case theirs.mapID != mine.mapID:
+			case theirs.MapID != mine.MapID:
 				c.sm.reason = SockmapOtherMap
 			default:
 				_, cookie, err := c.sm.add(c.nc)
@@ -317,14 +318,14 @@ func (c *serverConn) hello(h Header) error {
 					c.sm.reason = FallbackReason(err)
 					c.s.log.Warn("sockmap: adding the socket failed; the connection uses plain TCP", "peer", c.peer, "reason", c.sm.reason, "err", err)
 				}
-				mine.cookie = cookie
+				mine.Cookie = cookie
 			}
 		}
 	}
-	payload := mine.append(buf[HeaderSize:HeaderSize])
-	rh := Header{Kind: KindHello, PayloadLen: uint64(len(payload))}
+	payload := mine.Append(buf[wire.HeaderSize:wire.HeaderSize])
+	rh := wire.Header{Kind: wire.KindHello, PayloadLen: uint64(len(payload))}
 	rh.Put(buf[:])
-	if err := c.writeFrame(buf[:HeaderSize], payload); err != nil {
+	if err := c.writeFrame(buf[:wire.HeaderSize], payload); err != nil {
 		return err
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/roadrunner-wasm/roadrunner/transport/wire"
 	"os"
 	"runtime"
 	"sync/atomic"
@@ -140,7 +141,7 @@ type ringSend struct {
 	chunk, depth  int
 	zeroCopy      bool // payload chunks with SEND_ZC
 	// ack, if not nil, receives the answer's header, linked after the
-	// last send (HeaderSize bytes).
+	// last send (wire.HeaderSize bytes).
 	ack []byte
 	// ioTimeout bounds each wait for sends; ackWait bounds the wait for
 	// the answer once the sends are done (0: unbounded, the caller
@@ -165,7 +166,7 @@ const sendFlags = unix.MSG_WAITALL | unix.MSG_NOSIGNAL
 // system call and reaped whole before the next: unlinked sends in flight
 // together on one socket can reorder bytes, and a chain cannot be extended
 // once submitted. It returns how many answer header bytes arrived in s.ack
-// (HeaderSize, or fewer if the answer came short or a send failed), and
+// (wire.HeaderSize, or fewer if the answer came short or a send failed), and
 // when the last payload byte was sent.
 func (cr *connRing) send(s *ringSend) (acked int, sent time.Time, err error) {
 	if !cr.start() {
@@ -231,7 +232,7 @@ func (cr *connRing) send(s *ringSend) (acked int, sent time.Time, err error) {
 		}
 		n := total
 		if withAck {
-			if err := cr.r.Recv(ring.Op{UserData: udAck}, cr.fd, s.ack[:HeaderSize], unix.MSG_WAITALL); err != nil {
+			if err := cr.r.Recv(ring.Op{UserData: udAck}, cr.fd, s.ack[:wire.HeaderSize], unix.MSG_WAITALL); err != nil {
 				return 0, sent, cr.finish(n, err)
 			}
 			n++
@@ -370,7 +371,7 @@ func (cr *connRing) stop() {
 
 // recv receives exactly len(dst) bytes into dst with linked RECV requests
 // of chunk bytes, depth at a time; each wait is bounded by ioTimeout. A
-// stream that ends first is errPayloadShort.
+// stream that ends first is wire.ErrPayloadTruncated.
 func (cr *connRing) recv(dst []byte, chunk, depth int, ioTimeout time.Duration) error {
 	if !cr.start() {
 		return errRingAborted
@@ -426,7 +427,7 @@ func (cr *connRing) recv(dst []byte, chunk, depth int, ioTimeout time.Duration) 
 		case failed != nil:
 			return fmt.Errorf("read frame payload: %w", failed)
 		case short:
-			return errPayloadShort
+			return wire.ErrPayloadTruncated
 		case cr.aborted.Load():
 			return fmt.Errorf("read frame payload: %w", errRingAborted)
 		}

@@ -1,4 +1,4 @@
-package transport_test
+package wire_test
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 	"testing/iotest"
 
 	"github.com/roadrunner-wasm/roadrunner/runtime"
-	"github.com/roadrunner-wasm/roadrunner/transport"
+	"github.com/roadrunner-wasm/roadrunner/transport/wire"
 )
 
 // The seed corpus of FuzzParseHeader is in testdata/fuzz/FuzzParseHeader:
@@ -22,7 +22,7 @@ import (
 //	go test -run '^$' -fuzz '^FuzzParseHeader$' -fuzztime 10s ./transport/
 //	go test -run '^$' -fuzz '^FuzzReadFrame$' -fuzztime 10s ./transport/
 
-var fuzzLimits = []transport.Limits{{}, {MaxPayload: 1000, MaxName: 8}}
+var fuzzLimits = []wire.Limits{{}, {MaxPayload: 1000, MaxName: 8}}
 
 // abiCode reports whether s is a code of runtime's table.
 func abiCode(s int32) bool {
@@ -36,36 +36,36 @@ func abiCode(s int32) bool {
 
 // checkAccepted fails t unless h, which ParseHeader accepted under lim,
 // respects lim and the rules of its kind.
-func checkAccepted(t *testing.T, h transport.Header, lim transport.Limits) {
+func checkAccepted(t *testing.T, h wire.Header, lim wire.Limits) {
 	t.Helper()
 	maxPayload, maxName := lim.MaxPayload, lim.MaxName
 	if maxPayload == 0 {
-		maxPayload = transport.DefaultMaxPayload
+		maxPayload = wire.DefaultMaxPayload
 	}
 	if maxName <= 0 {
-		maxName = transport.MaxNameLen
+		maxName = wire.MaxNameLen
 	}
-	if h.Flags&^(transport.FlagCRC|transport.FlagReply|transport.FlagClose) != 0 {
+	if h.Flags&^(wire.FlagCRC|wire.FlagReply|wire.FlagClose) != 0 {
 		t.Fatalf("accepted unknown flags: %+v", h)
 	}
-	if h.Flags&transport.FlagCRC == 0 && h.CRC != 0 {
+	if h.Flags&wire.FlagCRC == 0 && h.CRC != 0 {
 		t.Fatalf("accepted a crc without the flag: %+v", h)
 	}
 	switch h.Kind {
-	case transport.KindData:
+	case wire.KindData:
 		if h.NameLen == 0 || int(h.NameLen) > maxName || h.PayloadLen > maxPayload ||
-			h.PayloadLen >= transport.MaxPayloadLimit || h.Status != 0 {
+			h.PayloadLen >= wire.MaxPayloadLimit || h.Status != 0 {
 			t.Fatalf("accepted DATA %+v under %+v", h, lim)
 		}
-	case transport.KindAck:
-		if h.NameLen != 0 || h.PayloadLen != 0 || h.Flags&^transport.FlagClose != 0 || !abiCode(h.Status) {
+	case wire.KindAck:
+		if h.NameLen != 0 || h.PayloadLen != 0 || h.Flags&^wire.FlagClose != 0 || !abiCode(h.Status) {
 			t.Fatalf("accepted ACK %+v", h)
 		}
-	case transport.KindHello:
-		if h.NameLen != 0 || h.PayloadLen > transport.MaxHelloPayload || h.Flags != 0 || h.Status != 0 {
+	case wire.KindHello:
+		if h.NameLen != 0 || h.PayloadLen > wire.MaxHelloPayload || h.Flags != 0 || h.Status != 0 {
 			t.Fatalf("accepted HELLO %+v", h)
 		}
-	case transport.KindReply:
+	case wire.KindReply:
 		if h.NameLen != 0 || h.PayloadLen > maxPayload || h.Flags != 0 || h.Status != 0 {
 			t.Fatalf("accepted REPLY %+v", h)
 		}
@@ -76,27 +76,27 @@ func checkAccepted(t *testing.T, h transport.Header, lim transport.Limits) {
 
 func checkRefused(t *testing.T, b []byte, err error) {
 	t.Helper()
-	var fe *transport.FrameError
-	if !errors.As(err, &fe) || !errors.Is(err, transport.ErrBadFrame) {
+	var fe *wire.FrameError
+	if !errors.As(err, &fe) || !errors.Is(err, wire.ErrBadFrame) {
 		t.Fatalf("refused with %v (%T), want a *FrameError", err, err)
 	}
-	if truncated := len(b) < transport.HeaderSize; truncated != errors.Is(err, io.ErrUnexpectedEOF) {
+	if truncated := len(b) < wire.HeaderSize; truncated != errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Fatalf("%d bytes refused with %v", len(b), err)
 	}
 }
 
 func FuzzParseHeader(f *testing.F) {
-	f.Add(encode(transport.Header{Kind: transport.KindData, NameLen: 8, PayloadLen: 1 << 20, ID: 1}))
-	f.Add(encode(transport.NewAck(1, -5)))
+	f.Add(encode(wire.Header{Kind: wire.KindData, NameLen: 8, PayloadLen: 1 << 20, ID: 1}))
+	f.Add(encode(wire.NewAck(1, -5)))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for _, lim := range fuzzLimits {
-			h, err := transport.ParseHeader(b, lim)
+			h, err := wire.ParseHeader(b, lim)
 			if err != nil {
 				checkRefused(t, b, err)
 				continue
 			}
-			if got := encode(h); !bytes.Equal(got, b[:transport.HeaderSize]) {
-				t.Fatalf("re-encoded % x\n       from % x", got, b[:transport.HeaderSize])
+			if got := encode(h); !bytes.Equal(got, b[:wire.HeaderSize]) {
+				t.Fatalf("re-encoded % x\n       from % x", got, b[:wire.HeaderSize])
 			}
 			if err := h.Validate(lim); err != nil {
 				t.Fatalf("parsed %+v but Validate says %v", h, err)
@@ -104,8 +104,8 @@ func FuzzParseHeader(f *testing.F) {
 			checkAccepted(t, h, lim)
 		}
 		// fuzzLimits[1] is tighter than the defaults in every way.
-		_, errDefault := transport.ParseHeader(b, fuzzLimits[0])
-		_, errTight := transport.ParseHeader(b, fuzzLimits[1])
+		_, errDefault := wire.ParseHeader(b, fuzzLimits[0])
+		_, errTight := wire.ParseHeader(b, fuzzLimits[1])
 		if errTight == nil && errDefault != nil {
 			t.Fatalf("accepted under tight limits, refused under the defaults: %v", errDefault)
 		}
@@ -119,40 +119,40 @@ type readResult struct {
 	err     error // what ended the stream: io.EOF or a refusal
 }
 
-func readFrames(t *testing.T, r io.Reader, lim transport.Limits) readResult {
+func readFrames(t *testing.T, r io.Reader, lim wire.Limits) readResult {
 	t.Helper()
 	var (
 		res     readResult
-		buf     [transport.HeaderSize]byte
-		nameBuf [transport.MaxNameLen]byte
+		buf     [wire.HeaderSize]byte
+		nameBuf [wire.MaxNameLen]byte
 	)
 	for {
-		h, err := transport.ReadHeader(r, &buf, lim)
+		h, err := wire.ReadHeader(r, &buf, lim)
 		if err != nil {
 			res.err = err
 			return res
 		}
 		checkAccepted(t, h, lim)
-		name, err := transport.ReadName(r, h, nameBuf[:0])
+		name, err := wire.ReadName(r, h, nameBuf[:0])
 		if err != nil {
 			res.err = err
 			return res
 		}
-		if h.Kind == transport.KindData && !transport.ValidName(name) {
+		if h.Kind == wire.KindData && !wire.ValidName(name) {
 			t.Fatalf("ReadName accepted %q", name)
 		}
 		if len(name) != int(h.NameLen) {
 			t.Fatalf("name of %d bytes for name_len %d", len(name), h.NameLen)
 		}
 		payload := make([]byte, h.PayloadLen) // bounded: lim.MaxPayload is small
-		if err := transport.ReadPayload(r, h, payload); err != nil {
+		if err := wire.ReadPayload(r, h, payload); err != nil {
 			res.err = err
 			return res
 		}
-		if h.Flags&transport.FlagCRC != 0 && transport.Checksum(payload) != h.CRC {
+		if h.Flags&wire.FlagCRC != 0 && wire.Checksum(payload) != h.CRC {
 			t.Fatalf("ReadPayload accepted a payload whose crc differs")
 		}
-		res.rebuilt = append(transport.AppendHeader(res.rebuilt, &h), name...)
+		res.rebuilt = append(wire.AppendHeader(res.rebuilt, &h), name...)
 		res.rebuilt = append(res.rebuilt, payload...)
 		res.frames++
 	}
@@ -162,8 +162,8 @@ func FuzzReadFrame(f *testing.F) {
 	p := []byte("123456789")
 	data := frame(dataHeader("consumer", p, false), []byte("consumer"), p)
 	crc := frame(dataHeader("c.1_-", p, true), []byte("c.1_-"), p)
-	ack := frame(transport.NewAck(5, -3), nil, nil)
-	hello := frame(transport.Header{Kind: transport.KindHello, PayloadLen: 4}, nil, []byte("ping"))
+	ack := frame(wire.NewAck(5, -3), nil, nil)
+	hello := frame(wire.Header{Kind: wire.KindHello, PayloadLen: 4}, nil, []byte("ping"))
 	f.Add(data)
 	f.Add(crc)
 	f.Add(ack)
@@ -172,15 +172,15 @@ func FuzzReadFrame(f *testing.F) {
 	f.Add(data[:len(data)-1])
 	f.Add(append(bytes.Clone(crc[:len(crc)-1]), '0'))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		lim := transport.Limits{MaxPayload: 4096}
+		lim := wire.Limits{MaxPayload: 4096}
 		whole := readFrames(t, bytes.NewReader(b), lim)
 		if whole.err == io.EOF {
 			if !bytes.Equal(whole.rebuilt, b) {
 				t.Fatalf("read to the end, but the frames re-encode to % x\nnot % x", whole.rebuilt, b)
 			}
 		} else {
-			var fe *transport.FrameError
-			if !errors.As(whole.err, &fe) || !errors.Is(whole.err, transport.ErrBadFrame) {
+			var fe *wire.FrameError
+			if !errors.As(whole.err, &fe) || !errors.Is(whole.err, wire.ErrBadFrame) {
 				t.Fatalf("stream refused with %v (%T), want a *FrameError", whole.err, whole.err)
 			}
 		}
@@ -221,7 +221,7 @@ func TestSeedCorpus(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", e.Name(), err)
 		}
-		_, err = transport.ParseHeader([]byte(s), transport.Limits{})
+		_, err = wire.ParseHeader([]byte(s), wire.Limits{})
 		if miss := strings.HasPrefix(e.Name(), "miss_"); miss != (err != nil) {
 			t.Errorf("%s: ParseHeader says %v", e.Name(), err)
 		}

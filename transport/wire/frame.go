@@ -1,4 +1,4 @@
-package transport
+package wire
 
 import (
 	"encoding/binary"
@@ -48,10 +48,10 @@ const (
 	// KindAck answers one DATA frame: it carries that frame's id and an ABI
 	// code in status, and neither name nor payload.
 	KindAck Kind = 2
-	// KindHello is reserved for the pre-shared-key handshake: no name, a
-	// payload of at most MaxHelloPayload bytes, status 0. The codec validates
-	// it; no connection speaks it yet, and a connection that receives one
-	// closes.
+	// KindHello opens a connection: each end says what it is (its host,
+	// its sockmap; [Hello] is the payload's codec), before any DATA frame.
+	// No name, a payload of at most MaxHelloPayload bytes, status 0. Only
+	// a connection's first frame may be a HELLO.
 	KindHello Kind = 3
 	// KindReply carries the answer of the function a DATA frame reached
 	// (its guest's reply) back to that frame's sender, before the ACK: no
@@ -224,10 +224,11 @@ var (
 	errPayloadCRC   = &FrameError{Field: "payload", Reason: "crc32c mismatch"}
 )
 
-// minStatus is the most negative code of ABI version 1 (runtime.CodeInternal).
-// The tests check it against runtime.Codes: a code added there must be
-// added here, or ACKs carrying it are refused.
-const minStatus = -12
+// MinStatus is the most negative code of ABI version 1 (runtime.CodeInternal):
+// an ACK's status is 0 or a code from -1 down to it. The tests check it
+// against runtime.Codes: a code added there must be added here, or ACKs
+// carrying it are refused.
+const MinStatus = -12
 
 // StatusUnknownFunction is the ACK status of a frame whose target the
 // receiver does not host: runtime.CodeUnknownFunction, which node's tests
@@ -318,7 +319,7 @@ func (h *Header) Validate(lim Limits) error {
 			return errPayloadAck
 		case h.CRC != 0:
 			return errCRCUnflagged
-		case h.Status > 0 || h.Status < minStatus:
+		case h.Status > 0 || h.Status < MinStatus:
 			return errStatusAck
 		}
 	case KindHello:
@@ -420,6 +421,25 @@ func ReadName(r io.Reader, h Header, dst []byte) ([]byte, error) {
 const crcChunk = 256 << 10
 
 var errPayloadView = errors.New("read frame payload: view length differs from payload_len")
+
+// ErrPayloadTruncated is the *FrameError of a payload cut short: the
+// stream ended before payload_len bytes arrived. It wraps
+// io.ErrUnexpectedEOF. A reader of payloads other than ReadPayload (one
+// that receives through io_uring, say) returns it for the same failure.
+var ErrPayloadTruncated error = errPayloadShort
+
+// CheckPayload checks a payload received by other means than ReadPayload
+// as ReadPayload does: p must be exactly h.PayloadLen bytes and, if h has
+// FlagCRC, match its CRC32C.
+func CheckPayload(h Header, p []byte) error {
+	if uint64(len(p)) != h.PayloadLen {
+		return errPayloadView
+	}
+	if h.Flags&FlagCRC != 0 && Checksum(p) != h.CRC {
+		return errPayloadCRC
+	}
+	return nil
+}
 
 // ReadPayload reads the payload that follows the name straight into dst,
 // which must be exactly h.PayloadLen bytes, and, if h has FlagCRC, checks
