@@ -103,12 +103,12 @@ test:
 	$(MAKE) --no-print-directory bench-smoke
 	@# Allocation counts skip under -race (sync.Pool drops items at random there).
 	$(GO) test -count=1 -run 'Allocs' -v ./transport/ ./node/
-	@# The frame decoder's fuzzers, briefly (seed corpus in transport/testdata/fuzz).
+	@# The frame decoder's fuzzers, briefly (seed corpus in transport/wire/testdata/fuzz).
 	@# A count, not a duration: with -fuzztime 10s, Go 1.26's fuzz coordinator
 	@# can fail a clean run with "context deadline exceeded" when the machine
 	@# is loaded (golang/go#75804, fixed in Go 1.27). 100000 runs take ~10 s.
-	$(GO) test -run '^$$' -fuzz '^FuzzParseHeader$$' -fuzztime 100000x ./transport/
-	$(GO) test -run '^$$' -fuzz '^FuzzReadFrame$$' -fuzztime 100000x ./transport/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseHeader$$' -fuzztime 100000x ./transport/wire/
+	$(GO) test -run '^$$' -fuzz '^FuzzReadFrame$$' -fuzztime 100000x ./transport/wire/
 	@# The Wasmtime engine (cgo): its conformance suite under -race (16 s
 	@# against 10 s without), and the example pipeline on rrnode start
 	@# --engine wasmtime without it (a race build of the 54 MB rrnode would

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/roadrunner-wasm/roadrunner/transport"
+	"github.com/roadrunner-wasm/roadrunner/transport/features"
 )
 
 // Accelerator modes a node accepts (--accel).
@@ -53,11 +54,11 @@ func (n *Node) accel(mode string, strict bool) error {
 		switch a {
 		case AccelIOURing:
 			n.accels.iouring = true
-			if err := transport.ProbeIOURing(); err != nil {
+			if err := features.HaveIOURing(); err != nil {
 				if strict {
 					return fmt.Errorf("accel iouring: refused, and strict accel refuses the fallback: %w", err)
 				}
-				transport.LogIOURingRefused(n.log, err)
+				n.log.Warn("io_uring refused: the unix and tcp paths use plain syscalls", "accel", a, "reason", features.Reason(err), "err", err)
 				n.metrics.setAccel(a, false)
 				continue
 			}
@@ -92,7 +93,7 @@ func (n *Node) accel(mode string, strict bool) error {
 // it: a connection to a node of this host that shares it skips TCP, one
 // that cannot is plain TCP without a word.
 func (n *Node) autoSockmap() {
-	if err := transport.ProbeSockmap(); err != nil {
+	if err := features.HaveSockmap(); err != nil {
 		n.log.Debug("auto: no sockmap", "reason", err)
 		return
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/roadrunner-wasm/roadrunner/runtime"
 	"github.com/roadrunner-wasm/roadrunner/transport"
+	"github.com/roadrunner-wasm/roadrunner/transport/wire"
 )
 
 // peer is one configured peer node.
@@ -59,7 +60,7 @@ func (n *Node) setupRemote() error {
 			n.routes[f] = p
 		}
 	}
-	lim := transport.Limits{MaxPayload: n.maxPayload()}
+	lim := wire.Limits{MaxPayload: n.maxPayload()}
 	for _, path := range []string{transport.PathUnix, transport.PathTCP} {
 		srv := transport.NewServer(n, path, &transport.ServerOptions{
 			Limits:     lim,

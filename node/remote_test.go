@@ -14,6 +14,7 @@ import (
 	"github.com/roadrunner-wasm/roadrunner/node"
 	"github.com/roadrunner-wasm/roadrunner/runtime"
 	"github.com/roadrunner-wasm/roadrunner/transport"
+	"github.com/roadrunner-wasm/roadrunner/transport/wire"
 )
 
 // backConfig is the node that receives: it listens on {{listen}}.
@@ -196,7 +197,7 @@ func TestRemote(t *testing.T) {
 // TestStatusCodes: transport names the ABI code it acts on by value,
 // without importing runtime; it must match runtime's table.
 func TestStatusCodes(t *testing.T) {
-	if got, want := transport.StatusUnknownFunction, int32(runtime.CodeUnknownFunction); got != want {
-		t.Fatalf("transport.StatusUnknownFunction = %d, runtime.CodeUnknownFunction = %d", got, want)
+	if got, want := wire.StatusUnknownFunction, int32(runtime.CodeUnknownFunction); got != want {
+		t.Fatalf("wire.StatusUnknownFunction = %d, runtime.CodeUnknownFunction = %d", got, want)
 	}
 }

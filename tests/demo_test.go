@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/roadrunner-wasm/roadrunner/transport"
+	"github.com/roadrunner-wasm/roadrunner/transport/features"
 )
 
 // TestDemo runs the demo program (what `make demo` runs) against the
@@ -45,7 +45,7 @@ func TestDemo(t *testing.T) {
 			t.Errorf("demo output lacks %q:\n%s", want, text)
 		}
 	}
-	for name, probe := range map[string]func() error{"iouring": transport.ProbeIOURing, "sockmap": transport.ProbeSockmap} {
+	for name, probe := range map[string]func() error{"iouring": features.HaveIOURing, "sockmap": features.HaveSockmap} {
 		accel := `demo: edge node metric: rr_accel{accel="` + name + `"} 1`
 		if err := probe(); err != nil {
 			accel = `demo: edge node metric: rr_accel{accel="` + name + `"} 0`

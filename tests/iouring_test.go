@@ -24,7 +24,7 @@ import (
 
 	"github.com/roadrunner-wasm/roadrunner/internal/netns"
 	"github.com/roadrunner-wasm/roadrunner/internal/privileged"
-	"github.com/roadrunner-wasm/roadrunner/transport"
+	"github.com/roadrunner-wasm/roadrunner/transport/features"
 )
 
 // ringSizes are the payloads the io_uring pipelines carry.
@@ -35,7 +35,7 @@ var iouringArgs = []string{"--accel", "iouring"}
 // requireIOURing skips (fails in CI) where this host refuses io_uring.
 func requireIOURing(t *testing.T) {
 	t.Helper()
-	if err := transport.ProbeIOURing(); err != nil {
+	if err := features.HaveIOURing(); err != nil {
 		privileged.Skip(t, err.Error())
 	}
 }
@@ -88,7 +88,7 @@ func TestIOURingTCPNetns(t *testing.T) {
 	runReuse(t, a, b, "tcp")
 	checkRingOn(t, a)
 	checkRingOn(t, b)
-	if err := transport.ProbeSendZC(); err != nil {
+	if err := features.HaveSendZC(); err != nil {
 		if privileged.Required() {
 			t.Errorf("SEND_ZC unavailable with %s=1: %v", privileged.Env, err)
 		}
@@ -140,7 +140,7 @@ func dockerErrno(t *testing.T) string {
 		t.Fatal(err)
 	}
 	errno := unix.Errno(f.Policy.Syscalls[0].Action &^ seccomp.ActionErrno)
-	return transport.FallbackReason(errno)
+	return features.Reason(errno)
 }
 
 // runFallback runs the pipeline from a (refused io_uring) to b over the

@@ -24,7 +24,7 @@ import (
 	"github.com/roadrunner-wasm/roadrunner/internal/netns"
 	"github.com/roadrunner-wasm/roadrunner/internal/nodeproc"
 	reusepat "github.com/roadrunner-wasm/roadrunner/tests/testdata/pattern"
-	"github.com/roadrunner-wasm/roadrunner/transport"
+	"github.com/roadrunner-wasm/roadrunner/transport/wire"
 )
 
 // Node a runs the producer; node b, another process, the transform and
@@ -216,8 +216,8 @@ func dialFrames(t *testing.T, network, addr string) *frameConn {
 
 // dataFrame is a DATA frame to name carrying payload.
 func dataFrame(id uint64, name string, payload []byte) []byte {
-	h := transport.Header{Kind: transport.KindData, NameLen: uint16(len(name)), PayloadLen: uint64(len(payload)), ID: id}
-	b := transport.AppendHeader(nil, &h)
+	h := wire.Header{Kind: wire.KindData, NameLen: uint16(len(name)), PayloadLen: uint64(len(payload)), ID: id}
+	b := wire.AppendHeader(nil, &h)
 	b = append(b, name...)
 	return append(b, payload...)
 }
@@ -231,12 +231,12 @@ func (c *frameConn) send(t *testing.T, to string, payload []byte) int32 {
 	if _, err := c.Write(dataFrame(c.id, to, payload)); err != nil {
 		t.Fatalf("good connection: write: %v", err)
 	}
-	var buf [transport.HeaderSize]byte
-	h, err := transport.ReadHeader(c, &buf, transport.Limits{})
+	var buf [wire.HeaderSize]byte
+	h, err := wire.ReadHeader(c, &buf, wire.Limits{})
 	if err != nil {
 		t.Fatalf("good connection: read the ACK: %v", err)
 	}
-	if h.Kind != transport.KindAck || h.ID != c.id {
+	if h.Kind != wire.KindAck || h.ID != c.id {
 		t.Fatalf("good connection: got %+v, want the ACK of frame %d", h, c.id)
 	}
 	return h.Status
@@ -244,13 +244,13 @@ func (c *frameConn) send(t *testing.T, to string, payload []byte) int32 {
 
 // awaitClosed reads from c until the peer closes it (EOF or a reset) and
 // returns the ACKs that came first. It fails t if c stays open for 5 s.
-func awaitClosed(t *testing.T, c net.Conn) []transport.Header {
+func awaitClosed(t *testing.T, c net.Conn) []wire.Header {
 	t.Helper()
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	var acks []transport.Header
+	var acks []wire.Header
 	for {
-		var buf [transport.HeaderSize]byte
-		h, err := transport.ReadHeader(c, &buf, transport.Limits{})
+		var buf [wire.HeaderSize]byte
+		h, err := wire.ReadHeader(c, &buf, wire.Limits{})
 		switch {
 		case err == nil:
 			acks = append(acks, h)
@@ -296,11 +296,11 @@ func TestBadFrames(t *testing.T) {
 	}.write(t, tr, dir), launchOpts{})
 	addrs := map[string]string{"unix": b.listenAddr(t, "unix"), "tcp": b.listenAddr(t, "tcp")}
 
-	valid := func(name string, n int) (transport.Header, []byte) {
-		return transport.Header{Kind: transport.KindData, NameLen: uint16(len(name)), PayloadLen: uint64(n), ID: 1}, pattern(n)
+	valid := func(name string, n int) (wire.Header, []byte) {
+		return wire.Header{Kind: wire.KindData, NameLen: uint16(len(name)), PayloadLen: uint64(n), ID: 1}, pattern(n)
 	}
-	frame := func(h transport.Header, name string, payload []byte) []byte {
-		return append(append(transport.AppendHeader(nil, &h), name...), payload...)
+	frame := func(h wire.Header, name string, payload []byte) []byte {
+		return append(append(wire.AppendHeader(nil, &h), name...), payload...)
 	}
 	cases := []struct {
 		name string
@@ -326,8 +326,8 @@ func TestBadFrames(t *testing.T) {
 			return f
 		}},
 		{name: "ACK from a sender", end: "wait", log: []string{"kind"}, data: func() []byte {
-			h := transport.NewAck(1, 0)
-			return transport.AppendHeader(nil, &h)
+			h := wire.NewAck(1, 0)
+			return wire.AppendHeader(nil, &h)
 		}},
 		{name: "oversized payload", end: "wait", acks: []int32{-3}, log: []string{"payload_len"}, data: func() []byte {
 			h, _ := valid("counter", 0)
@@ -340,7 +340,7 @@ func TestBadFrames(t *testing.T) {
 			return frame(h, "counter", nil)
 		}},
 		{name: "name too long", end: "wait", log: []string{"name_len"}, data: func() []byte {
-			name := strings.Repeat("c", transport.MaxNameLen+1)
+			name := strings.Repeat("c", wire.MaxNameLen+1)
 			h, p := valid(name, 10)
 			return frame(h, name, p)
 		}},
@@ -354,11 +354,11 @@ func TestBadFrames(t *testing.T) {
 		}},
 		{name: "truncated payload", end: "half", payload: true, log: []string{"truncated"}, data: func() []byte {
 			h, p := valid("counter", 1000)
-			return frame(h, "counter", p)[:transport.HeaderSize+len("counter")+500]
+			return frame(h, "counter", p)[:wire.HeaderSize+len("counter")+500]
 		}},
 		{name: "dropped mid-payload", end: "drop", payload: true, log: []string{"payload"}, data: func() []byte {
 			h, p := valid("counter", 512<<10)
-			return frame(h, "counter", p)[:transport.HeaderSize+len("counter")+256<<10]
+			return frame(h, "counter", p)[:wire.HeaderSize+len("counter")+256<<10]
 		}},
 		{name: "garbage", end: "wait", log: []string{"magic"}, data: func() []byte {
 			g := pattern(4096)
@@ -395,7 +395,7 @@ func TestBadFrames(t *testing.T) {
 					}
 					if c.end != "drop" {
 						for _, h := range awaitClosed(t, bad) {
-							if h.Kind != transport.KindAck || !containsStatus(c.acks, h.Status) {
+							if h.Kind != wire.KindAck || !containsStatus(c.acks, h.Status) {
 								t.Errorf("before closing, the node sent %+v; allowed: ACKs with status in %v", h, c.acks)
 							}
 							t.Logf("the node sent an ACK with status %d, flags %#x, then closed", h.Status, h.Flags)

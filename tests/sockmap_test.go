@@ -26,7 +26,7 @@ import (
 
 	"github.com/roadrunner-wasm/roadrunner/internal/netns"
 	"github.com/roadrunner-wasm/roadrunner/internal/privileged"
-	"github.com/roadrunner-wasm/roadrunner/transport"
+	"github.com/roadrunner-wasm/roadrunner/transport/features"
 )
 
 const dropCapsExecEnv = "RR_TEST_DROPCAPS_EXEC"
@@ -63,7 +63,7 @@ func withoutBPFCaps(t *testing.T, tr tree) (binary string, env []string) {
 func requireSockmap(t *testing.T) {
 	t.Helper()
 	privileged.RequireRoot(t)
-	if err := transport.ProbeSockmap(); err != nil {
+	if err := features.HaveSockmap(); err != nil {
 		privileged.Skip(t, err.Error())
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"flag"
 	"fmt"
-	"github.com/roadrunner-wasm/roadrunner/transport/wire"
 	"io"
 	"log/slog"
 	"net"
@@ -17,6 +16,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/roadrunner-wasm/roadrunner/transport/features"
+	"github.com/roadrunner-wasm/roadrunner/transport/wire"
 
 	"github.com/roadrunner-wasm/roadrunner/bpf"
 	"github.com/roadrunner-wasm/roadrunner/internal/netns"
@@ -157,7 +159,7 @@ type pathsCase struct {
 // benchSockmap opens a sockmap pinned under a directory of the
 // benchmark's own, closed (and unpinned) at cleanup.
 func benchSockmap(b *testing.B) *transport.Sockmap {
-	if err := transport.ProbeSockmap(); err != nil {
+	if err := features.HaveSockmap(); err != nil {
 		b.Skip(err)
 	}
 	sm := transport.OpenSockmap(&transport.SockmapOptions{PinDir: fmt.Sprintf("/sys/fs/bpf/rr-bench-%d-%d", os.Getpid(), sockmapDirs.Add(1))})
@@ -393,7 +395,7 @@ func plainLoop(b *testing.B, env *pathsEnv, pc pathsCase, payload, recv []byte) 
 	network := pc.network
 	var sm *bpf.Sockmap
 	if pc.sockmap {
-		if err := transport.ProbeSockmap(); err != nil {
+		if err := features.HaveSockmap(); err != nil {
 			b.Skip(err)
 		}
 		var err error

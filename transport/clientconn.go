@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/roadrunner-wasm/roadrunner/transport/wire"
 	"io"
 	"net"
 	"os"
@@ -12,6 +11,9 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
+
+	"github.com/roadrunner-wasm/roadrunner/transport/features"
+	"github.com/roadrunner-wasm/roadrunner/transport/wire"
 
 	"golang.org/x/sys/unix"
 )
@@ -308,7 +310,7 @@ func (c *clientConn) writeSplice(ctx context.Context, p *Peer, head, payload []b
 	for off := 0; off < len(payload); {
 		n, err := c.pipe.vmsplice(payload[off:min(len(payload), off+c.pipe.size)])
 		if err != nil {
-			if IsRefusal(err) {
+			if features.IsRefusal(err) {
 				refuseSplice(fmt.Errorf("vmsplice: %w", err))
 				p.fellBack(err)
 				return c.writeChunks(ctx, p, nil, payload[off:], p.opts.ChunkSize)
@@ -329,7 +331,7 @@ func (c *clientConn) writeSplice(ctx context.Context, p *Peer, head, payload []b
 				return err
 			}
 			if c.spliceErr != nil {
-				if moved == 0 && IsRefusal(c.spliceErr) {
+				if moved == 0 && features.IsRefusal(c.spliceErr) {
 					// The chunk is still whole in the pipe: drop the pipe
 					// and write the chunk from the payload instead.
 					refuseSplice(fmt.Errorf("splice: %w", c.spliceErr))
@@ -459,7 +461,7 @@ func (p *Peer) announce() {
 
 // fellBack records one transfer that used writev instead of splice.
 func (p *Peer) fellBack(err error) {
-	reason := FallbackReason(err)
+	reason := features.Reason(err)
 	logFallbackOnce.Do(func() {
 		p.log.Warn("splice refused: the tcp path sends with writev instead", "reason", reason, "err", err)
 	})

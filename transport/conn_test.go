@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"github.com/roadrunner-wasm/roadrunner/transport/wire"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -18,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/roadrunner-wasm/roadrunner/transport/wire"
 
 	"github.com/roadrunner-wasm/roadrunner/transport"
 )

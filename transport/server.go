@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/roadrunner-wasm/roadrunner/transport/wire"
 	"io"
 	"log/slog"
 	"net"
@@ -13,6 +12,9 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/roadrunner-wasm/roadrunner/transport/features"
+	"github.com/roadrunner-wasm/roadrunner/transport/wire"
 )
 
 // Defaults of [ServerOptions].
@@ -338,7 +340,7 @@ func (c *serverConn) ringFor(n int) *connRing {
 		}
 	}
 	c.ringErr = fmt.Errorf("io_uring: %w", err)
-	ringFellBack(c.s.log, o.OnFallback, c.ringErr)
+	ringFellBack(o.OnFallback, c.ringErr)
 	return nil
 }
 
@@ -354,7 +356,7 @@ func (s *Server) newConn(nc net.Conn) *serverConn {
 	c.ctx = context.WithValue(s.base, serverConnKey{}, c)
 	c.fill = c.fillPayload
 	if s.opts.IOURing {
-		c.ringErr = ProbeIOURing()
+		c.ringErr = features.HaveIOURing()
 	}
 	return c
 }
@@ -493,7 +495,7 @@ func (c *serverConn) serve() {
 		}
 		to := c.intern(name)
 		if s.opts.IOURing && c.ringErr != nil {
-			ringFellBack(s.log, s.opts.OnFallback, c.ringErr)
+			ringFellBack(s.opts.OnFallback, c.ringErr)
 		}
 		if c.sm.reason != "" {
 			c.sm.fellBack(s.log, s.opts.OnFallback)

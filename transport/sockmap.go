@@ -2,14 +2,15 @@ package transport
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"github.com/roadrunner-wasm/roadrunner/transport/wire"
 	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/roadrunner-wasm/roadrunner/transport/features"
+	"github.com/roadrunner-wasm/roadrunner/transport/wire"
 
 	"github.com/roadrunner-wasm/roadrunner/bpf"
 )
@@ -27,25 +28,6 @@ const (
 	SockmapPeerRefused  = "peer_refused"   // the peer could not put its socket in the map
 	SockmapPeerNotFound = "peer_not_found" // the peer's socket is not in the map under the reversed tuple (NAT, a proxy)
 )
-
-var sockmapTest = newFeatureTest("sockmap", "5.16", func() error {
-	err := bpf.Probe()
-	// Name the errno, as the other probes' reasons do: cilium/ebpf's
-	// messages spell it out ("operation not permitted") but not its name.
-	for _, errno := range refusalErrnos {
-		if errors.Is(err, errno) {
-			return fmt.Errorf("%w (%s)", err, errnoName(errno))
-		}
-	}
-	return err
-})
-
-// ProbeSockmap reports whether this process may use the sockmap
-// accelerator ([bpf.Probe]: bpffs, the program and maps, a redirected
-// byte on loopback); the answer is cached. Linux 5.16 is the version
-// whose poll sees redirected messages, which the transport's reads wait
-// for through the Go runtime's poller.
-func ProbeSockmap() error { return sockmapTest.result() }
 
 // Sockmap is the sockmap accelerator of one process (--accel sockmap):
 // the host's shared SOCKHASH with its sk_msg program ([bpf.Load]), or why
@@ -85,7 +67,7 @@ func OpenSockmap(opts *SockmapOptions) *Sockmap {
 		o = *opts
 	}
 	s := &Sockmap{opp: o.Opportunistic}
-	if s.err = ProbeSockmap(); s.err == nil {
+	if s.err = features.HaveSockmap(); s.err == nil {
 		s.m, s.err = bpf.Load(&bpf.Options{PinDir: o.PinDir})
 	}
 	return s
@@ -137,7 +119,7 @@ func (s *Sockmap) mapID() uint32 {
 // falls back, and a program can log it at start-up instead.
 func (s *Sockmap) LogRefused(log *slog.Logger) {
 	s.warned.Do(func() {
-		log.Warn("sockmap refused: tcp connections to nodes of this host use plain TCP", "accel", AccelSockmap, "reason", FallbackReason(s.err), "err", s.err)
+		log.Warn("sockmap refused: tcp connections to nodes of this host use plain TCP", "accel", AccelSockmap, "reason", features.Reason(s.err), "err", s.err)
 	})
 }
 
@@ -244,7 +226,7 @@ func (c *clientConn) hello(ctx context.Context, p *Peer) error {
 	}
 	switch {
 	case s.err != nil:
-		c.sm.reason = FallbackReason(s.err)
+		c.sm.reason = features.Reason(s.err)
 	case theirs.MapID == 0:
 		c.sm.reason = SockmapPeerOff
 	case theirs.MapID != mine.MapID:
@@ -264,7 +246,7 @@ func (c *clientConn) hello(ctx context.Context, p *Peer) error {
 	}
 	k, _, err := c.sm.add(c.nc)
 	if err != nil {
-		c.sm.reason = FallbackReason(err)
+		c.sm.reason = features.Reason(err)
 		p.log.Log(ctx, level, "sockmap: adding the socket failed; the connection uses plain TCP", "reason", c.sm.reason, "err", err)
 		return nil
 	}
@@ -309,13 +291,13 @@ func (c *serverConn) hello(h wire.Header) error {
 		if sameHost(&theirs) && theirs.MapID != 0 {
 			switch {
 			case s.err != nil:
-				c.sm.reason = FallbackReason(s.err)
+				c.sm.reason = features.Reason(s.err)
 			case theirs.MapID != mine.MapID:
 				c.sm.reason = SockmapOtherMap
 			default:
 				_, cookie, err := c.sm.add(c.nc)
 				if err != nil {
-					c.sm.reason = FallbackReason(err)
+					c.sm.reason = features.Reason(err)
 					c.s.log.Warn("sockmap: adding the socket failed; the connection uses plain TCP", "peer", c.peer, "reason", c.sm.reason, "err", err)
 				}
 				mine.Cookie = cookie

@@ -15,6 +15,7 @@ import (
 	"github.com/roadrunner-wasm/roadrunner/internal/netns"
 	"github.com/roadrunner-wasm/roadrunner/internal/privileged"
 	"github.com/roadrunner-wasm/roadrunner/transport"
+	"github.com/roadrunner-wasm/roadrunner/transport/features"
 )
 
 var sockmapDirs atomic.Int64
@@ -25,7 +26,7 @@ var sockmapDirs atomic.Int64
 func openSockmap(t *testing.T) (*transport.Sockmap, string) {
 	t.Helper()
 	privileged.RequireRoot(t)
-	if err := transport.ProbeSockmap(); err != nil {
+	if err := features.HaveSockmap(); err != nil {
 		privileged.Skip(t, err.Error())
 	}
 	dir := fmt.Sprintf("/sys/fs/bpf/rr-transport-test-%d-%d", os.Getpid(), sockmapDirs.Add(1))

@@ -12,6 +12,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/roadrunner-wasm/roadrunner/transport/features"
 )
 
 // pipe is the splice mechanism's pipe: payload pages go in with vmsplice
@@ -35,7 +37,7 @@ func newPipe() (*pipe, error) {
 	}
 	p := &pipe{r: fds[0], w: fds[1]}
 	want := pipeSize
-	if max, err := PipeMaxSize(); err == nil && max < want {
+	if max, err := features.PipeMaxSize(); err == nil && max < want {
 		want = max
 	}
 	size, err := unix.FcntlInt(uintptr(p.w), unix.F_SETPIPE_SZ, want)

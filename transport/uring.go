@@ -4,13 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/roadrunner-wasm/roadrunner/transport/wire"
 	"os"
 	"runtime"
 	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
+
+	"github.com/roadrunner-wasm/roadrunner/transport/features"
+	"github.com/roadrunner-wasm/roadrunner/transport/wire"
 
 	"golang.org/x/sys/unix"
 
@@ -93,7 +95,7 @@ func newConnRing(raw syscall.RawConn, zeroCopy bool) (*connRing, error) {
 	if err != nil {
 		return nil, err
 	}
-	cr := &connRing{r: r, fd: fd, raw: raw, zc: zeroCopy && ProbeSendZC() == nil}
+	cr := &connRing{r: r, fd: fd, raw: raw, zc: zeroCopy && features.HaveSendZC() == nil}
 	cr.shutFn = cr.shut
 	return cr, nil
 }

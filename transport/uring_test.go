@@ -13,12 +13,13 @@ import (
 
 	"github.com/roadrunner-wasm/roadrunner/internal/privileged"
 	"github.com/roadrunner-wasm/roadrunner/transport"
+	"github.com/roadrunner-wasm/roadrunner/transport/features"
 )
 
 // requireRing skips (or, in CI, fails) a test that needs io_uring.
 func requireRing(t *testing.T) {
 	t.Helper()
-	if err := transport.ProbeIOURing(); err != nil {
+	if err := features.HaveIOURing(); err != nil {
 		privileged.Skip(t, err.Error())
 	}
 }
@@ -28,7 +29,7 @@ func requireRing(t *testing.T) {
 // transfer and sends the next ones without SEND_ZC, once.
 func TestZeroCopyTurnsOff(t *testing.T) {
 	requireRing(t)
-	if err := transport.ProbeSendZC(); err != nil {
+	if err := features.HaveSendZC(); err != nil {
 		privileged.Skip(t, err.Error())
 	}
 	sk := &sink{}

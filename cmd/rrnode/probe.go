@@ -10,14 +10,14 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/roadrunner-wasm/roadrunner/transport"
+	"github.com/roadrunner-wasm/roadrunner/transport/features"
 )
 
 // probeReport is the output of rrnode probe --json.
 type probeReport struct {
-	Kernel   string              `json:"kernel"`
-	Features []transport.Feature `json:"features"`
-	Engines  []engineInfo        `json:"engines"`
+	Kernel   string             `json:"kernel"`
+	Features []features.Feature `json:"features"`
+	Engines  []engineInfo       `json:"engines"`
 }
 
 // engineInfo is an engine compiled in, as probe reports it.
@@ -40,7 +40,7 @@ refused feature, and probe only says what it would fall back from. Probing
 leaves nothing behind (the sockmap probe loads its program unpinned).`,
 		Args: exactArgs(0),
 		RunE: func(*cobra.Command, []string) error {
-			r := probeReport{Kernel: transport.KernelVersion(), Features: transport.Probe()}
+			r := probeReport{Kernel: features.KernelVersion(), Features: features.Probe()}
 			for _, e := range engines {
 				r.Engines = append(r.Engines, engineInfo{Name: e.name, Version: e.version()})
 			}

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/roadrunner-wasm/roadrunner/transport"
+	"github.com/roadrunner-wasm/roadrunner/transport/features"
 )
 
 var wantProbeRows = []string{"memory", "unix", "tcp", "splice", "vmsplice", "pipe_max_size", "io_uring", "io_uring.send_zc", "sockmap"}
@@ -19,7 +19,7 @@ func TestProbeJSON(t *testing.T) {
 	}
 	var rep struct {
 		Kernel   string
-		Features []transport.Feature
+		Features []features.Feature
 		Engines  []struct{ Name, Version string }
 	}
 	dec := json.NewDecoder(strings.NewReader(r.out))
@@ -30,8 +30,8 @@ func TestProbeJSON(t *testing.T) {
 	if dec.More() {
 		t.Errorf("more than one JSON value:\n%s", r.out)
 	}
-	if rep.Kernel == "" || rep.Kernel != transport.KernelVersion() {
-		t.Errorf("kernel %q, want %q", rep.Kernel, transport.KernelVersion())
+	if rep.Kernel == "" || rep.Kernel != features.KernelVersion() {
+		t.Errorf("kernel %q, want %q", rep.Kernel, features.KernelVersion())
 	}
 	var names []string
 	for _, f := range rep.Features {
@@ -65,7 +65,7 @@ func TestProbeText(t *testing.T) {
 		t.Fatalf("exit %d, stderr %s", r.code, r.err)
 	}
 	lines := strings.Split(strings.TrimSuffix(r.out, "\n"), "\n")
-	if want := "kernel: " + transport.KernelVersion(); lines[0] != want {
+	if want := "kernel: " + features.KernelVersion(); lines[0] != want {
 		t.Errorf("first line %q, want %q", lines[0], want)
 	}
 	if !strings.HasPrefix(lines[1], "engines: wazero v1.") {
@@ -75,7 +75,7 @@ func TestProbeText(t *testing.T) {
 	if len(table) != 1+len(wantProbeRows) || !strings.HasPrefix(table[0], "FEATURE") {
 		t.Fatalf("want a header and %d rows:\n%s", len(wantProbeRows), r.out)
 	}
-	features := transport.Probe()
+	features := features.Probe()
 	col := strings.Index(table[0], "AVAILABLE")
 	for i, f := range features {
 		line := table[1+i]

@@ -15,7 +15,7 @@ import (
 
 	"github.com/roadrunner-wasm/roadrunner/internal/privileged"
 	"github.com/roadrunner-wasm/roadrunner/internal/wasmbuild"
-	"github.com/roadrunner-wasm/roadrunner/transport"
+	"github.com/roadrunner-wasm/roadrunner/transport/features"
 )
 
 var cacheDir string
@@ -234,7 +234,7 @@ func TestStartAccel(t *testing.T) {
 	}
 
 	// Both accelerators where the host allows them: strict starts.
-	for _, probe := range []func() error{transport.ProbeIOURing, transport.ProbeSockmap} {
+	for _, probe := range []func() error{features.HaveIOURing, features.HaveSockmap} {
 		if err := probe(); err != nil {
 			privileged.Skip(t, err.Error())
 		}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/roadrunner-wasm/roadrunner/internal/bench/payload"
 	"github.com/roadrunner-wasm/roadrunner/runtime"
-	"github.com/roadrunner-wasm/roadrunner/transport"
+	"github.com/roadrunner-wasm/roadrunner/transport/features"
 )
 
 // The path names. They are part of the interface: scripts parse them from
@@ -93,8 +93,8 @@ type Options struct {
 	// when one fails).
 	NodeLog io.Writer
 
-	// Probe answers which features this host has; default transport.Probe.
-	Probe func() []transport.Feature
+	// Probe answers which features this host has; default features.Probe.
+	Probe func() []features.Feature
 
 	// MemoryBudget bounds the memory the processes of one group of paths may
 	// need at once; paths that would exceed it at a size run in more groups
@@ -138,7 +138,7 @@ func (o *Options) setDefaults() error {
 		o.Engine = "wazero"
 	}
 	if o.Probe == nil {
-		o.Probe = transport.Probe
+		o.Probe = features.Probe
 	}
 	return nil
 }

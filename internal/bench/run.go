@@ -15,7 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/roadrunner-wasm/roadrunner/transport"
+	"github.com/roadrunner-wasm/roadrunner/transport/features"
 )
 
 // Row is the result of one path at one size.
@@ -66,19 +66,19 @@ type ColdStart struct {
 
 // Result is a whole run.
 type Result struct {
-	Start, End  time.Time           `json:"-"`
-	StartedAt   string              `json:"started_at"`
-	DurationS   float64             `json:"duration_s"`
-	Host        Host                `json:"host"`
-	Sizes       []int64             `json:"sizes"`
-	Paths       []string            `json:"paths"`
-	Repeat      int                 `json:"repeat"`
-	Warmup      int                 `json:"warmup"`
-	Concurrency int                 `json:"concurrency"`
-	Engine      string              `json:"engine"`
-	Rows        []Row               `json:"rows"`
-	ColdStart   []ColdStart         `json:"cold_start"`
-	Probe       []transport.Feature `json:"probe"`
+	Start, End  time.Time          `json:"-"`
+	StartedAt   string             `json:"started_at"`
+	DurationS   float64            `json:"duration_s"`
+	Host        Host               `json:"host"`
+	Sizes       []int64            `json:"sizes"`
+	Paths       []string           `json:"paths"`
+	Repeat      int                `json:"repeat"`
+	Warmup      int                `json:"warmup"`
+	Concurrency int                `json:"concurrency"`
+	Engine      string             `json:"engine"`
+	Rows        []Row              `json:"rows"`
+	ColdStart   []ColdStart        `json:"cold_start"`
+	Probe       []features.Feature `json:"probe"`
 }
 
 // Host describes the machine.
@@ -112,7 +112,7 @@ func (r *Result) Row(size int64, path string) *Row {
 }
 
 // availability says whether this host can run path, and why not.
-func availability(path string, probe []transport.Feature) (bool, string) {
+func availability(path string, probe []features.Feature) (bool, string) {
 	need := map[string][]string{
 		PathUnix: {"unix"}, PathTCP: {"tcp"}, PathSocketUnix: {"unix"}, PathSocketTCP: {"tcp"},
 		PathHTTPJSON: {"tcp"}, PathNativeHTTP: {"tcp"},
@@ -120,7 +120,7 @@ func availability(path string, probe []transport.Feature) (bool, string) {
 		PathTCPSockmap: {"tcp", "sockmap"},
 	}[path]
 	for _, name := range need {
-		i := slices.IndexFunc(probe, func(f transport.Feature) bool { return f.Name == name })
+		i := slices.IndexFunc(probe, func(f features.Feature) bool { return f.Name == name })
 		if i < 0 {
 			return false, name + ": not in this build"
 		}

@@ -1,4 +1,6 @@
-package transport
+//go:build linux
+
+package features
 
 import (
 	"errors"
@@ -37,14 +39,14 @@ func TestProbeFeatures(t *testing.T) {
 		// skips unless RR_REQUIRE_PRIVILEGED=1.
 		env bool
 	}{
-		{"unix", ProbeUnix, false},
-		{"tcp", ProbeTCP, true},
-		{"splice", ProbeSplice, true},
-		{"vmsplice", ProbeVmsplice, true},
+		{"unix", HaveUnix, false},
+		{"tcp", HaveTCP, true},
+		{"splice", HaveSplice, true},
+		{"vmsplice", HaveVmsplice, true},
 		{"pipe_max_size", func() error { _, err := PipeMaxSize(); return err }, true},
-		{"io_uring", ProbeIOURing, true},
-		{"io_uring.send_zc", ProbeSendZC, true},
-		{"sockmap", ProbeSockmap, true},
+		{"io_uring", HaveIOURing, true},
+		{"io_uring.send_zc", HaveSendZC, true},
+		{"sockmap", HaveSockmap, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.probe()
@@ -145,8 +147,8 @@ func TestProbeFallbackReason(t *testing.T) {
 		{ErrNotSupported, "other", false},
 		{nil, "other", false},
 	} {
-		if got := FallbackReason(tc.err); got != tc.reason {
-			t.Errorf("FallbackReason(%v) = %q, want %q", tc.err, got, tc.reason)
+		if got := Reason(tc.err); got != tc.reason {
+			t.Errorf("Reason(%v) = %q, want %q", tc.err, got, tc.reason)
 		}
 		if got := IsRefusal(tc.err); got != tc.refusal {
 			t.Errorf("IsRefusal(%v) = %v, want %v", tc.err, got, tc.refusal)
