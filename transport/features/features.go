@@ -181,7 +181,6 @@ func IsRefusal(err error) bool {
 	return false
 }
 
-
 // featureTest is one probe, declared once with its name and the Linux
 // version that introduced the feature. Its answer is cached once conclusive:
 // nil, or fn's refusal wrapped in an UnsupportedFeatureError. A transient
@@ -229,9 +228,9 @@ func (ft *featureTest) probe() (string, error) {
 }
 
 var (
-	iouringTest = newFeatureTest("io_uring", "5.19", probeIOURing)
-	sendZCTest  = newFeatureTest("io_uring SEND_ZC", "6.2", probeSendZC)
-	sockmapTest = newFeatureTest("sockmap", "5.16", probeSockmap)
+	iouringTest     = newFeatureTest("io_uring", "5.19", probeIOURing)
+	sendZCTest      = newFeatureTest("io_uring SEND_ZC", "6.2", probeSendZC)
+	sockmapTest     = newFeatureTest("sockmap", "5.16", probeSockmap)
 	unixTest        = newFeatureTest("AF_UNIX stream sockets", "", probeUnix)
 	tcpTest         = newFeatureTest("TCP loopback", "", probeTCP)
 	spliceTest      = newFeatureTest("splice", "2.6.17", probeSplice)
@@ -248,4 +247,3 @@ func opErrno(op string, err error) error {
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }
-

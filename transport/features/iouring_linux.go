@@ -86,4 +86,3 @@ func probeSendZC() error {
 	}
 	return probeReadBack(server, probeData, "io_uring SEND_ZC")
 }
-

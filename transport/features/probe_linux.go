@@ -81,6 +81,7 @@ func errnoName(errno syscall.Errno) string {
 	}
 	return "errno " + strconv.Itoa(int(errno))
 }
+
 // probeTimeout bounds every blocking step of a probe, so that a loopback
 // whose packets are dropped fails the probe instead of hanging it.
 var probeTimeout = unix.Timeval{Sec: 5}
@@ -260,4 +261,3 @@ func probeSetPipeSize() error {
 	}
 	return nil
 }
-

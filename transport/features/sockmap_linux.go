@@ -22,4 +22,3 @@ func probeSockmap() error {
 	}
 	return err
 }
-
