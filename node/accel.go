@@ -2,18 +2,10 @@ package node
 
 import (
 	"fmt"
-	"strings"
+	"sync"
 
 	"github.com/roadrunner-wasm/roadrunner/transport"
 	"github.com/roadrunner-wasm/roadrunner/transport/features"
-)
-
-// Accelerator modes a node accepts (--accel).
-const (
-	AccelAuto    = "auto"
-	AccelNone    = "none"
-	AccelIOURing = transport.AccelIOURing
-	AccelSockmap = transport.AccelSockmap
 )
 
 // accels is what accel settled: the accelerators the node's paths use.
@@ -24,67 +16,49 @@ type accels struct {
 	sockmap *transport.Sockmap
 }
 
-// accel parses the accelerator mode, probes what it asks for and settles
-// n.accels. An accelerator asked for by name that the system refuses (or
-// this build lacks) falls back to plain syscalls: that is logged as a
-// warning, shown in rr_accel, and counted in rr_fallbacks_total for every
-// transfer it concerns; with strict it is an error naming the reason
-// instead. auto uses what the system has and was measured to win on such a
-// host (docs/BENCHMARKS.md): the sockmap, where this process may use it,
-// for tcp peers on this host, quietly (no warning, no fallback counted
-// where it cannot serve); not io_uring. none uses nothing.
-func (n *Node) accel(mode string, strict bool) error {
-	if mode == "" {
-		mode = AccelAuto
-	}
-	var asked []string
-	switch mode {
-	case AccelAuto, AccelNone:
-	default:
-		for _, a := range strings.Split(mode, ",") {
-			switch a {
-			case AccelIOURing, AccelSockmap:
-				asked = append(asked, a)
-			default:
-				return fmt.Errorf("accel %q: want auto, none, iouring, sockmap or iouring,sockmap", mode)
+// accel probes what mode asks for and settles n.accels. An accelerator
+// asked for by name that the system refuses (or this build lacks) falls
+// back to plain syscalls: that is logged as a warning, shown in rr_accel,
+// and counted in rr_fallbacks_total for every transfer it concerns; with
+// strict it is an error naming the reason instead. auto uses what the
+// system has and was measured to win on such a host (docs/BENCHMARKS.md):
+// the sockmap, where this process may use it, for tcp peers on this host,
+// quietly (no warning, no fallback counted where it cannot serve); not
+// io_uring. none uses nothing.
+func (n *Node) accel(mode transport.Accels, strict bool) error {
+	if mode.Has(transport.AccelIOURing) {
+		n.accels.iouring = true
+		if err := features.HaveIOURing(); err != nil {
+			if strict {
+				return fmt.Errorf("accel iouring: refused, and strict accel refuses the fallback: %w", err)
 			}
+			n.fallbackLog.refused(n, transport.AccelIOURing, features.Reason(err), err)
+			n.metrics.setAccel(transport.AccelIOURing, false)
+		} else {
+			n.metrics.setAccel(transport.AccelIOURing, true)
+			n.log.Info("accelerator on", "accel", transport.AccelIOURing.String())
 		}
 	}
-	for _, a := range asked {
-		switch a {
-		case AccelIOURing:
-			n.accels.iouring = true
-			if err := features.HaveIOURing(); err != nil {
-				if strict {
-					return fmt.Errorf("accel iouring: refused, and strict accel refuses the fallback: %w", err)
-				}
-				n.log.Warn("io_uring refused: the unix and tcp paths use plain syscalls", "accel", a, "reason", features.Reason(err), "err", err)
-				n.metrics.setAccel(a, false)
-				continue
+	if mode.Has(transport.AccelSockmap) {
+		sm := transport.OpenSockmap(&transport.SockmapOptions{PinDir: n.cfg.Node.SockmapPinDir})
+		n.accels.sockmap = sm
+		if err := sm.Err(); err != nil {
+			if strict {
+				return fmt.Errorf("accel sockmap: refused, and strict accel refuses the fallback: %w", err)
 			}
-			n.metrics.setAccel(a, true)
-			n.log.Info("accelerator on", "accel", a)
-		case AccelSockmap:
-			sm := transport.OpenSockmap(&transport.SockmapOptions{PinDir: n.cfg.Node.SockmapPinDir})
-			n.accels.sockmap = sm
-			if err := sm.Err(); err != nil {
-				if strict {
-					return fmt.Errorf("accel sockmap: refused, and strict accel refuses the fallback: %w", err)
-				}
-				sm.LogRefused(n.log)
-				n.metrics.setAccel(a, false)
-			} else {
-				n.metrics.setAccel(a, true)
-				n.log.Info("accelerator on", "accel", a, "pin_dir", n.cfg.Node.SockmapPinDir)
-			}
-			n.metrics.forSockmap(sm)
+			n.fallbackLog.refused(n, transport.AccelSockmap, features.Reason(err), err)
+			n.metrics.setAccel(transport.AccelSockmap, false)
+		} else {
+			n.metrics.setAccel(transport.AccelSockmap, true)
+			n.log.Info("accelerator on", "accel", transport.AccelSockmap.String(), "pin_dir", n.cfg.Node.SockmapPinDir)
 		}
+		n.metrics.forSockmap(sm)
 	}
-	if mode == AccelAuto {
+	if mode == transport.AccelAuto {
 		n.autoSockmap()
 	}
-	if len(asked) == 0 && n.accels.sockmap == nil {
-		n.log.Info("plain paths", "accel", mode)
+	if mode != transport.AccelAuto && mode&(transport.AccelIOURing|transport.AccelSockmap) == 0 || mode == transport.AccelAuto && n.accels.sockmap == nil {
+		n.log.Info("plain paths", "accel", mode.String())
 	}
 	return nil
 }
@@ -103,9 +77,9 @@ func (n *Node) autoSockmap() {
 		return
 	}
 	n.accels.sockmap = sm
-	n.metrics.setAccel(AccelSockmap, true)
+	n.metrics.setAccel(transport.AccelSockmap, true)
 	n.metrics.forSockmap(sm)
-	n.log.Info("accelerator on", "accel", AccelSockmap, "by", AccelAuto, "pin_dir", n.cfg.Node.SockmapPinDir)
+	n.log.Info("accelerator on", "accel", transport.AccelSockmap.String(), "by", transport.AccelAuto.String(), "pin_dir", n.cfg.Node.SockmapPinDir)
 }
 
 // closeAccels releases the node's share of the host's sockmap, after its
@@ -124,4 +98,56 @@ func (n *Node) closeAccels() {
 	if unpinned {
 		n.log.Info("sockmap: last node of the host out: pins removed", "pin_dir", n.cfg.Node.SockmapPinDir)
 	}
+}
+
+// fallbackLog is the node's logging policy for fallbacks: the transport
+// reports every transfer that falls back (counted in rr_fallbacks_total);
+// the node logs the first one of each kind (what was refused, what was
+// used instead, why) as a warning, and no other.
+type fallbackLog struct {
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+// first reports whether key is new, and remembers it.
+func (l *fallbackLog) first(key string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.seen[key] {
+		return false
+	}
+	if l.seen == nil {
+		l.seen = map[string]bool{}
+	}
+	l.seen[key] = true
+	return true
+}
+
+// said reports whether key was seen.
+func (l *fallbackLog) said(key string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.seen[key]
+}
+
+// refused logs, once per accelerator, that it was asked for and is refused.
+func (l *fallbackLog) refused(n *Node, a transport.Accels, reason string, err error) {
+	if !l.first("refused/" + a.String()) {
+		return
+	}
+	what := "io_uring refused: the unix and tcp paths use plain syscalls"
+	if a == transport.AccelSockmap {
+		what = "sockmap refused: tcp connections to nodes of this host use plain TCP"
+	}
+	n.log.Warn(what, "accel", a.String(), "reason", reason, "err", err)
+}
+
+// fallback is the transport's OnFallback: it counts every transfer, and
+// logs the first of each kind.
+func (n *Node) fallback(from, to, reason string) {
+	n.metrics.fallback(from, to, reason)
+	if !n.fallbackLog.first(from+"/"+to+"/"+reason) || n.fallbackLog.said("refused/"+from) {
+		return // said before, or at start-up
+	}
+	n.log.Warn("transfers fall back: "+from+" refused, "+to+" used instead", "accel", from, "to", to, "reason", reason)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/roadrunner-wasm/roadrunner/node"
 	"github.com/roadrunner-wasm/roadrunner/runtime"
 	"github.com/roadrunner-wasm/roadrunner/runtime/runtimetest"
+	"github.com/roadrunner-wasm/roadrunner/transport"
 )
 
 var benchSizes = []struct {
@@ -123,7 +124,7 @@ func benchSendOn(b *testing.B, eng runtime.Engine, module string, size int, inte
 		if err != nil {
 			b.Fatal(err)
 		}
-		go back.ServeTransport("unix", lns["unix"])
+		go back.ServeTransport(transport.PathUnix, lns[transport.PathUnix])
 		n = benchNode(b, eng, "front", fmt.Sprintf(head, cacheDir)+"functions:\n"+src+
 			"peers:\n  - {name: back, address: unix://"+sock+", functions: [sink]}\n")
 	}

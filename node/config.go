@@ -77,10 +77,10 @@ type NodeConfig struct {
 	DrainTimeout      time.Duration // default: DefaultDrainTimeout
 	CacheDir          string        // "" = the engine's default directory, CacheOff = no disk cache
 	Listen            ListenConfig
-	TCPSend           string        // tcp send mechanism: transport.MechanismAuto (default), MechanismWrite or MechanismSplice
-	Verify            bool          // CRC32C on every DATA frame this node sends
-	DialTimeout       time.Duration // connecting to a peer; default: DefaultDialTimeout
-	IOTimeout         time.Duration // a frame without progress this long fails; default: DefaultIOTimeout
+	TCPSend           transport.Mechanism // tcp send mechanism: transport.MechanismAuto (default), MechanismWrite or MechanismSplice
+	Verify            bool                // CRC32C on every DATA frame this node sends
+	DialTimeout       time.Duration       // connecting to a peer; default: DefaultDialTimeout
+	IOTimeout         time.Duration       // a frame without progress this long fails; default: DefaultIOTimeout
 	// SockmapPinDir is the bpffs directory of the host's shared sockmap
 	// (--accel sockmap); "" = bpf.DefaultPinDir. Nodes that should
 	// redirect to each other must use the same one.
@@ -259,7 +259,7 @@ type rawNode struct {
 	DrainTimeout      yaml.Node `yaml:"drain_timeout"`
 	CacheDir          string    `yaml:"cache_dir"`
 	Listen            rawListen `yaml:"listen"`
-	TCPSend           string    `yaml:"tcp_send"`
+	TCPSend           yaml.Node `yaml:"tcp_send"`
 	Verify            yaml.Node `yaml:"verify"`
 	DialTimeout       yaml.Node `yaml:"dial_timeout"`
 	IOTimeout         yaml.Node `yaml:"io_timeout"`
@@ -352,7 +352,6 @@ func (r *rawConfig) config() (*Config, *ConfigError) {
 			UnixGroup: r.Node.Listen.UnixGroup,
 			TCP:       r.Node.Listen.TCP,
 		},
-		TCPSend:       r.Node.TCPSend,
 		SockmapPinDir: r.Node.SockmapPinDir,
 	}}
 	var err *ConfigError
@@ -372,6 +371,9 @@ func (r *rawConfig) config() (*Config, *ConfigError) {
 		return nil, err
 	}
 	if cfg.Node.Listen.MaxConns, err = parseInt(&r.Node.Listen.MaxConns, "node.listen.max_conns", 1, MaxListenConns); err != nil {
+		return nil, err
+	}
+	if cfg.Node.TCPSend, err = parseMechanism(&r.Node.TCPSend, "node.tcp_send"); err != nil {
 		return nil, err
 	}
 	if cfg.Node.Verify, err = parseBool(&r.Node.Verify, "node.verify", false); err != nil {
@@ -441,6 +443,19 @@ func parseBool(n *yaml.Node, field string, def bool) (bool, *ConfigError) {
 		}
 	}
 	return false, &ConfigError{Field: field, Err: fmt.Errorf("want true or false, got %q (line %d)", n.Value, n.Line)}
+}
+
+// parseMechanism parses a tcp send mechanism with transport.ParseMechanism.
+func parseMechanism(n *yaml.Node, field string) (transport.Mechanism, *ConfigError) {
+	if absent(n) {
+		return transport.MechanismAuto, nil
+	}
+	if n.Kind == yaml.ScalarNode {
+		if m, err := transport.ParseMechanism(n.Value); err == nil {
+			return m, nil
+		}
+	}
+	return 0, &ConfigError{Field: field, Err: fmt.Errorf("%q: want auto, write or splice (line %d)", n.Value, n.Line)}
 }
 
 func parseDuration(n *yaml.Node, field string) (time.Duration, *ConfigError) {
@@ -627,11 +642,9 @@ func (c *Config) checkTransport() error {
 		return bad("node.listen.max_conns", "%d is out of range 1..%d", l.MaxConns, MaxListenConns)
 	}
 	switch n.TCPSend {
-	case "":
-		n.TCPSend = transport.MechanismAuto
 	case transport.MechanismAuto, transport.MechanismWrite, transport.MechanismSplice:
 	default:
-		return bad("node.tcp_send", "%q: want auto, write or splice", n.TCPSend)
+		return bad("node.tcp_send", "%v: want auto, write or splice", n.TCPSend)
 	}
 	if err := defaultDuration(&n.DialTimeout, DefaultDialTimeout, "node.dial_timeout", bad); err != nil {
 		return err
@@ -707,8 +720,8 @@ func (c *Config) checkPeers() error {
 }
 
 const (
-	unixScheme = transport.PathUnix + "://"
-	tcpScheme  = transport.PathTCP + "://"
+	unixScheme = "unix://"
+	tcpScheme  = "tcp://"
 )
 
 // peerAddress validates a peer's address and returns it with a relative

@@ -18,6 +18,7 @@ import (
 	"github.com/roadrunner-wasm/roadrunner/bpf"
 	"github.com/roadrunner-wasm/roadrunner/internal/wasmbuild"
 	"github.com/roadrunner-wasm/roadrunner/node"
+	"github.com/roadrunner-wasm/roadrunner/transport"
 )
 
 // writeConfig writes yaml to dir/name, next to an empty module file fn.wasm
@@ -63,7 +64,7 @@ functions:
 			UnixGID:  -1,
 			MaxConns: node.DefaultListenConns,
 		},
-		TCPSend:       "auto",
+		TCPSend:       transport.MechanismAuto,
 		DialTimeout:   node.DefaultDialTimeout,
 		IOTimeout:     node.DefaultIOTimeout,
 		SockmapPinDir: bpf.DefaultPinDir,
@@ -177,7 +178,7 @@ peers:
 			TCP:       "127.0.0.1:0",
 			MaxConns:  65536,
 		},
-		TCPSend:       "splice",
+		TCPSend:       transport.MechanismSplice,
 		Verify:        true,
 		DialTimeout:   250 * time.Millisecond,
 		IOTimeout:     2 * time.Minute,
@@ -317,7 +318,7 @@ func TestConfigBuiltInGo(t *testing.T) {
 	if got.Node.Listen != wantListen {
 		t.Errorf("listen = %+v, want %+v", got.Node.Listen, wantListen)
 	}
-	if got.Node.TCPSend != "auto" || got.Node.DialTimeout != node.DefaultDialTimeout || got.Node.IOTimeout != node.DefaultIOTimeout || got.Node.Verify {
+	if got.Node.TCPSend != transport.MechanismAuto || got.Node.DialTimeout != node.DefaultDialTimeout || got.Node.IOTimeout != node.DefaultIOTimeout || got.Node.Verify {
 		t.Errorf("node = %+v", got.Node)
 	}
 	if len(got.Peers) != 1 || got.Peers[0].Address != "unix://"+filepath.Join(wd, "b.sock") || got.Peers[0].MaxConns != node.DefaultPeerConns {
@@ -343,7 +344,7 @@ func TestConfigBuiltInGoErrors(t *testing.T) {
 	}{
 		{"setuid mode", func(c *node.Config) { c.Node.Listen.UnixMode = fs.ModeSetuid | 0o600 }, "node.listen.unix_mode", "want permission bits only"},
 		{"listen max_conns", func(c *node.Config) { c.Node.Listen.MaxConns = node.MaxListenConns + 1 }, "node.listen.max_conns", "out of range 1..65536"},
-		{"tcp_send", func(c *node.Config) { c.Node.TCPSend = "sendfile" }, "node.tcp_send", "want auto, write or splice"},
+		{"tcp_send", func(c *node.Config) { c.Node.TCPSend = transport.MechanismWritev }, "node.tcp_send", "want auto, write or splice"},
 		{"sockmap_pin_dir", func(c *node.Config) { c.Node.SockmapPinDir = "bpf/rr" }, "node.sockmap_pin_dir", "want an absolute path"},
 		{"dial_timeout", func(c *node.Config) { c.Node.DialTimeout = -time.Second }, "node.dial_timeout", "not positive"},
 		{"io_timeout", func(c *node.Config) { c.Node.IOTimeout = -time.Second }, "node.io_timeout", "not positive"},

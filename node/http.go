@@ -106,7 +106,7 @@ func (n *Node) serveInvoke(w http.ResponseWriter, r *http.Request) {
 		rc.SetReadDeadline(d)
 		rc.SetWriteDeadline(d)
 	}
-	err = n.ingress(inv, IngressFrom, name, pathHTTP, size, h.fill)
+	err = n.ingress(inv, IngressFrom, name, &httpOrigin, size, h.fill)
 	trace := inv.trace.header()
 	fillFailed := inv.fillFailed
 	// The connection's deadline may fire before the context's timer does:

@@ -34,7 +34,7 @@ func TestHTTPRoundTrip(t *testing.T) {
 				t.Errorf("Rr-Error = %q", e)
 			}
 			tr := r.trace(t)
-			want := node.Hop{From: node.IngressFrom, To: "echo", Path: transport.PathHTTP, Bytes: uint64(size), Result: "ok"}
+			want := node.Hop{From: node.IngressFrom, To: "echo", Path: transport.PathHTTP.String(), Bytes: uint64(size), Result: "ok"}
 			if len(tr) != 1 {
 				t.Fatalf("trace = %+v, want one hop", tr)
 			}
@@ -305,7 +305,7 @@ func TestHealthz(t *testing.T) {
 }
 
 func TestMetrics(t *testing.T) {
-	n := startNode(t, "", &node.Options{Accel: "iouring,sockmap"})
+	n := startNode(t, "", &node.Options{Accel: transport.AccelIOURing | transport.AccelSockmap})
 	n.invoke(t, "relay", []byte("forward echo\n12345"))
 	n.invoke(t, "relay", []byte("send nosuch\n12"))
 	n.invoke(t, "nosuch", nil)

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"time"
+
+	"github.com/roadrunner-wasm/roadrunner/transport"
 )
 
 // IngressFrom is the from field of an invocation's first hop when it came
@@ -24,10 +26,10 @@ const MaxTraceHops = 64
 type Hop struct {
 	From string `json:"from"`
 	To   string `json:"to"`
-	// Path is transport.PathHTTP for an HTTP ingress, transport.PathMemory
-	// for a send to a function of this node, transport.PathUnix or
-	// transport.PathTCP for a send to a function of a peer node, and for
-	// the ingress hop of a payload that arrived from one.
+	// Path is http for an HTTP ingress, memory for a send to a function
+	// of this node, unix or tcp for a send to a function of a peer node,
+	// and for the ingress hop of a payload that arrived from one
+	// (transport.Path's names).
 	Path  string `json:"path"`
 	Bytes uint64 `json:"bytes"`
 	// TransferNS is the time from the hop's start until the payload sat in
@@ -79,8 +81,10 @@ func (t Trace) String() string {
 // so an invocation needs no lock. Invocations are pooled: their trace and
 // chain keep their capacity, so that a send allocates nothing.
 type invocation struct {
-	ctx    context.Context // carries the invocation; every Deliver of the chain gets it
-	noWait context.Context // ctx under runtime.WithoutWaiting, for a function already on the chain
+	node   *Node
+	mem    transport.Memory // the memory path, delivering to the invocation (a Sink)
+	ctx    context.Context  // carries the invocation; every Deliver of the chain gets it
+	noWait context.Context  // ctx under runtime.WithoutWaiting, for a function already on the chain
 	cancel context.CancelFunc
 	stop   func() bool // unregisters the node's kill switch
 
@@ -107,14 +111,22 @@ func invocationOf(ctx context.Context) *invocation {
 	return inv
 }
 
-func newInvocation(maxDepth int) *invocation {
+func newInvocation(n *Node, maxDepth int) *invocation {
 	inv := &invocation{
+		node:  n,
 		trace: make(Trace, 0, MaxTraceHops),
 		chain: make([]string, 0, maxDepth),
 	}
+	inv.mem.Sink = inv
 	inv.timedFill = inv.timeFill
 	inv.relay = &replyRelay{inv: inv}
 	return inv
+}
+
+// Deliver implements transport.Sink for the invocation's memory path: a
+// send from one function of the node to another, within the invocation.
+func (inv *invocation) Deliver(_ context.Context, _ *transport.Origin, to string, size uint64, fill func(dst []byte) error) error {
+	return inv.node.deliver(inv, to, size, fill)
 }
 
 func (inv *invocation) timeFill(dst []byte) error {
@@ -131,6 +143,8 @@ func (inv *invocation) reset() {
 	clear(inv.trace)
 	clear(inv.chain)
 	*inv = invocation{
+		node:      inv.node,
+		mem:       inv.mem,
 		trace:     inv.trace[:0],
 		chain:     inv.chain[:0],
 		timedFill: inv.timedFill,
@@ -140,11 +154,11 @@ func (inv *invocation) reset() {
 
 // startHop records the start of a hop and returns its index in the trace,
 // or -1 if the trace is full.
-func (inv *invocation) startHop(from, to, path string, bytes uint64) int {
+func (inv *invocation) startHop(from, to string, path transport.Path, bytes uint64) int {
 	if len(inv.trace) == cap(inv.trace) {
 		return -1
 	}
-	inv.trace = append(inv.trace, Hop{From: from, To: to, Path: path, Bytes: bytes})
+	inv.trace = append(inv.trace, Hop{From: from, To: to, Path: path.String(), Bytes: bytes})
 	return len(inv.trace) - 1
 }
 

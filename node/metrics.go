@@ -1,6 +1,8 @@
 package node
 
 import (
+	"sync/atomic"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -20,17 +22,18 @@ func codeIndex(err error) int {
 	return i
 }
 
-// paths are the transfer paths this node counts, indexed by pathIndex.
-var paths = [...]string{transport.PathMemory, transport.PathHTTP, transport.PathUnix, transport.PathTCP}
-
-type pathIndex int
-
-const (
-	pathMemory pathIndex = iota
-	pathHTTP
-	pathUnix
-	pathTCP
+// nPaths and nMechs size the tables of transfer counters, indexed by
+// transport.Path and transport.Mechanism.
+var (
+	nPaths = len(transport.Paths())
+	nMechs = len(transport.Mechanisms())
 )
+
+// transferCounters are the children of rr_transfers_total and
+// rr_transfer_bytes_total for one path, mechanism and result.
+type transferCounters struct {
+	n, bytes prometheus.Counter
+}
 
 // metrics is a node's Prometheus registry. Every labelled child the hot path
 // touches is resolved here, once, so that counting a transfer does not
@@ -38,9 +41,14 @@ const (
 type metrics struct {
 	reg *prometheus.Registry
 
-	transfers     [len(paths)][]prometheus.Counter // [path][code index]
-	transferBytes [len(paths)][]prometheus.Counter
-	transferTime  [len(paths)]prometheus.Observer
+	// transfers holds the children of the transfer counters by (path,
+	// mechanism, code index), each made at its first transfer: a node
+	// exports only the combinations it has seen, and counting one after
+	// the first does not allocate.
+	transfers        []atomic.Pointer[transferCounters]
+	transfersVec     *prometheus.CounterVec
+	transferBytesVec *prometheus.CounterVec
+	transferTime     []prometheus.Observer // by path
 
 	invocations    *prometheus.CounterVec
 	invokeTime     *prometheus.HistogramVec
@@ -55,12 +63,12 @@ func newMetrics() *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
 	transfers := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "rr_transfers_total",
-		Help: "Payload transfers by path and result (an ABI code label).",
-	}, []string{"path", "result"})
+		Help: "Payload transfers by path, mechanism that carried the payload (copy on the memory path; read for an HTTP body or a payload received with plain reads; writev, write or splice for a payload sent with plain calls; iouring for one sent or received through io_uring) and result (an ABI code label). A node counts the transfers it sends and those it receives.",
+	}, []string{"path", "mechanism", "result"})
 	transferBytes := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "rr_transfer_bytes_total",
-		Help: "Payload bytes of transfers by path and result.",
-	}, []string{"path", "result"})
+		Help: "Payload bytes of transfers by path, mechanism and result.",
+	}, []string{"path", "mechanism", "result"})
 	transferTime := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "rr_transfer_duration_seconds",
 		Help:    "Time until a payload sat in the receiver's memory (instance, rr_alloc, copy or read), by path.",
@@ -95,22 +103,30 @@ func newMetrics() *metrics {
 		Name: "rr_tcp_mechanism",
 		Help: "The send mechanism of each peer (1 for the current one): writev on the unix path; write or splice on the tcp path, auto while it measures both.",
 	}, []string{"peer", "mechanism"})
-	for p, path := range paths {
-		for _, c := range codes {
-			m.transfers[p] = append(m.transfers[p], transfers.WithLabelValues(path, c.Label()))
-			m.transferBytes[p] = append(m.transferBytes[p], transferBytes.WithLabelValues(path, c.Label()))
-		}
-		m.transferTime[p] = transferTime.WithLabelValues(path)
+	m.transfersVec, m.transferBytesVec = transfers, transferBytes
+	m.transfers = make([]atomic.Pointer[transferCounters], nPaths*nMechs*len(codes))
+	for _, path := range transport.Paths() {
+		m.transferTime = append(m.transferTime, transferTime.WithLabelValues(path.String()))
 	}
 	m.reg.MustRegister(transfers, transferBytes, transferTime, m.invocations, m.invokeTime, m.fallbacks, m.refused, m.mechanism, m.accel, m.zeroCopyCopied,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
-// transfer counts one hop.
-func (m *metrics) transfer(p pathIndex, bytes uint64, landedSeconds float64, landed bool, code int) {
-	m.transfers[p][code].Inc()
-	m.transferBytes[p][code].Add(float64(bytes))
+// transfer counts one hop: its path, the mechanism that carried it, its
+// size, when it landed and its result (a code index).
+func (m *metrics) transfer(p transport.Path, mech transport.Mechanism, bytes uint64, landedSeconds float64, landed bool, code int) {
+	i := (int(p)*nMechs+int(mech))*len(codes) + code
+	tc := m.transfers[i].Load()
+	if tc == nil {
+		tc = &transferCounters{
+			n:     m.transfersVec.WithLabelValues(p.String(), mech.String(), codes[code].Label()),
+			bytes: m.transferBytesVec.WithLabelValues(p.String(), mech.String(), codes[code].Label()),
+		}
+		m.transfers[i].Store(tc)
+	}
+	tc.n.Inc()
+	tc.bytes.Add(float64(bytes))
 	if landed {
 		m.transferTime[p].Observe(landedSeconds)
 	}
@@ -137,19 +153,19 @@ func (m *metrics) forFunction(name string, fn runtime.Function) functionMetrics 
 	return fm
 }
 
-// refusedCounter returns the OnRefused of a transport server of path.
-func (m *metrics) refusedCounter(path string) func(reason string) {
-	return func(reason string) { m.refused.WithLabelValues(path, reason).Inc() }
+// refused counts a connection a transport server closed.
+func (m *metrics) refusal(path transport.Path, reason string) {
+	m.refused.WithLabelValues(path.String(), reason).Inc()
 }
 
 // setMechanism records peer's current send mechanism.
-func (m *metrics) setMechanism(peer, mechanism string) {
-	for _, mech := range []string{"writev", transport.MechanismAuto, transport.MechanismWrite, transport.MechanismSplice} {
+func (m *metrics) setMechanism(peer string, mechanism transport.Mechanism) {
+	for _, mech := range []transport.Mechanism{transport.MechanismWritev, transport.MechanismAuto, transport.MechanismWrite, transport.MechanismSplice} {
 		v := 0.0
 		if mech == mechanism {
 			v = 1
 		}
-		m.mechanism.WithLabelValues(peer, mech).Set(v)
+		m.mechanism.WithLabelValues(peer, mech.String()).Set(v)
 	}
 }
 
@@ -160,19 +176,15 @@ func (m *metrics) forPeer(name string, p *transport.Peer) {
 		Help:        "Connections open to a peer node, idle or carrying a transfer.",
 		ConstLabels: prometheus.Labels{"peer": name},
 	}, func() float64 { open, _ := p.Conns(); return float64(open) }))
-	if p.Path() == transport.PathTCP {
-		m.setMechanism(name, p.Mechanism())
-	} else {
-		m.setMechanism(name, "writev")
-	}
+	m.setMechanism(name, p.Mechanism())
 }
 
 // forServer registers the gauge of a transport server's connections.
-func (m *metrics) forServer(path string, s *transport.Server) {
+func (m *metrics) forServer(s *transport.Server) {
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name:        "rr_transport_connections",
 		Help:        "Connections from peer nodes being served, by path.",
-		ConstLabels: prometheus.Labels{"path": path},
+		ConstLabels: prometheus.Labels{"path": s.Path().String()},
 	}, func() float64 { return float64(s.Conns()) }))
 }
 
@@ -210,12 +222,12 @@ func (m *metrics) forSockmap(s *transport.Sockmap) {
 }
 
 // setAccel sets rr_accel for an accelerator asked for.
-func (m *metrics) setAccel(accel string, on bool) {
+func (m *metrics) setAccel(accel transport.Accels, on bool) {
 	v := 0.0
 	if on {
 		v = 1
 	}
-	m.accel.WithLabelValues(accel).Set(v)
+	m.accel.WithLabelValues(accel.String()).Set(v)
 }
 
 // fallback counts one transfer that fell back (transport's OnFallback).

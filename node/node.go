@@ -25,14 +25,14 @@ type Options struct {
 	// an engine given here is the caller's to close, after Shutdown.
 	Engine runtime.Engine
 	// Logger receives the node's logs and its guests' output. Nil means
-	// slog.Default().
+	// none.
 	Logger *slog.Logger
-	// Accel is the accelerator mode: "auto" (or ""), "none", "iouring",
-	// "sockmap" or "iouring,sockmap". An accelerator asked for by name
-	// that the system refuses falls back to plain syscalls, with a
-	// warning and a count in rr_fallbacks_total. auto turns the sockmap
-	// on where this process may use it (see accel).
-	Accel string
+	// Accel is the accelerators the unix and tcp paths use: the zero
+	// value is transport.AccelNone; transport.AccelAuto turns the sockmap
+	// on where this process may use it (see accel). An accelerator asked
+	// for by name that the system refuses falls back to plain syscalls,
+	// with a warning and a count in rr_fallbacks_total.
+	Accel transport.Accels
 	// StrictAccel makes New fail instead of falling back.
 	StrictAccel bool
 }
@@ -48,10 +48,11 @@ type Node struct {
 	ownsEngine bool
 	fns        map[string]*function // read-only after New
 	order      []*function          // in configuration order
-	mem        transport.Memory     // Sink: the node
 	metrics    *metrics
 	accels     accels
-	invs       sync.Pool // *invocation
+	// fallbackLog says which fallbacks were logged already.
+	fallbackLog fallbackLog
+	invs        sync.Pool // *invocation
 
 	errTooDeep error
 
@@ -99,7 +100,7 @@ func New(ctx context.Context, cfg *Config, opts *Options) (*Node, error) {
 	}
 	log := o.Logger
 	if log == nil {
-		log = slog.Default()
+		log = slog.New(slog.DiscardHandler)
 	}
 	n := &Node{
 		cfg:        c,
@@ -109,8 +110,7 @@ func New(ctx context.Context, cfg *Config, opts *Options) (*Node, error) {
 		errTooDeep: fmt.Errorf("send chain longer than max_depth %d: %w", c.Node.MaxDepth, runtime.CodeBusy),
 		drained:    make(chan struct{}),
 	}
-	n.mem.Sink = n
-	n.invs.New = func() any { return newInvocation(c.Node.MaxDepth) }
+	n.invs.New = func() any { return newInvocation(n, c.Node.MaxDepth) }
 	n.kill, n.killCancel = context.WithCancel(context.Background())
 	if err := n.accel(o.Accel, o.StrictAccel); err != nil {
 		n.closeAccels()
@@ -233,7 +233,7 @@ func (n *Node) Invoke(ctx context.Context, name string, size uint64, fill func(d
 	if err != nil {
 		return Trace{}, err
 	}
-	err = n.ingress(inv, IngressFrom, name, pathHTTP, size, fill)
+	err = n.ingress(inv, IngressFrom, name, &httpOrigin, size, fill)
 	trace := slices.Clone(inv.trace)
 	n.end(inv)
 	return trace, err
@@ -274,16 +274,21 @@ func (n *Node) end(inv *invocation) {
 	n.mu.Unlock()
 }
 
+// httpOrigin is the origin of an HTTP ingress (and of Invoke): never
+// written.
+var httpOrigin = transport.Origin{Path: transport.PathHTTP, Mechanism: transport.MechanismRead}
+
 // ingress delivers the invocation's first payload and records its hop.
-func (n *Node) ingress(inv *invocation, from, name string, path pathIndex, size uint64, fill func(dst []byte) error) error {
+// origin's Mechanism is read once the payload has landed.
+func (n *Node) ingress(inv *invocation, from, name string, origin *transport.Origin, size uint64, fill func(dst []byte) error) error {
 	inv.fill = fill
 	inv.fillStart = time.Now()
-	hop := inv.startHop(from, name, paths[path], size)
+	hop := inv.startHop(from, name, origin.Path, size)
 	err := n.deliver(inv, name, size, inv.timedFill)
 	total := time.Since(inv.fillStart)
 	code := codeIndex(err)
 	inv.endHop(hop, inv.landed, total, code)
-	n.metrics.transfer(path, size, inv.landed.Seconds(), inv.landed > 0, code)
+	n.metrics.transfer(origin.Path, origin.Mechanism, size, inv.landed.Seconds(), inv.landed > 0, code)
 	return err
 }
 
@@ -305,11 +310,11 @@ func (n *Node) Send(ctx context.Context, from, to string, payload []byte) error 
 	size := uint64(len(payload))
 	start := time.Now()
 	hop := inv.startHop(from, to, transport.PathMemory, size)
-	landed, err := n.mem.Send(inv.ctx, to, payload)
+	landed, err := inv.mem.Send(inv.ctx, to, payload)
 	total := time.Since(start)
 	code := codeIndex(err)
 	inv.endHop(hop, landed, total, code)
-	n.metrics.transfer(pathMemory, size, landed.Seconds(), landed > 0, code)
+	n.metrics.transfer(transport.PathMemory, transport.MechanismCopy, size, landed.Seconds(), landed > 0, code)
 	return err
 }
 
@@ -330,9 +335,11 @@ func (n *Node) Reply(ctx context.Context, from string, payload []byte) error {
 	return nil
 }
 
-// Deliver implements transport.Sink: it hands a payload to the function
-// named to, within the invocation ctx carries (a new one if none: the
-// payload is then an ingress, as with Invoke without a reply).
+// Deliver implements transport.Sink for the node's transport servers: a
+// payload from a peer node (from.Path unix or tcp) starts an invocation of
+// its own, whose reply goes back to the peer (from.Reply) if the peer's
+// invocation takes one. Any other origin is an ingress, as with Invoke
+// without a reply.
 //
 // It refuses, before the receiver allocates anything: an unknown name
 // (runtime.CodeUnknownFunction), a payload over the function's max_payload
@@ -340,29 +347,16 @@ func (n *Node) Reply(ctx context.Context, from string, payload []byte) error {
 // (runtime.CodeBusy). A function already on the chain is delivered to only
 // if one of its instances is idle, and fails with runtime.CodeBusy
 // otherwise: waiting for an instance its own chain holds would deadlock.
-//
-// A payload from a peer node (ctx of a transport.Server) starts an
-// invocation of its own, whose reply goes back to the peer if the peer's
-// invocation takes one.
-func (n *Node) Deliver(ctx context.Context, to string, size uint64, fill func(dst []byte) error) error {
-	inv := invocationOf(ctx)
-	if inv != nil {
-		return n.deliver(inv, to, size, fill)
-	}
-	path := transport.ServerPath(ctx)
-	if path == "" {
+func (n *Node) Deliver(ctx context.Context, from *transport.Origin, to string, size uint64, fill func(dst []byte) error) error {
+	if from.Path != transport.PathUnix && from.Path != transport.PathTCP {
 		_, err := n.Invoke(ctx, to, size, fill, nil)
 		return err
 	}
-	inv, err := n.begin(ctx, transport.ReplyWriter(ctx))
+	inv, err := n.begin(ctx, from.Reply)
 	if err != nil {
 		return err
 	}
-	p := pathUnix
-	if path == transport.PathTCP {
-		p = pathTCP
-	}
-	err = n.ingress(inv, RemoteFrom, to, p, size, fill)
+	err = n.ingress(inv, RemoteFrom, to, from, size, fill)
 	n.end(inv)
 	return err
 }

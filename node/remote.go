@@ -17,7 +17,6 @@ import (
 type peer struct {
 	name string
 	tp   *transport.Peer
-	path pathIndex
 }
 
 // setupRemote makes the node's peers and its transport servers. It opens no
@@ -30,30 +29,27 @@ func (n *Node) setupRemote() error {
 		p := &peer{name: pc.Name}
 		log := n.log.With("peer_name", pc.Name)
 		tp, err := transport.NewPeer(pc.Address, &transport.DialOptions{
-			Mechanism:        c.Node.TCPSend,
-			MaxConns:         pc.MaxConns,
-			DialTimeout:      c.Node.DialTimeout,
-			IOTimeout:        c.Node.IOTimeout,
-			Verify:           c.Node.Verify,
-			MaxReply:         c.Node.MaxPayload,
-			Logger:           log,
-			OnFallback:       n.metrics.fallback,
-			IOURing:          n.accels.iouring,
-			ZeroCopy:         n.accels.iouring,
-			OnZeroCopyCopied: n.metrics.zeroCopyCopied.Inc,
-			Sockmap:          n.accels.sockmap,
-			OnMechanism: func(mechanism, why string) {
+			Mechanism:   c.Node.TCPSend,
+			MaxConns:    pc.MaxConns,
+			DialTimeout: c.Node.DialTimeout,
+			IOTimeout:   c.Node.IOTimeout,
+			Verify:      c.Node.Verify,
+			MaxReply:    c.Node.MaxPayload,
+			Logger:      log,
+			OnFallback:  n.fallback,
+			IOURing:     n.accels.iouring,
+			ZeroCopy:    n.accels.iouring,
+			Sockmap:     n.accels.sockmap,
+			OnMechanism: func(mechanism transport.Mechanism, why string) {
 				n.metrics.setMechanism(pc.Name, mechanism)
+				log.Info("send mechanism", "mechanism", mechanism.String(), "why", why)
 			},
+			OnZeroCopyCopied: n.zeroCopyCopied,
 		})
 		if err != nil {
 			return fmt.Errorf("peer %s: %w", pc.Name, err)
 		}
 		p.tp = tp
-		p.path = pathUnix
-		if tp.Path() == transport.PathTCP {
-			p.path = pathTCP
-		}
 		n.peers = append(n.peers, p)
 		n.metrics.forPeer(pc.Name, tp)
 		for _, f := range pc.Functions {
@@ -61,20 +57,20 @@ func (n *Node) setupRemote() error {
 		}
 	}
 	lim := wire.Limits{MaxPayload: n.maxPayload()}
-	for _, path := range []string{transport.PathUnix, transport.PathTCP} {
+	for _, path := range []transport.Path{transport.PathUnix, transport.PathTCP} {
 		srv := transport.NewServer(n, path, &transport.ServerOptions{
 			Limits:     lim,
 			MaxConns:   c.Node.Listen.MaxConns,
 			IOTimeout:  c.Node.IOTimeout,
 			Status:     func(err error) int32 { return int32(runtime.CodeOf(err)) },
 			Logger:     n.log,
-			OnRefused:  n.metrics.refusedCounter(path),
+			OnRefused:  n.refused,
 			IOURing:    n.accels.iouring,
-			OnFallback: n.metrics.fallback,
+			OnFallback: n.fallback,
 			Sockmap:    n.accels.sockmap,
 		})
 		n.transportServers = append(n.transportServers, srv)
-		n.metrics.forServer(path, srv)
+		n.metrics.forServer(srv)
 	}
 	return nil
 }
@@ -92,9 +88,9 @@ func (n *Node) maxPayload() uint64 {
 // Listen opens the listeners of node.listen: the unix path's socket (mode,
 // group, stale-socket replacement as transport.ListenUnix does) and the tcp
 // path's address. It returns them by path; ServeTransport serves them.
-func (n *Node) Listen(ctx context.Context) (map[string]net.Listener, error) {
+func (n *Node) Listen(ctx context.Context) (map[transport.Path]net.Listener, error) {
 	l := n.cfg.Node.Listen
-	lns := map[string]net.Listener{}
+	lns := map[transport.Path]net.Listener{}
 	if l.Unix != "" {
 		ln, err := transport.ListenUnix(l.Unix, l.UnixMode, l.UnixGID)
 		if err != nil {
@@ -118,33 +114,34 @@ func (n *Node) Listen(ctx context.Context) (map[string]net.Listener, error) {
 
 // ServeTransport serves frames of the given path (transport.PathUnix or
 // transport.PathTCP) arriving on ln until Shutdown, and then returns nil.
-func (n *Node) ServeTransport(path string, ln net.Listener) error {
+func (n *Node) ServeTransport(path transport.Path, ln net.Listener) error {
 	for _, srv := range n.transportServers {
 		if srv.Path() == path {
 			return srv.Serve(ln)
 		}
 	}
 	ln.Close()
-	return fmt.Errorf("serve transport: unknown path %q", path)
+	return fmt.Errorf("serve transport: no server for path %v", path)
 }
 
 // sendRemote sends payload to a function of peer p, within inv.
 func (n *Node) sendRemote(inv *invocation, p *peer, from, to string, payload []byte) error {
 	size := uint64(len(payload))
 	start := time.Now()
-	hop := inv.startHop(from, to, paths[p.path], size)
+	path := p.tp.Path()
+	hop := inv.startHop(from, to, path, size)
 	var reply io.Writer
 	if inv.reply != nil && !inv.replied {
 		reply = inv.relay
 	}
-	landed, err := p.tp.Send(inv.ctx, to, payload, reply)
+	sent, err := p.tp.Send(inv.ctx, to, payload, reply)
 	if err != nil {
 		err = remoteError(p, to, err)
 	}
 	total := time.Since(start)
 	code := codeIndex(err)
-	inv.endHop(hop, landed, total, code)
-	n.metrics.transfer(p.path, size, landed.Seconds(), landed > 0, code)
+	inv.endHop(hop, sent.Landed, total, code)
+	n.metrics.transfer(path, sent.Mechanism, size, sent.Landed.Seconds(), sent.Landed > 0, code)
 	return err
 }
 
@@ -173,4 +170,20 @@ func (r *replyRelay) Write(p []byte) (int, error) {
 	}
 	inv.replied = true
 	return inv.reply.Write(p)
+}
+
+// refused is the transport servers' OnRefused: it counts the refusal and
+// logs it as a warning, except an idle or closing connection's.
+func (n *Node) refused(r transport.Refusal) {
+	n.metrics.refusal(r.Path, r.Reason)
+	n.log.Warn("connection closed: "+r.Reason, "path", r.Path.String(), "peer", r.Remote, "at", r.At, "err", r.Err)
+}
+
+// zeroCopyCopied is the peers' OnZeroCopyCopied: it counts the connection
+// and says once why zero copy went off.
+func (n *Node) zeroCopyCopied() {
+	n.metrics.zeroCopyCopied.Inc()
+	if n.fallbackLog.first("zerocopy/copied") {
+		n.log.Info("zero-copy sends come back copied (loopback, veth, or a NIC without the support): zero copy is off for such connections")
+	}
 }

@@ -50,7 +50,7 @@ peers:
 `
 
 // startPair starts back listening on path and front with back as its peer.
-func startPair(t *testing.T, path string) (front, back *testNode) {
+func startPair(t *testing.T, path transport.Path) (front, back *testNode) {
 	t.Helper()
 	var listen string
 	switch path {
@@ -69,14 +69,14 @@ func startPair(t *testing.T, path string) (front, back *testNode) {
 		t.Fatalf("Listen opened %v, want the %s listener only", lns, path)
 	}
 	go back.ServeTransport(path, ln)
-	address := path + "://" + ln.Addr().String()
+	address := path.String() + "://" + ln.Addr().String()
 	front = startNode(t, strings.Replace(frontConfig, "{{address}}", address, 1), nil)
 	return front, back
 }
 
 func TestRemote(t *testing.T) {
-	for _, path := range []string{transport.PathUnix, transport.PathTCP} {
-		t.Run(path, func(t *testing.T) {
+	for _, path := range []transport.Path{transport.PathUnix, transport.PathTCP} {
+		t.Run(path.String(), func(t *testing.T) {
 			front, back := startPair(t, path)
 
 			if path == transport.PathUnix {
@@ -100,7 +100,7 @@ func TestRemote(t *testing.T) {
 					tr := r.trace(t)
 					want := node.Trace{
 						{From: "http", To: "relay", Path: "http", Bytes: uint64(len("forward echo\n") + size), Result: "ok"},
-						{From: "relay", To: "echo", Path: path, Bytes: uint64(size), Result: "ok"},
+						{From: "relay", To: "echo", Path: path.String(), Bytes: uint64(size), Result: "ok"},
 					}
 					if len(tr) != len(want) {
 						t.Fatalf("trace %+v", tr)

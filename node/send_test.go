@@ -30,7 +30,7 @@ func TestInvoke(t *testing.T) {
 	if !bytes.Equal(reply.Bytes(), data) {
 		t.Fatalf("reply of %d bytes differs from the %d sent", reply.Len(), len(data))
 	}
-	if len(trace) != 2 || trace[1].Path != transport.PathMemory || trace[1].Bytes != uint64(len(data)) {
+	if len(trace) != 2 || trace[1].Path != transport.PathMemory.String() || trace[1].Bytes != uint64(len(data)) {
 		t.Fatalf("trace = %+v", trace)
 	}
 

@@ -428,7 +428,19 @@ func rawRequest(t *testing.T, n *nodeproc.Node, length int, body []byte, closeWr
 // metrics is a scrape of /metrics: sample name{labels} -> value.
 type metrics map[string]float64
 
-func (m metrics) get(name, labels string) float64 { return m[name+"{"+labels+"}"] }
+// get sums the samples of name whose labels include every label of labels
+// (`path="tcp",result="ok"`): a series with more labels (mechanism, say)
+// counts too. Empty labels is the sample without labels.
+func (m metrics) get(name, labels string) float64 {
+	if labels == "" {
+		return m[name+"{}"]
+	}
+	var want []string
+	for _, l := range strings.SplitAfter(labels, `",`) {
+		want = append(want, strings.TrimSuffix(l, ","))
+	}
+	return m.sum(name, want...)
+}
 
 func scrape(t *testing.T, n *nodeproc.Node) metrics {
 	t.Helper()

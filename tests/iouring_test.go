@@ -40,12 +40,18 @@ func requireIOURing(t *testing.T) {
 	}
 }
 
-// checkRingOn checks that n uses io_uring and fell back nowhere.
-func checkRingOn(t *testing.T, n *rnode) {
+// checkRingOn checks that n uses io_uring and fell back nowhere, and that
+// the ring carried at least large of n's transfers over path (those over
+// the default RingMin of 4 MiB: ringSizes has 2), sent by the sender,
+// received by the receiver, counted by the mechanism that moved them.
+func checkRingOn(t *testing.T, n *rnode, path string, large int) {
 	t.Helper()
 	m := n.metrics(t)
 	if got := m.get("rr_accel", `accel="iouring"`); got != 1 {
 		t.Errorf(`%s: rr_accel{accel="iouring"} = %v, want 1`, n.name, got)
+	}
+	if got := m.sum("rr_transfers_total", `mechanism="iouring"`, `path="`+path+`"`, `result="ok"`); got < float64(large) {
+		t.Errorf(`%s: rr_transfers_total{mechanism="iouring",path=%q} = %v, want at least %d: the ring did not carry the large payloads`, n.name, path, got, large)
 	}
 	if got := m.sum("rr_fallbacks_total"); got != 0 {
 		t.Errorf("%s: rr_fallbacks_total %v, want 0", n.name, got)
@@ -65,8 +71,8 @@ func TestIOURingUnix(t *testing.T) {
 	}.write(t, tr, dir), launchOpts{args: iouringArgs})
 	runPipeline(t, a, ringSizes, "unix", "memory")
 	runReuse(t, a, b, "unix")
-	checkRingOn(t, a)
-	checkRingOn(t, b)
+	checkRingOn(t, a, "unix", 2)
+	checkRingOn(t, b, "unix", 2)
 }
 
 // Zero copy is on for the tcp path: the first large transfer of each
@@ -86,8 +92,8 @@ func TestIOURingTCPNetns(t *testing.T) {
 	}.write(t, tr, dir), launchOpts{ns: nsA, args: iouringArgs})
 	runPipeline(t, a, ringSizes, "tcp", "memory")
 	runReuse(t, a, b, "tcp")
-	checkRingOn(t, a)
-	checkRingOn(t, b)
+	checkRingOn(t, a, "tcp", 2)
+	checkRingOn(t, b, "tcp", 2)
 	if err := features.HaveSendZC(); err != nil {
 		if privileged.Required() {
 			t.Errorf("SEND_ZC unavailable with %s=1: %v", privileged.Env, err)
@@ -151,7 +157,10 @@ func runFallback(t *testing.T, a, b *rnode, reason string) {
 	sizes := []int{1, 4 << 10, 1 << 20, 16 << 20}
 	runPipeline(t, a, sizes, "unix", "memory")
 	checkRefused(t, a, "iouring", reason, len(sizes), "io_uring refused")
-	checkRingOn(t, b)
+	if got := a.metrics(t).sum("rr_transfers_total", `mechanism="iouring"`); got != 0 {
+		t.Errorf(`a: rr_transfers_total{mechanism="iouring"} = %v with io_uring refused, want 0`, got)
+	}
+	checkRingOn(t, b, "unix", 1) // the 16 MiB payload
 }
 
 // checkRefused checks that n reports accel refused for reason: rr_accel

@@ -67,6 +67,18 @@ func TestTCPPipelineNetns(t *testing.T) {
 			if got := after.sum("rr_fallbacks_total"); got != 0 {
 				t.Errorf("a: rr_fallbacks_total %v, want 0 (nothing refuses splice here)", got)
 			}
+			// What carried each transfer: splice every non-empty payload
+			// with splice; write otherwise (auto chooses it on a veth).
+			carried := map[string]float64{"write": float64(len(c.sizes))}
+			if mech == "splice" {
+				carried = map[string]float64{"write": 1, "splice": float64(len(c.sizes) - 1)} // the 0-byte payload is written
+			}
+			for m, want := range carried {
+				label := `mechanism="` + m + `",path="tcp",result="ok"`
+				if got := after.get("rr_transfers_total", label) - before.get("rr_transfers_total", label); got != want {
+					t.Errorf("a: rr_transfers_total{%s} grew by %v, want %v", label, got, want)
+				}
+			}
 			if got := after.sum("rr_tcp_mechanism", `peer="b"`); got != 1 {
 				t.Errorf(`a: rr_tcp_mechanism{peer="b"} sums to %v, want one current mechanism`, got)
 			}

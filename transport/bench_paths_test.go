@@ -143,11 +143,11 @@ type pathsEnv struct {
 
 type pathsCase struct {
 	name    string
-	network string // "unix" or "tcp"
-	mech    string // the tcp mechanism of a Peer
-	plain   bool   // the plain Go socket loop instead of a Peer and a Server
-	ring    bool   // --accel iouring: both sides through io_uring
-	zc      bool   // and SEND_ZC, kept on although loopback and veth copy
+	network string              // "unix" or "tcp"
+	mech    transport.Mechanism // the tcp mechanism of a Peer
+	plain   bool                // the plain Go socket loop instead of a Peer and a Server
+	ring    bool                // --accel iouring: both sides through io_uring
+	zc      bool                // and SEND_ZC, kept on although loopback and veth copy
 	// plainRecv: io_uring on the sender only; plainSend with ringRecv:
 	// on the receiver only.
 	plainRecv, plainSend, ringRecv bool
@@ -260,7 +260,7 @@ func measurePaths(b *testing.B, n int, send func() error) {
 // benchSink delivers every payload to "fn" into one reused buffer.
 type benchSink struct{ buf []byte }
 
-func (s *benchSink) Deliver(_ context.Context, to string, n uint64, fill func([]byte) error) error {
+func (s *benchSink) Deliver(_ context.Context, _ *transport.Origin, to string, n uint64, fill func([]byte) error) error {
 	if to != "fn" {
 		return errNoFunction
 	}
@@ -278,7 +278,11 @@ func transportLoop(b *testing.B, env *pathsEnv, c pathsCase, payload, recv []byt
 	if c.sockmap {
 		sm = benchSockmap(b)
 	}
-	srv := transport.NewServer(&benchSink{buf: recv}, c.network, &transport.ServerOptions{
+	path, err := transport.ParsePath(c.network)
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := transport.NewServer(&benchSink{buf: recv}, path, &transport.ServerOptions{
 		Sockmap:   sm,
 		Limits:    wire.Limits{MaxPayload: 1 << 30},
 		Logger:    quiet,
@@ -304,7 +308,8 @@ func transportLoop(b *testing.B, env *pathsEnv, c pathsCase, payload, recv []byt
 		}
 	})
 
-	var chose, why string
+	var chose transport.Mechanism
+	var why string
 	p, err := transport.NewPeer(addr, &transport.DialOptions{
 		Mechanism:   c.mech,
 		Sockmap:     sm,
@@ -314,7 +319,7 @@ func transportLoop(b *testing.B, env *pathsEnv, c pathsCase, payload, recv []byt
 		RingChunk:   *pathsRingChunk,
 		RingDepth:   *pathsRingDepth,
 		Logger:      quiet,
-		OnMechanism: func(m, w string) { chose, why = m, w },
+		OnMechanism: func(m transport.Mechanism, w string) { chose, why = m, w },
 		OnFallback: func(from, to, reason string) {
 			b.Errorf("fell back from %s to %s: %s", from, to, reason)
 		},
@@ -349,7 +354,7 @@ func transportLoop(b *testing.B, env *pathsEnv, c pathsCase, payload, recv []byt
 		b.Fatal("the receiver's buffer differs from the payload")
 	}
 	if c.mech == transport.MechanismAuto {
-		if chose == "" {
+		if why == "" {
 			b.Logf("auto has not settled (payloads under 256 KiB go with write and are not sampled)")
 		} else {
 			b.Logf("auto chose %s: %s", chose, why)

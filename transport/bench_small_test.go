@@ -45,7 +45,7 @@ const (
 )
 
 func benchSmall(b *testing.B, path string, ring bool, ringMin int) {
-	network := path
+	network := transport.PathUnix
 	var ln net.Listener
 	var err error
 	dial := func(fn func() error) error { return fn() }
@@ -53,9 +53,10 @@ func benchSmall(b *testing.B, path string, ring bool, ringMin int) {
 	case "unix":
 		ln, err = transport.ListenUnix(b.TempDir()+"/s.sock", 0, -1)
 	case "tcp":
+		network = transport.PathTCP
 		ln, err = net.Listen("tcp", "127.0.0.1:0")
 	case "veth":
-		network = "tcp"
+		network = transport.PathTCP
 		a, z := netns.ForTest(b, "small-snd"), netns.ForTest(b, "small-rcv")
 		if err := netns.Veth(a, "198.18.0.1/24", z, "198.18.0.2/24"); err != nil {
 			b.Fatal(err)
@@ -78,7 +79,7 @@ func benchSmall(b *testing.B, path string, ring bool, ringMin int) {
 		srv.Close(ctx)
 		<-done
 	})
-	p, err := transport.NewPeer(network+"://"+ln.Addr().String(), &transport.DialOptions{
+	p, err := transport.NewPeer(network.String()+"://"+ln.Addr().String(), &transport.DialOptions{
 		Mechanism: transport.MechanismWrite,
 		MaxConns:  smallSenders,
 		IOURing:   ring,
@@ -155,7 +156,7 @@ type concurrentSink struct {
 	hold atomic.Bool // hold each delivery 50 ms (warm-up)
 }
 
-func (s *concurrentSink) Deliver(_ context.Context, to string, n uint64, fill func([]byte) error) error {
+func (s *concurrentSink) Deliver(_ context.Context, _ *transport.Origin, to string, n uint64, fill func([]byte) error) error {
 	if to != "fn" {
 		return errNoFunction
 	}

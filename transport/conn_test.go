@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -59,11 +60,13 @@ type sink struct {
 	fills     atomic.Int64 // fill calls
 	mu        sync.Mutex
 	last      []byte
+	lastMech  transport.Mechanism // what carried the last payload into its view
+	lastPath  transport.Path
 	// handle checks a delivered payload; nil accepts it.
 	handle func(ctx context.Context, to string, b []byte) error
 }
 
-func (s *sink) Deliver(ctx context.Context, to string, n uint64, fill func([]byte) error) error {
+func (s *sink) Deliver(ctx context.Context, from *transport.Origin, to string, n uint64, fill func([]byte) error) error {
 	switch {
 	case to != "fn" && to != "echo" && to != "check":
 		return errNoFunction
@@ -86,9 +89,10 @@ func (s *sink) Deliver(ctx context.Context, to string, n uint64, fill func([]byt
 	s.delivered.Add(1)
 	s.mu.Lock()
 	s.last = buf
+	s.lastMech, s.lastPath = from.Mechanism, from.Path
 	s.mu.Unlock()
 	if to == "echo" {
-		if w := transport.ReplyWriter(ctx); w != nil {
+		if w := from.Reply; w != nil {
 			if _, err := w.Write(buf); err != nil {
 				return err
 			}
@@ -135,7 +139,7 @@ func (s *server) refusals(reason string) int64 {
 }
 
 // startServer serves sk on a fresh unix socket or tcp loopback port.
-func startServer(t *testing.T, path string, sk transport.Sink, opts *transport.ServerOptions) *server {
+func startServer(t *testing.T, path transport.Path, sk transport.Sink, opts *transport.ServerOptions) *server {
 	t.Helper()
 	s := &server{log: &logBuffer{}}
 	var o transport.ServerOptions
@@ -144,8 +148,12 @@ func startServer(t *testing.T, path string, sk transport.Sink, opts *transport.S
 	}
 	o.Status = status
 	o.Logger = slog.New(slog.NewTextHandler(s.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	o.OnRefused = func(reason string) {
-		v, _ := s.refused.LoadOrStore(reason, new(atomic.Int64))
+	o.OnRefused = func(r transport.Refusal) {
+		if r.Path != path || r.Reason == "" || r.Err == nil {
+			t.Errorf("refusal %+v: want the path, a reason and an error", r)
+		}
+		fmt.Fprintf(s.log, "refused: %s at %s from %s: %v\n", r.Reason, r.At, r.Remote, r.Err)
+		v, _ := s.refused.LoadOrStore(r.Reason, new(atomic.Int64))
 		v.(*atomic.Int64).Add(1)
 	}
 	s.srv = transport.NewServer(sk, path, &o)
@@ -208,18 +216,43 @@ func pattern(n int, seed uint64) []byte {
 // mechanism is one way of sending over a path: a tcp Mechanism, or
 // io_uring (with zero copy on or off) on either side.
 type mechanism struct {
-	path, mech string
-	ring, zc   bool
+	path     transport.Path
+	mech     transport.Mechanism
+	ring, zc bool
 }
 
 func (m mechanism) String() string {
 	switch {
 	case m.zc:
-		return m.path + "/iouring-zc"
+		return m.path.String() + "/iouring-zc"
 	case m.ring:
-		return m.path + "/iouring"
+		return m.path.String() + "/iouring"
 	}
-	return m.path + "/" + m.mech
+	return m.path.String() + "/" + m.mech.String()
+}
+
+// sends is what must carry a payload of size bytes sent with m (RingMin 1):
+// the ring for every non-empty payload, else the path's or the tcp
+// mechanism's plain calls (auto chooses write on loopback).
+func (m mechanism) sends(size int) transport.Mechanism {
+	switch {
+	case m.ring && size > 0:
+		return transport.MechanismIOURing
+	case m.path == transport.PathUnix:
+		return transport.MechanismWritev
+	case m.mech == transport.MechanismSplice && size > 0:
+		return transport.MechanismSplice
+	}
+	return transport.MechanismWrite
+}
+
+// receives is what must carry a payload of size bytes into the receiver's
+// view, for payloads larger than the server's read buffer: the ring if on.
+func (m mechanism) receives() transport.Mechanism {
+	if m.ring {
+		return transport.MechanismIOURing
+	}
+	return transport.MechanismRead
 }
 
 func (m mechanism) dial(o transport.DialOptions) *transport.DialOptions {
@@ -266,18 +299,27 @@ func TestRoundTrip(t *testing.T) {
 			p := newPeer(t, s.addr, m.dial(transport.DialOptions{Verify: m.mech == transport.MechanismAuto || m.zc}))
 			for _, size := range []int{0, 1, 4095, 1 << 20, 1<<20 + 4097, 64 << 20} {
 				want := pattern(size, 1)
-				landed, err := p.Send(context.Background(), "fn", want, nil)
+				sent, err := p.Send(context.Background(), "fn", want, nil)
 				if err != nil {
 					t.Fatalf("%d B: %v", size, err)
 				}
-				if landed <= 0 {
-					t.Errorf("%d B: landed %v", size, landed)
+				if sent.Landed <= 0 {
+					t.Errorf("%d B: landed %v", size, sent.Landed)
+				}
+				if want := m.sends(size); sent.Mechanism != want {
+					t.Errorf("%d B: sent with %v, want %v", size, sent.Mechanism, want)
 				}
 				sk.mu.Lock()
-				got := sk.last
+				got, rmech, rpath := sk.last, sk.lastMech, sk.lastPath
 				sk.mu.Unlock()
 				if !bytes.Equal(got, want) {
 					t.Fatalf("%d B: payload differs", size)
+				}
+				if rpath != m.path {
+					t.Errorf("%d B: the sink was told path %v, want %v", size, rpath, m.path)
+				}
+				if size >= 1<<20 && rmech != m.receives() {
+					t.Errorf("%d B: received with %v, want %v", size, rmech, m.receives())
 				}
 			}
 			if open, idle := p.Conns(); open != 1 || idle != 1 {
@@ -393,8 +435,8 @@ func dataFrame(to string, payload []byte, mod func(*wire.Header)) []byte {
 // TestBadInput: each malformed stream closes its connection with a logged
 // reason; nothing reaches the sink; a good connection keeps working.
 func TestBadInput(t *testing.T) {
-	for _, path := range []string{transport.PathUnix, transport.PathTCP} {
-		t.Run(path, func(t *testing.T) {
+	for _, path := range []transport.Path{transport.PathUnix, transport.PathTCP} {
+		t.Run(path.String(), func(t *testing.T) {
 			sk := &sink{}
 			s := startServer(t, path, sk, &transport.ServerOptions{
 				Limits:    wire.Limits{MaxPayload: 1 << 20},
@@ -424,7 +466,7 @@ func TestBadInput(t *testing.T) {
 			} {
 				t.Run(c.name, func(t *testing.T) {
 					before := s.refusals(c.reason)
-					nc, err := net.Dial(network, addr)
+					nc, err := net.Dial(network.String(), addr)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -570,16 +612,32 @@ func TestCancel(t *testing.T) {
 	p := newPeer(t, s.addr, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	start := time.Now()
-	_, err := p.Send(ctx, "fn", []byte("block"), nil)
+	// Without the cancellation the send would wait for the handler,
+	// which waits for the test's end.
+	var err error
+	returnsWithin(t, 30*time.Second, "the canceled send", func() { _, err = p.Send(ctx, "fn", []byte("block"), nil) })
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want the deadline", err)
 	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Fatalf("send returned after %v", d)
-	}
 	if open, _ := p.Conns(); open != 0 {
 		t.Fatalf("%d connections open: the canceled one must be closed", open)
+	}
+}
+
+// returnsWithin runs fn and fails the test if fn has not returned after
+// limit: a bound generous enough for a loaded machine, against a hang, not
+// a measurement of speed.
+func returnsWithin(t *testing.T, limit time.Duration, what string, fn func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn()
+	}()
+	select {
+	case <-done:
+	case <-time.After(limit):
+		t.Fatalf("%s: still running after %v", what, limit)
 	}
 }
 
@@ -678,7 +736,9 @@ func TestListenUnix(t *testing.T) {
 
 func TestParseAddress(t *testing.T) {
 	for _, c := range []struct {
-		in, path, addr string
+		in   string
+		path transport.Path
+		addr string
 	}{
 		{"unix:///run/rr/a.sock", transport.PathUnix, "/run/rr/a.sock"},
 		{"tcp://198.18.0.2:7070", transport.PathTCP, "198.18.0.2:7070"},
@@ -687,7 +747,7 @@ func TestParseAddress(t *testing.T) {
 	} {
 		path, addr, err := transport.ParseAddress(c.in)
 		if err != nil || path != c.path || addr != c.addr {
-			t.Errorf("%s: %q %q %v", c.in, path, addr, err)
+			t.Errorf("%s: %v %q %v", c.in, path, addr, err)
 		}
 	}
 	for _, in := range []string{"", "unix://rel/a.sock", "unix:", "tcp://host", "tcp://host:0", "tcp://host:99999", "http://x:1", "tcp://h:1/path"} {

@@ -14,6 +14,10 @@ type Memory struct {
 	Sink Sink
 }
 
+// memoryOrigin is the Origin of every delivery of the memory path: it is
+// never written, so one serves every Memory.
+var memoryOrigin = Origin{Path: PathMemory, Mechanism: MechanismCopy}
+
 // Send delivers payload to the receiver named to and returns after the
 // receiver has handled it. payload may be a view of another guest's memory:
 // Send reads it only until it returns and never retains it.
@@ -27,7 +31,8 @@ func (m *Memory) Send(ctx context.Context, to string, payload []byte) (landed ti
 	f := fillers.Get().(*filler)
 	f.src = payload
 	f.start = time.Now()
-	err = m.Sink.Deliver(ctx, to, uint64(len(payload)), f.fill)
+	f.origin = memoryOrigin
+	err = m.Sink.Deliver(ctx, &f.origin, to, uint64(len(payload)), f.fill)
 	landed = f.landed
 	*f = filler{fill: f.fill}
 	fillers.Put(f)
@@ -39,6 +44,7 @@ func (m *Memory) Send(ctx context.Context, to string, payload []byte) (landed ti
 // a closure made per Send would escape through the Sink interface and
 // allocate every time.
 type filler struct {
+	origin Origin // a copy of memoryOrigin: the Sink gets a pointer it may not keep
 	src    []byte
 	start  time.Time
 	landed time.Duration

@@ -30,7 +30,7 @@ func newBufferSink(limit uint64, names ...string) *bufferSink {
 	return s
 }
 
-func (s *bufferSink) Deliver(ctx context.Context, to string, n uint64, fill func(dst []byte) error) error {
+func (s *bufferSink) Deliver(ctx context.Context, from *transport.Origin, to string, n uint64, fill func(dst []byte) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	buf, ok := s.bufs[to]
@@ -95,7 +95,7 @@ func TestMemorySendRefused(t *testing.T) {
 // an error, not a silently truncated payload.
 type shortSink struct{}
 
-func (shortSink) Deliver(ctx context.Context, to string, n uint64, fill func(dst []byte) error) error {
+func (shortSink) Deliver(ctx context.Context, from *transport.Origin, to string, n uint64, fill func(dst []byte) error) error {
 	return fill(make([]byte, n-1))
 }
 

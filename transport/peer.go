@@ -2,48 +2,15 @@ package transport
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/url"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/roadrunner-wasm/roadrunner/transport/wire"
-)
-
-// Names of the socket paths, as metrics, traces and addresses spell them.
-const (
-	PathUnix = "unix" // a peer node on this host, over a UNIX domain socket
-	PathTCP  = "tcp"  // a peer node anywhere, over TCP
-)
-
-// Send mechanisms of the tcp path ([DialOptions].Mechanism).
-const (
-	// MechanismAuto chooses per peer: write if the peer is reached through
-	// a virtual link (loopback, veth, a bridge), where splice was measured
-	// costlier; through a physical NIC it measures both mechanisms on the
-	// peer's first large transfers and keeps the cheaper in sender CPU per
-	// byte: splice only if it is at least autoMargin cheaper than write.
-	// Payloads under autoMinBytes always go with write.
-	MechanismAuto = "auto"
-	// MechanismWrite writes the header, name and payload with writev, the
-	// payload in chunks of [DialOptions].ChunkSize.
-	MechanismWrite = "write"
-	// MechanismSplice moves the payload with vmsplice into a pipe the
-	// connection owns, then splice from the pipe into the socket, a pipe's
-	// worth at a time: the kernel references the guest's pages instead of
-	// copying them into the socket. Where the kernel or a seccomp filter
-	// refuses it, the transfer falls back to writev.
-	MechanismSplice = "splice"
-
-	// mechanismWritev is the name of the fallback in rr_fallbacks_total's
-	// "to" label and the unix path's mechanism.
-	mechanismWritev = "writev"
 )
 
 // Defaults of [DialOptions] and [ServerOptions].
@@ -57,10 +24,10 @@ const (
 
 // DialOptions configure a [Peer]. The zero value means the defaults.
 type DialOptions struct {
-	// Mechanism is how the tcp path sends payloads: MechanismAuto (or
-	// ""), MechanismWrite or MechanismSplice. The unix path always uses
-	// writev.
-	Mechanism string
+	// Mechanism is how the tcp path sends payloads: MechanismAuto (the
+	// zero value), MechanismWrite or MechanismSplice. The unix path always
+	// uses writev.
+	Mechanism Mechanism
 	// ChunkSize is how many payload bytes one write system call is given
 	// on the tcp path with MechanismWrite. Zero means DefaultChunkSize;
 	// on the unix path zero means the whole payload in one writev.
@@ -82,13 +49,16 @@ type DialOptions struct {
 	// MaxReply is the largest REPLY payload accepted. Zero means
 	// [wire.DefaultMaxPayload].
 	MaxReply uint64
-	// Logger receives the peer's logs. Nil means slog.Default().
+	// Logger receives the peer's debug logs (connections, HELLO
+	// outcomes). Nil means none. Everything an operator must know is
+	// reported through the On* callbacks instead, for the caller to count
+	// and log as it sees fit.
 	Logger *slog.Logger
 	// OnFallback, if not nil, is called for every transfer that was meant
 	// to use a mechanism the system refused and used another: from
-	// "splice" to "writev", or from "iouring" to "plain", reason as
-	// [FallbackReason] spells it. The first fallback of each kind in the
-	// process is also logged as a warning.
+	// "splice" to "writev", from "iouring" or "sockmap" to "plain",
+	// reason as [features.Reason] spells it (or one of the Sockmap*
+	// reasons). The transport logs none of them.
 	OnFallback func(from, to, reason string)
 	// IOURing sends payloads of RingMin bytes or more, and receives
 	// their ACKs, through an io_uring of the connection's own (Linux
@@ -129,19 +99,21 @@ type DialOptions struct {
 	// "plain", with this process's refusal or one of the Sockmap*
 	// reasons). The unix path ignores it.
 	Sockmap *Sockmap
-	// OnMechanism, if not nil, is called when the peer's tcp mechanism is
-	// settled: at the first send for a fixed mechanism, after sampling for
-	// MechanismAuto, and when a fallback changes it for good.
-	OnMechanism func(mechanism, why string)
+	// OnMechanism, if not nil, is called when the peer's send mechanism is
+	// settled, with the reason: at the first connection for a fixed
+	// mechanism or a virtual link, after sampling for MechanismAuto through
+	// a physical NIC.
+	OnMechanism func(mechanism Mechanism, why string)
 }
 
 // Peer sends payloads to one remote node over persistent connections,
 // reused across transfers: one transfer at a time per connection, up to
-// MaxConns connections. A Peer is safe for concurrent use.
+// MaxConns connections. Each connection's send mechanism is chosen once,
+// when it is dialed (sender.go). A Peer is safe for concurrent use.
 type Peer struct {
 	address string
-	network string // "unix" or "tcp"
-	addr    string // the path or host:port
+	path    Path   // PathUnix or PathTCP
+	addr    string // the socket path or host:port
 	opts    DialOptions
 	log     *slog.Logger
 	dialer  net.Dialer
@@ -160,47 +132,43 @@ type Peer struct {
 	zcSends      atomic.Int64 // SEND_ZC requests notified
 }
 
-// StatusError is a transfer the receiver answered with a non-zero ACK
-// status: an ABI code (runtime.Code), which node turns back into one.
-type StatusError struct {
-	Status int32
+// Sent describes a transfer.
+type Sent struct {
+	// Landed is the time from Send's start until the last payload byte
+	// was handed to the kernel, for a transfer the peer acknowledged with
+	// status 0; zero otherwise.
+	Landed time.Duration
+	// Mechanism is what carried the payload (or tried to): MechanismWritev
+	// on the unix path; MechanismWrite or MechanismSplice on the tcp path;
+	// MechanismIOURing for a payload sent through the connection's ring.
+	Mechanism Mechanism
 }
-
-func (e *StatusError) Error() string {
-	return "receiver answered status " + strconv.Itoa(int(e.Status))
-}
-
-// Errors of a Peer.
-var (
-	ErrPeerClosed = errors.New("peer closed")
-	// ErrConnClosed is a connection that ended before its ACK: the peer
-	// node stopped, crashed or refused the frame.
-	ErrConnClosed = errors.New("connection closed before the ACK")
-)
 
 // NewPeer returns a Peer for address: "unix:///absolute/path" or
-// "tcp://host:port". It does not connect: the first Send does.
+// "tcp://host:port". It does not connect: the first Send does. Off Linux
+// it fails with an error wrapping [ErrNotSupported].
 func NewPeer(address string, opts *DialOptions) (*Peer, error) {
-	network, addr, err := ParseAddress(address)
+	path, addr, err := ParseAddress(address)
 	if err != nil {
 		return nil, err
 	}
-	p := &Peer{address: address, network: network, addr: addr, wake: make(chan struct{})}
+	if err := socketPaths(); err != nil {
+		return nil, fmt.Errorf("peer %s: %w", address, err)
+	}
+	p := &Peer{address: address, path: path, addr: addr, wake: make(chan struct{})}
 	if opts != nil {
 		p.opts = *opts
 	}
 	o := &p.opts
 	switch o.Mechanism {
-	case "":
-		o.Mechanism = MechanismAuto
 	case MechanismAuto, MechanismWrite, MechanismSplice:
 	default:
-		return nil, fmt.Errorf("peer %s: mechanism %q: want auto, write or splice", address, o.Mechanism)
+		return nil, fmt.Errorf("peer %s: mechanism %s: want auto, write or splice", address, o.Mechanism)
 	}
-	if network == PathUnix {
-		o.Mechanism = mechanismWritev
+	if path == PathUnix {
+		o.Mechanism = MechanismWritev
 	}
-	if o.ChunkSize <= 0 && network == PathTCP {
+	if o.ChunkSize <= 0 && path == PathTCP {
 		o.ChunkSize = DefaultChunkSize
 	}
 	if o.MaxConns <= 0 {
@@ -221,58 +189,38 @@ func NewPeer(address string, opts *DialOptions) (*Peer, error) {
 	if err := o.ringDefaults(); err != nil {
 		return nil, fmt.Errorf("peer %s: %w", address, err)
 	}
-	if network == PathUnix {
+	if path == PathUnix {
 		o.ZeroCopy = false
 	}
-	p.log = o.Logger
-	if p.log == nil {
-		p.log = slog.Default()
-	}
-	p.log = p.log.With("peer", address)
+	p.log = logger(o.Logger).With("peer", address)
 	p.dialer = net.Dialer{Timeout: o.DialTimeout, KeepAlive: o.KeepAlive}
 	if o.Mechanism == MechanismAuto {
-		p.auto = newAutoChooser()
+		p.auto = &autoChooser{}
 	}
 	return p, nil
 }
 
-// ParseAddress splits a peer address into its path (PathUnix or PathTCP)
-// and the socket path or host:port.
-func ParseAddress(address string) (path, addr string, err error) {
-	u, err := url.Parse(address)
-	if err != nil {
-		return "", "", fmt.Errorf("peer address %q: %w", address, err)
+// logger is l, or a logger that drops everything: a library logs only where
+// it is told to.
+func logger(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.DiscardHandler)
 	}
-	switch u.Scheme {
-	case PathUnix:
-		if u.Host != "" || u.Path == "" || u.Path[0] != '/' {
-			return "", "", fmt.Errorf("peer address %q: want unix:///absolute/path", address)
-		}
-		return PathUnix, u.Path, nil
-	case PathTCP:
-		host, port, err := net.SplitHostPort(u.Host)
-		if err != nil || u.Path != "" || port == "" || port == "0" {
-			return "", "", fmt.Errorf("peer address %q: want tcp://host:port", address)
-		}
-		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-			return "", "", fmt.Errorf("peer address %q: bad port", address)
-		}
-		return PathTCP, net.JoinHostPort(host, port), nil
-	}
-	return "", "", fmt.Errorf("peer address %q: want unix:///path or tcp://host:port", address)
+	return l
 }
 
 // Path is PathUnix or PathTCP.
-func (p *Peer) Path() string { return p.network }
+func (p *Peer) Path() Path { return p.path }
 
 // Address is the address the Peer was made with.
 func (p *Peer) Address() string { return p.address }
 
-// Mechanism is what the peer's payloads are sent with now: "writev" on the
-// unix path; on the tcp path "write", "splice", or "auto" while sampling.
-func (p *Peer) Mechanism() string {
+// Mechanism is what the peer's payloads are sent with now: MechanismWritev
+// on the unix path; on the tcp path MechanismWrite, MechanismSplice, or
+// MechanismAuto while it samples.
+func (p *Peer) Mechanism() Mechanism {
 	if p.auto != nil {
-		if m := p.auto.chosen(); m != "" {
+		if m, ok := p.auto.chosen(); ok {
 			return m
 		}
 		return MechanismAuto
@@ -300,24 +248,22 @@ func (p *Peer) Conns() (open, idle int) {
 // remote function's reply, if it sends one, is written to reply in one
 // Write call before Send returns.
 //
-// landed is the time from Send's start until the last payload byte was
-// handed to the kernel, for a transfer the peer acknowledged with status 0;
-// zero otherwise. A non-zero ACK status is a *StatusError; every other
-// error is a failure of the transport (the payload may or may not have
-// reached the peer's function).
-func (p *Peer) Send(ctx context.Context, to string, payload []byte, reply io.Writer) (landed time.Duration, err error) {
+// A non-zero ACK status is a *StatusError; every other error is a failure
+// of the transport (the payload may or may not have reached the peer's
+// function). Steady-state sends do not allocate.
+func (p *Peer) Send(ctx context.Context, to string, payload []byte, reply io.Writer) (Sent, error) {
 	if len(to) == 0 || len(to) > wire.MaxNameLen || !wire.ValidName([]byte(to)) {
-		return 0, fmt.Errorf("send to %q: not a function name", to)
+		return Sent{}, fmt.Errorf("send to %q: not a function name", to)
 	}
 	if uint64(len(payload)) >= wire.MaxPayloadLimit {
-		return 0, fmt.Errorf("send: payload of %d bytes is not under 4 GiB", len(payload))
+		return Sent{}, fmt.Errorf("send: payload of %d bytes is not under 4 GiB", len(payload))
 	}
 	start := time.Now()
 	c, err := p.get(ctx)
 	if err != nil {
-		return 0, err
+		return Sent{}, err
 	}
-	landed, err = c.send(ctx, p, to, payload, reply, start)
+	sent, err := c.send(ctx, to, payload, reply, start)
 	if c.broken {
 		p.discard(c)
 		if !c.answered {
@@ -328,7 +274,7 @@ func (p *Peer) Send(ctx context.Context, to string, payload []byte, reply io.Wri
 	} else {
 		p.put(c)
 	}
-	return landed, err
+	return sent, err
 }
 
 // get returns an idle live connection, or dials one if fewer than MaxConns
@@ -378,31 +324,30 @@ func (p *Peer) get(ctx context.Context) (*clientConn, error) {
 	}
 }
 
+// dial connects, exchanges HELLOs where the connection begins with one,
+// and chooses the connection's sender.
 func (p *Peer) dial(ctx context.Context) (*clientConn, error) {
-	nc, err := p.dialer.DialContext(ctx, p.network, p.addr)
+	nc, err := p.dialer.DialContext(ctx, p.path.String(), p.addr)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", p.address, err)
 	}
-	c, err := newClientConn(nc, p.network)
+	c, err := newClientConn(p, nc)
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("dial %s: %w", p.address, err)
 	}
-	if p.opts.Sockmap != nil && p.network == PathTCP {
-		if err := c.hello(ctx, p); err != nil {
+	if p.opts.Sockmap != nil && p.path == PathTCP {
+		if err := c.hello(ctx); err != nil {
 			c.close()
 			return nil, fmt.Errorf("dial %s: %w", p.address, err)
 		}
-	}
-	if p.opts.IOURing {
-		// SEND_ZC on a socket in the sockmap fails (EOPNOTSUPP); the
-		// redirect copies the message into the peer's queue anyway.
-		c.ring, c.ringErr = p.newRing(c.raw, p.opts.ZeroCopy && !c.sm.in)
 	}
 	p.log.Debug("connected", "local", nc.LocalAddr().String())
 	if p.auto != nil {
 		p.auto.classify(p, nc)
 	}
+	c.snd = p.newSender(c)
+	p.announce()
 	return c, nil
 }
 

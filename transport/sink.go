@@ -1,12 +1,29 @@
 package transport
 
-import "context"
-
-// Names of the paths a payload can take, as metrics and traces spell them.
-const (
-	PathMemory = "memory" // same process: one copy from the sender's memory into the receiver's
-	PathHTTP   = "http"   // HTTP ingress: the request body read into the receiver's memory
+import (
+	"context"
+	"io"
 )
+
+// Origin says where a delivery comes from. A Sink must not keep it past
+// Deliver: the Server that made it reuses it for its connection's next
+// frame.
+type Origin struct {
+	// Path is the path the payload took to the Sink: PathMemory for
+	// [Memory], PathUnix or PathTCP for a [Server].
+	Path Path
+	// Reply is where the receiver's reply goes, nil if the sender takes
+	// none: a [Server] sends its one Write back to the frame's sender as
+	// a REPLY frame (a second Write fails).
+	Reply io.Writer
+	// Remote names the sending end of a Server's connection (its
+	// address, or "unix-peer"); "" on the memory path.
+	Remote string
+	// Mechanism is what carried the payload into the view, set once fill
+	// has returned nil: MechanismCopy on the memory path, MechanismRead or
+	// MechanismIOURing on a Server's.
+	Mechanism Mechanism
+}
 
 // Sink is where payloads land. node implements it over runtime.Function.
 type Sink interface {
@@ -20,5 +37,8 @@ type Sink interface {
 	// Deliver checks what it can before asking the receiver for memory (the
 	// name, n against the receiver's limit): a payload refused there never
 	// costs the receiver an allocation, and fill is not called.
-	Deliver(ctx context.Context, to string, n uint64, fill func(dst []byte) error) error
+	//
+	// from says where the payload comes from and where a reply goes; it is
+	// valid until Deliver returns.
+	Deliver(ctx context.Context, from *Origin, to string, n uint64, fill func(dst []byte) error) error
 }

@@ -73,7 +73,7 @@ with make build WASMTIME=1 (go build -tags wasmtime).`,
 	fl := c.Flags()
 	fl.StringVar(&f.config, "config", "", "the node's YAML config `file` (required)")
 	fl.StringVar(&f.http, "http", "", "ingress `address` host:port, overriding node.http (port 0 picks a free one)")
-	fl.StringVar(&f.accel, "accel", node.AccelAuto, "accelerators: auto|none|iouring|sockmap|iouring,sockmap")
+	fl.StringVar(&f.accel, "accel", transport.AccelAuto.String(), "accelerators: auto|none|iouring|sockmap|iouring,sockmap")
 	fl.BoolVar(&f.strictAccel, "strict-accel", false, "fail instead of falling back when an accelerator named in --accel is unavailable")
 	fl.StringVar(&f.engine, "engine", defaultEngine, "WebAssembly `engine`: wazero|wasmtime (wasmtime needs a build with -tags wasmtime)")
 	fl.BoolVar(&f.verify, "verify", false, "put a CRC32C in every frame this node sends to a peer (node.verify)")
@@ -104,11 +104,9 @@ func runStart(ctx context.Context, f startFlags, stderr io.Writer) error {
 	if f.config == "" {
 		return usageError{errors.New("start: --config is required (see rrnode start --help)")}
 	}
-	switch f.accel {
-	case node.AccelAuto, node.AccelNone, node.AccelIOURing, node.AccelSockmap,
-		node.AccelIOURing + "," + node.AccelSockmap, node.AccelSockmap + "," + node.AccelIOURing:
-	default:
-		return usageError{fmt.Errorf("--accel %q: want auto, none, iouring, sockmap or iouring,sockmap", f.accel)}
+	accel, err := transport.ParseAccels(f.accel)
+	if err != nil {
+		return usageError{fmt.Errorf("--accel: %w", err)}
 	}
 	eng, err := lookupEngine(f.engine)
 	if err != nil {
@@ -123,10 +121,9 @@ func runStart(ctx context.Context, f startFlags, stderr io.Writer) error {
 			return usageError{fmt.Errorf("--http %q: want host:port: %w", f.http, err)}
 		}
 	}
-	switch f.tcpSend {
-	case "", transport.MechanismAuto, transport.MechanismWrite, transport.MechanismSplice:
-	default:
-		return usageError{fmt.Errorf("--tcp-send %q: want auto, write or splice", f.tcpSend)}
+	tcpSend, err := transport.ParseMechanism(f.tcpSend)
+	if err != nil {
+		return usageError{fmt.Errorf("--tcp-send: %w", err)}
 	}
 	if f.listenTCP != "" {
 		if _, _, err := net.SplitHostPort(f.listenTCP); err != nil {
@@ -144,7 +141,7 @@ func runStart(ctx context.Context, f startFlags, stderr io.Writer) error {
 		cfg.Node.Verify = true
 	}
 	if f.tcpSend != "" {
-		cfg.Node.TCPSend = f.tcpSend
+		cfg.Node.TCPSend = tcpSend
 	}
 	if f.listenUnix != "" {
 		cfg.Node.Listen.Unix = f.listenUnix
@@ -162,7 +159,7 @@ func runStart(ctx context.Context, f startFlags, stderr io.Writer) error {
 	if rt != nil {
 		closeEngine = func() error { return rt.Close(context.WithoutCancel(ctx)) }
 	}
-	n, err := node.New(ctx, cfg, &node.Options{Engine: rt, Logger: log, Accel: f.accel, StrictAccel: f.strictAccel})
+	n, err := node.New(ctx, cfg, &node.Options{Engine: rt, Logger: log, Accel: accel, StrictAccel: f.strictAccel})
 	if err != nil {
 		return errors.Join(err, closeEngine())
 	}
@@ -181,7 +178,7 @@ func runStart(ctx context.Context, f startFlags, stderr io.Writer) error {
 	served := make(chan error, 1+len(peerLns))
 	go func() { served <- n.Serve(ln) }()
 	for path, l := range peerLns {
-		log.Info("listening", "path", path, "addr", l.Addr().String())
+		log.Info("listening", "path", path.String(), "addr", l.Addr().String())
 		go func() { served <- n.ServeTransport(path, l) }()
 	}
 	log.Info("node started", "node", n.Name(), "engine", eng.name+" "+eng.version(), "http", ln.Addr().String(), "functions", len(cfg2.Functions), "peers", len(cfg2.Peers), "config", f.config)

@@ -1,3 +1,5 @@
+//go:build linux
+
 package transport
 
 import (
@@ -13,13 +15,6 @@ import (
 
 	"golang.org/x/sys/unix"
 )
-
-// DefaultUnixMode is the permission of a unix path socket unless configured:
-// only the node's user may connect.
-const DefaultUnixMode fs.FileMode = 0o600
-
-// ErrAddrInUse is a listening address another live node holds.
-var ErrAddrInUse = errors.New("address in use by a live node")
 
 // ListenUnix listens on the UNIX domain socket path with permission mode
 // (0 means DefaultUnixMode) and group gid (-1 leaves the process's group).

@@ -1,3 +1,5 @@
+//go:build linux
+
 package transport
 
 import (
@@ -18,31 +20,6 @@ import (
 
 	"github.com/roadrunner-wasm/roadrunner/internal/ring"
 )
-
-// Defaults of the io_uring accelerator ([DialOptions].IOURing,
-// [ServerOptions].IOURing), chosen by measurement (docs/BENCHMARKS.md).
-const (
-	// DefaultRingChunk is the payload bytes of one SEND or RECV request.
-	DefaultRingChunk = 1 << 20
-	// DefaultRingDepth is how many chunk requests are linked and in
-	// flight at once.
-	DefaultRingDepth = 8
-	// DefaultZeroCopyMin is the smallest payload sent with SEND_ZC when
-	// zero copy is on.
-	DefaultZeroCopyMin = 1 << 20
-	// DefaultRingMin is the smallest payload a connection with a ring
-	// moves through it; smaller ones go with plain syscalls, which were
-	// measured faster for them (docs/BENCHMARKS.md).
-	DefaultRingMin = 4 << 20
-)
-
-// ringEntries is the SQ size of a connection's ring: a batch of
-// DefaultRingDepth chunks, the header and the ACK's RECV fit with room.
-const ringEntries = 32
-
-// maxRingDepth bounds the depth a caller may set: the batch, its header
-// send and the ACK's RECV must fit the SQ.
-const maxRingDepth = ringEntries - 2
 
 // User data of a connection ring's requests: the kind in the upper half,
 // the index within the batch in the lower.

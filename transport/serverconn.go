@@ -1,0 +1,345 @@
+package transport
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/roadrunner-wasm/roadrunner/transport/features"
+	"github.com/roadrunner-wasm/roadrunner/transport/wire"
+)
+
+// serverConn is one accepted connection.
+type serverConn struct {
+	s    *Server
+	nc   net.Conn
+	br   *bufio.Reader
+	dr   deadlineReader
+	ctx  context.Context // of every delivery: the Server's base
+	peer string
+
+	hdr  [wire.HeaderSize]byte
+	name [wire.MaxNameLen]byte
+	out  [wire.HeaderSize]byte
+	iov  [2][]byte
+	bufs net.Buffers
+
+	lastStr string // the previous frame's target
+
+	busy    bool // guarded by s.mu: a frame is being served
+	h       wire.Header
+	read    bool  // the current frame's payload has been read whole
+	fillErr error // why reading the payload failed
+	replied bool
+	fill    func(dst []byte) error
+
+	// ring is made on the first payload (or REPLY) large enough for it,
+	// under s.mu (a forced Close reads it); nil until then, without
+	// IOURing, or where refused: ringErr says why.
+	ring    *connRing
+	ringErr error
+
+	sm sockmapConn // the connection's share of ServerOptions.Sockmap
+
+	origin Origin // of the frame being served; Reply and Mechanism per frame
+}
+
+// ringFor returns the connection's ring for a transfer of n bytes, making
+// it on first use; nil if n is under RingMin, io_uring is off or refused,
+// or the server is closing.
+func (c *serverConn) ringFor(n int) *connRing {
+	o := &c.s.opts
+	if !o.IOURing || c.ringErr != nil || n < o.RingMin {
+		return nil
+	}
+	if c.ring != nil {
+		return c.ring
+	}
+	var raw syscall.RawConn
+	var err error
+	if sc, ok := c.nc.(syscall.Conn); !ok {
+		err = fmt.Errorf("%T has no file descriptor", c.nc)
+	} else if raw, err = sc.SyscallConn(); err == nil {
+		var cr *connRing
+		if cr, err = newConnRing(raw, false); err == nil {
+			c.s.mu.Lock()
+			defer c.s.mu.Unlock()
+			if c.s.closing {
+				cr.close()
+				return nil
+			}
+			c.ring = cr
+			return cr
+		}
+	}
+	c.ringErr = fmt.Errorf("io_uring: %w", err)
+	ringFellBack(o.OnFallback, c.ringErr)
+	return nil
+}
+
+// serverReadBuffer is the read buffer of a connection: a header, a name and
+// a small payload arrive in one read. A payload larger than it is read
+// straight from the socket into the receiver's view.
+const serverReadBuffer = 16 << 10
+
+func (s *Server) newConn(nc net.Conn) *serverConn {
+	c := &serverConn{s: s, nc: nc, peer: remote(nc)}
+	c.dr = deadlineReader{nc: nc, timeout: s.opts.IOTimeout}
+	c.br = bufio.NewReaderSize(&c.dr, serverReadBuffer)
+	c.ctx = s.base
+	c.origin = Origin{Path: s.path, Remote: c.peer}
+	c.fill = c.fillPayload
+	if s.opts.IOURing {
+		c.ringErr = features.HaveIOURing()
+	}
+	return c
+}
+
+var errReplied = errors.New("reply already sent for this frame")
+
+// Write sends p as the REPLY of the frame being served.
+func (c *serverConn) Write(p []byte) (int, error) {
+	if c.replied {
+		return 0, errReplied
+	}
+	c.replied = true
+	h := wire.Header{Kind: wire.KindReply, PayloadLen: uint64(len(p)), ID: c.h.ID}
+	h.Put(c.out[:])
+	if err := c.writeFrame(c.out[:], p); err != nil {
+		return 0, fmt.Errorf("reply to %s: %w", c.peer, err)
+	}
+	return len(p), nil
+}
+
+func (c *serverConn) writeFrame(head, payload []byte) error {
+	if r := c.ringFor(len(payload)); r != nil {
+		o := &c.s.opts
+		return r.sendFrame(head, payload, o.RingChunk, o.RingDepth, o.IOTimeout)
+	}
+	c.nc.SetWriteDeadline(time.Now().Add(c.s.opts.IOTimeout))
+	c.iov[0], c.iov[1] = head, payload
+	c.bufs = c.iov[:]
+	_, err := c.bufs.WriteTo(c.nc)
+	c.iov[0], c.iov[1] = nil, nil
+	return err
+}
+
+// fillPayload is the fill of every delivery: the payload read from the
+// socket straight into dst, its CRC checked if it has one.
+func (c *serverConn) fillPayload(dst []byte) error {
+	c.dr.arm()
+	var err error
+	if r := c.ringFor(len(dst) - c.br.Buffered()); r != nil {
+		c.origin.Mechanism = MechanismIOURing
+		err = c.fillRing(r, dst)
+	} else {
+		err = wire.ReadPayload(c.br, c.h, dst)
+	}
+	if err != nil {
+		c.fillErr = err
+		return err
+	}
+	c.read = true
+	return nil
+}
+
+// fillRing is fillPayload through the connection's ring: what the read
+// buffer holds of the payload, then the rest straight from the socket.
+func (c *serverConn) fillRing(r *connRing, dst []byte) error {
+	if uint64(len(dst)) != c.h.PayloadLen {
+		return wire.CheckPayload(c.h, dst) // says the view is the wrong size
+	}
+	k, _ := c.br.Read(dst[:c.br.Buffered()]) // from the buffer only
+	o := &c.s.opts
+	if err := r.recv(dst[k:], o.RingChunk, o.RingDepth, o.IOTimeout); err != nil {
+		return err
+	}
+	return wire.CheckPayload(c.h, dst)
+}
+
+func (c *serverConn) serve() {
+	s := c.s
+	defer func() {
+		if c.ring != nil {
+			c.ring.close()
+		}
+		c.nc.Close()
+		c.sm.closed()
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		s.wg.Done()
+	}()
+	for first := true; ; first = false {
+		if !c.idle() {
+			return
+		}
+		c.nc.SetReadDeadline(time.Now().Add(s.opts.IdleTimeout))
+		c.dr.armed = false
+		h, err := wire.ReadHeader(c.br, &c.hdr, s.opts.Limits)
+		if err != nil {
+			if err == io.EOF {
+				s.log.Debug("connection closed by peer", "path", s.path.String(), "peer", c.peer)
+			} else if !c.closing() {
+				c.refuse(err, "header")
+			}
+			return
+		}
+		if !c.start() {
+			return
+		}
+		c.dr.arm()
+		if h.Kind == wire.KindHello && first {
+			if err := c.hello(h); err != nil {
+				c.refuse(err, "hello")
+				return
+			}
+			continue
+		}
+		if h.Kind != wire.KindData {
+			c.refuse(&wire.FrameError{Field: "kind", Reason: h.Kind.String() + " where a DATA frame belongs"}, "header")
+			return
+		}
+		name, err := wire.ReadName(c.br, h, c.name[:])
+		if err != nil {
+			c.refuse(err, "name")
+			return
+		}
+		to := c.intern(name)
+		if s.opts.IOURing && c.ringErr != nil {
+			ringFellBack(s.opts.OnFallback, c.ringErr)
+		}
+		if c.sm.reason != "" && !c.sm.s.opp && s.opts.OnFallback != nil {
+			s.opts.OnFallback(AccelSockmap.String(), "plain", c.sm.reason)
+		}
+		c.h, c.read, c.fillErr, c.replied = h, false, nil, false
+		c.origin.Reply, c.origin.Mechanism = nil, MechanismRead
+		if h.Flags&wire.FlagReply != 0 {
+			c.origin.Reply = c
+		}
+		err = s.sink.Deliver(c.ctx, &c.origin, to, h.PayloadLen, c.fill)
+		if c.fillErr != nil {
+			// Nothing reached the guest: Deliver does not call rr_handle
+			// after a failed fill.
+			c.refuse(c.fillErr, "payload of "+to)
+			return
+		}
+		status := s.opts.Status(err)
+		if err != nil && status == 0 {
+			status = wire.MinStatus
+		}
+		ack := wire.NewAck(h.ID, status)
+		if !c.read {
+			ack.Flags = wire.FlagClose
+		}
+		ack.Put(c.out[:])
+		if werr := c.writeFrame(c.out[:], nil); werr != nil {
+			s.log.Debug("connection lost before the ACK", "path", s.path.String(), "peer", c.peer, "function", to, "err", werr)
+			return
+		}
+		if !c.read {
+			// The payload is still in the socket: the stream cannot go
+			// on. The ACK said why.
+			reason := RefusedUnread
+			if status == wire.StatusUnknownFunction {
+				reason = RefusedUnknownFunction
+			}
+			if err == nil {
+				err = errUnread
+			}
+			s.refused(Refusal{Path: s.path, Reason: reason, Remote: c.peer, At: "payload of " + to, Err: err})
+			return
+		}
+	}
+}
+
+// idle marks the connection idle; false if the server is closing.
+func (c *serverConn) idle() bool {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	c.busy = false
+	return !c.s.closing
+}
+
+// start marks the connection busy with a frame; false if the server is
+// closing (the frame is dropped unanswered, as if the connection had been
+// closed before it arrived).
+func (c *serverConn) start() bool {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	c.busy = true
+	return !c.s.closing
+}
+
+func (c *serverConn) closing() bool {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	return c.s.closing
+}
+
+// refuse logs why the connection closes and counts it.
+func (c *serverConn) refuse(err error, where string) {
+	reason := RefusedIO
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		reason = RefusedTimeout
+		if where == "header" && !c.dr.armed {
+			// Idle for IdleTimeout between frames: not the peer's fault.
+			c.s.log.Debug("idle connection closed", "path", c.s.path.String(), "peer", c.peer)
+			return
+		}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		reason = RefusedTruncated
+	case errors.Is(err, wire.ErrBadFrame):
+		reason = RefusedBadFrame
+	}
+	if reason == RefusedIO && c.closing() {
+		return
+	}
+	c.s.refused(Refusal{Path: c.s.path, Reason: reason, Remote: c.peer, At: where, Err: err})
+}
+
+// intern returns name as a string, reusing the previous frame's string
+// when the target is the same, so that a stream of frames to one function
+// does not allocate.
+func (c *serverConn) intern(name []byte) string {
+	if string(name) == c.lastStr {
+		return c.lastStr
+	}
+	c.lastStr = string(name)
+	return c.lastStr
+}
+
+// deadlineReader reads from a connection, pushing its read deadline forward
+// as bytes arrive once armed: a frame must make progress every timeout, not
+// finish within it.
+type deadlineReader struct {
+	nc      net.Conn
+	timeout time.Duration
+	armed   bool
+	set     time.Time // when the deadline was last pushed
+}
+
+func (d *deadlineReader) arm() {
+	d.armed = true
+	d.set = time.Now()
+	d.nc.SetReadDeadline(d.set.Add(d.timeout))
+}
+
+func (d *deadlineReader) Read(p []byte) (int, error) {
+	if d.armed {
+		// Pushing the deadline costs a timer update: do it when an eighth
+		// of the timeout has gone by, not on every read.
+		if now := time.Now(); now.Sub(d.set) > d.timeout/8 {
+			d.set = now
+			d.nc.SetReadDeadline(now.Add(d.timeout))
+		}
+	}
+	return d.nc.Read(p)
+}

@@ -1,0 +1,262 @@
+//go:build linux
+
+package transport
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/roadrunner-wasm/roadrunner/transport/features"
+	"github.com/roadrunner-wasm/roadrunner/transport/wire"
+
+	"github.com/roadrunner-wasm/roadrunner/bpf"
+)
+
+// Sockmap is the sockmap accelerator of one process (--accel sockmap):
+// the host's shared SOCKHASH with its sk_msg program ([bpf.Load]), or why
+// it is refused. Give the same Sockmap to the process's Peers and Servers
+// (DialOptions.Sockmap, ServerOptions.Sockmap): their tcp connections
+// exchange HELLOs, and those between two nodes of one host that share the
+// map put both sockets in it, so that each message skips both TCP stacks
+// and whatever link lies between (a veth pair, say). Close it after the
+// Peers and Servers.
+type Sockmap struct {
+	m       *bpf.Sockmap // nil if refused
+	err     error
+	opp     bool // SockmapOptions.Opportunistic
+	sockets atomic.Int64
+}
+
+// OpenSockmap probes the sockmap accelerator and loads the host's map.
+// It never returns nil: where sockmaps are refused, [Sockmap.Err] says
+// why, and connections use plain TCP, reporting every transfer to a node
+// of this host to OnFallback (unless Opportunistic). Off Linux it is
+// always refused.
+func OpenSockmap(opts *SockmapOptions) *Sockmap {
+	var o SockmapOptions
+	if opts != nil {
+		o = *opts
+	}
+	s := &Sockmap{opp: o.Opportunistic}
+	if s.err = features.HaveSockmap(); s.err == nil {
+		s.m, s.err = bpf.Load(&bpf.Options{PinDir: o.PinDir})
+	}
+	return s
+}
+
+// Err is why sockmaps are refused to this process, nil if they are not.
+func (s *Sockmap) Err() error { return s.err }
+
+// Sockets is how many sockets of this process are in the map now.
+func (s *Sockmap) Sockets() int64 { return s.sockets.Load() }
+
+// HostSockets counts the sockets in the map now, of every process of the
+// host.
+func (s *Sockmap) HostSockets() (int, error) {
+	if s.m == nil {
+		return 0, s.err
+	}
+	return s.m.Len()
+}
+
+// Stats returns the messages redirected on this host, and their bytes,
+// by every process since the program was loaded.
+func (s *Sockmap) Stats() (msgs, bytes uint64, err error) {
+	if s.m == nil {
+		return 0, 0, s.err
+	}
+	return s.m.Stats()
+}
+
+// Close releases the map; the last open one on the host removes the pins
+// (see [bpf.Sockmap.CloseLast]), which it reports.
+func (s *Sockmap) Close() (unpinned bool, err error) {
+	if s.m == nil {
+		return false, nil
+	}
+	return s.m.CloseLast()
+}
+
+// mapID is the map's kernel id, 0 where refused.
+func (s *Sockmap) mapID() uint32 {
+	if s == nil || s.m == nil {
+		return 0
+	}
+	return s.m.MapID()
+}
+
+// sockmapConn is one connection's share of the sockmap: whether its
+// socket is in the map, or why not.
+type sockmapConn struct {
+	s      *Sockmap
+	in     bool   // this end's socket is in the map (and counted in s.sockets)
+	reason string // why a connection to this host is not redirected; "" if it is, or if the peer is on another host
+}
+
+// add puts nc's socket in the map and returns its key and cookie.
+func (sc *sockmapConn) add(nc net.Conn) (bpf.Key, uint64, error) {
+	tc, ok := nc.(*net.TCPConn)
+	if !ok {
+		return bpf.Key{}, 0, fmt.Errorf("sockmap: %T is not a TCP connection", nc)
+	}
+	k, err := sc.s.m.Add(tc)
+	if err != nil {
+		return bpf.Key{}, 0, err
+	}
+	cookie, err := bpf.SocketCookie(tc)
+	if err != nil {
+		sc.s.m.Remove(k)
+		return bpf.Key{}, 0, err
+	}
+	sc.in = true
+	sc.s.sockets.Add(1)
+	return k, cookie, nil
+}
+
+// closed counts the connection's socket out of the map: the kernel takes
+// a closed socket out by itself.
+func (sc *sockmapConn) closed() {
+	if sc.in {
+		sc.in = false
+		sc.s.sockets.Add(-1)
+	}
+}
+
+// myHello is what this end says about itself.
+func (s *Sockmap) myHello() wire.Hello {
+	h := wire.Hello{MapID: s.mapID()}
+	if id, err := HostID(); err == nil {
+		h.Host, h.HasHost = id, true
+	}
+	return h
+}
+
+// hello is the dialer's side of the HELLO exchange, right after
+// connecting: it says which host and map it has, reads the listener's
+// answer and, if both ends are on this host with one map and the
+// listener's socket is in it, puts its own socket in the map too.
+func (c *clientConn) hello(ctx context.Context) error {
+	p := c.p
+	s := p.opts.Sockmap
+	c.sm = sockmapConn{s: s}
+	deadline := time.Now().Add(p.opts.IOTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	c.nc.SetDeadline(deadline)
+	defer c.nc.SetDeadline(time.Time{})
+
+	mine := s.myHello()
+	var buf [wire.HeaderSize + wire.MaxHelloPayload]byte
+	payload := mine.Append(buf[wire.HeaderSize:wire.HeaderSize])
+	h := wire.Header{Kind: wire.KindHello, PayloadLen: uint64(len(payload))}
+	h.Put(buf[:])
+	if _, err := c.nc.Write(buf[:wire.HeaderSize+len(payload)]); err != nil {
+		return fmt.Errorf("hello: %w", err)
+	}
+	rh, err := wire.ReadHeader(c.nc, &c.in, wire.Limits{})
+	if err != nil {
+		return fmt.Errorf("hello: %w", err)
+	}
+	if rh.Kind != wire.KindHello {
+		return fmt.Errorf("hello: %w", &wire.FrameError{Field: "kind", Reason: rh.Kind.String() + " where a HELLO belongs"})
+	}
+	in := buf[:rh.PayloadLen]
+	if err := wire.ReadPayload(c.nc, rh, in); err != nil {
+		return fmt.Errorf("hello: %w", err)
+	}
+	theirs, err := wire.ParseHello(in)
+	if err != nil {
+		return fmt.Errorf("hello: %w", err)
+	}
+	if !sameHost(&theirs) {
+		p.log.Debug("sockmap: peer on another host")
+		return nil
+	}
+	switch {
+	case s.err != nil:
+		c.sm.reason = features.Reason(s.err)
+	case theirs.MapID == 0:
+		c.sm.reason = SockmapPeerOff
+	case theirs.MapID != mine.MapID:
+		c.sm.reason = SockmapOtherMap
+	case theirs.Cookie == 0:
+		c.sm.reason = SockmapPeerRefused
+	}
+	if c.sm.reason != "" {
+		if s.err == nil {
+			p.log.Debug("sockmap: a connection to a node of this host uses plain TCP", "reason", c.sm.reason)
+		}
+		return nil
+	}
+	k, _, err := c.sm.add(c.nc)
+	if err != nil {
+		c.sm.reason = features.Reason(err)
+		p.log.Debug("sockmap: adding the socket failed; the connection uses plain TCP", "reason", c.sm.reason, "err", err)
+		return nil
+	}
+	// The listener's socket must be in the map under this one's reversed
+	// tuple: otherwise an address translation lies between (the
+	// listener sees other addresses than the dialer) and nothing would
+	// be redirected.
+	got, ok, err := s.m.Cookie(k.Reverse())
+	if err != nil || !ok || got != theirs.Cookie {
+		s.m.Remove(k)
+		c.sm.closed()
+		c.sm.reason = SockmapPeerNotFound
+		p.log.Debug("sockmap: the peer's socket is not in the map under the reversed tuple; the connection uses plain TCP", "key", k.String(), "err", err)
+		return nil
+	}
+	p.log.Debug("sockmap: connection redirected", "key", k.String())
+	return nil
+}
+
+// hello is the listener's side of the HELLO exchange: the dialer's HELLO
+// (header h) is the connection's first frame. If the dialer is on this
+// host with the same map, the listener puts its socket in the map before
+// it answers, so that the dialer can see it there.
+func (c *serverConn) hello(h wire.Header) error {
+	var buf [wire.HeaderSize + wire.MaxHelloPayload]byte
+	in := buf[:h.PayloadLen]
+	if err := wire.ReadPayload(c.br, h, in); err != nil {
+		return err
+	}
+	theirs, err := wire.ParseHello(in)
+	if err != nil {
+		return err
+	}
+	var mine wire.Hello
+	if id, err := HostID(); err == nil {
+		mine.Host, mine.HasHost = id, true
+	}
+	s := c.s.opts.Sockmap
+	if s != nil {
+		c.sm = sockmapConn{s: s}
+		mine.MapID = s.mapID()
+		if sameHost(&theirs) && theirs.MapID != 0 {
+			switch {
+			case s.err != nil:
+				c.sm.reason = features.Reason(s.err)
+			case theirs.MapID != mine.MapID:
+				c.sm.reason = SockmapOtherMap
+			default:
+				_, cookie, err := c.sm.add(c.nc)
+				if err != nil {
+					c.sm.reason = features.Reason(err)
+					c.s.log.Debug("sockmap: adding the socket failed; the connection uses plain TCP", "peer", c.peer, "reason", c.sm.reason, "err", err)
+				}
+				mine.Cookie = cookie
+			}
+		}
+	}
+	payload := mine.Append(buf[wire.HeaderSize:wire.HeaderSize])
+	rh := wire.Header{Kind: wire.KindHello, PayloadLen: uint64(len(payload))}
+	rh.Put(buf[:])
+	if err := c.writeFrame(buf[:wire.HeaderSize], payload); err != nil {
+		return err
+	}
+	return nil
+}
