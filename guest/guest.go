@@ -5,6 +5,8 @@ package guest
 import (
 	"os"
 	"unsafe"
+
+	"github.com/roadrunner-wasm/roadrunner/abi"
 )
 
 // HandlerFunc handles one payload. payload is a view of the SDK's receive
@@ -48,6 +50,14 @@ func SendRaw(namePtr, nameLen, dataPtr, dataLen uint32) int32
 //
 //go:wasmimport roadrunner reply
 func ReplyRaw(dataPtr, dataLen uint32) int32
+
+// errorOf turns a host result into an error: nil for 0.
+func errorOf(code int32) error {
+	if code == 0 {
+		return nil
+	}
+	return abi.Code(code)
+}
 
 // rrAlloc gives the host n writable bytes: the receive buffer, grown to at
 // least n. Growth rounds up to 64 KiB so that slowly growing payloads do not
