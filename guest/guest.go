@@ -63,6 +63,7 @@ func errorOf(code int32) error {
 // least n. Growth rounds up to 64 KiB so that slowly growing payloads do not
 // reallocate every time.
 //
+//lint:ignore U1000 called by the host: staticcheck does not see go:wasmexport.
 //go:wasmexport rr_alloc
 func rrAlloc(n uint32) uint32 {
 	if n == 0 {
@@ -75,6 +76,7 @@ func rrAlloc(n uint32) uint32 {
 	return uint32(uintptr(unsafe.Pointer(unsafe.SliceData(recv))))
 }
 
+//lint:ignore U1000 called by the host: staticcheck does not see go:wasmexport.
 //go:wasmexport rr_handle
 func rrHandle(ptr, n uint32) int32 {
 	var payload []byte
