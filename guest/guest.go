@@ -5,6 +5,8 @@ package guest
 import (
 	"os"
 	"unsafe"
+
+	"github.com/roadrunner-wasm/roadrunner/abi"
 )
 
 // HandlerFunc handles one payload. payload is a view of the SDK's receive
@@ -49,10 +51,19 @@ func SendRaw(namePtr, nameLen, dataPtr, dataLen uint32) int32
 //go:wasmimport roadrunner reply
 func ReplyRaw(dataPtr, dataLen uint32) int32
 
+// errorOf turns a host result into an error: nil for 0.
+func errorOf(code int32) error {
+	if code == 0 {
+		return nil
+	}
+	return abi.Code(code)
+}
+
 // rrAlloc gives the host n writable bytes: the receive buffer, grown to at
 // least n. Growth rounds up to 64 KiB so that slowly growing payloads do not
 // reallocate every time.
 //
+//lint:ignore U1000 called by the host: staticcheck does not see go:wasmexport.
 //go:wasmexport rr_alloc
 func rrAlloc(n uint32) uint32 {
 	if n == 0 {
@@ -65,6 +76,7 @@ func rrAlloc(n uint32) uint32 {
 	return uint32(uintptr(unsafe.Pointer(unsafe.SliceData(recv))))
 }
 
+//lint:ignore U1000 called by the host: staticcheck does not see go:wasmexport.
 //go:wasmexport rr_handle
 func rrHandle(ptr, n uint32) int32 {
 	var payload []byte

@@ -5,24 +5,39 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/roadrunner-wasm/roadrunner/abi"
 	"github.com/roadrunner-wasm/roadrunner/guest"
 	"github.com/roadrunner-wasm/roadrunner/runtime"
 )
 
-// The guest SDK keeps its own copy of the code table (it must not import the
-// host's packages); the two must agree.
-func TestGuestCodesMatch(t *testing.T) {
-	for _, c := range runtime.Codes()[1:] {
-		g := guest.Error(c)
-		if g.Error() != "roadrunner: "+c.Error() {
-			t.Errorf("code %d: guest says %q, runtime says %q", c, g.Error(), c.Error())
-		}
-		if c.Label() == "unknown" || c.Error() == "unknown code" {
-			t.Errorf("code %d has no text or label", c)
+// runtime and guest re-export the table of package abi under their own
+// names; each name must stand for the code its name says.
+func TestReexportedCodes(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		runtime, want abi.Code
+		guest         guest.Error
+	}{
+		{"ok", runtime.CodeOK, abi.OK, abi.OK},
+		{"bad_pointer", runtime.CodeBadPointer, abi.BadPointer, guest.ErrBadPointer},
+		{"unknown_function", runtime.CodeUnknownFunction, abi.UnknownFunction, guest.ErrUnknownFunction},
+		{"too_large", runtime.CodeTooLarge, abi.TooLarge, guest.ErrTooLarge},
+		{"transport", runtime.CodeTransport, abi.Transport, guest.ErrTransport},
+		{"receiver_failed", runtime.CodeReceiverFailed, abi.ReceiverFailed, guest.ErrReceiverFailed},
+		{"receiver_trapped", runtime.CodeReceiverTrapped, abi.ReceiverTrapped, guest.ErrReceiverTrapped},
+		{"alloc_failed", runtime.CodeAllocFailed, abi.AllocFailed, guest.ErrAllocFailed},
+		{"no_invocation", runtime.CodeNoInvocation, abi.NoInvocation, guest.ErrNoInvocation},
+		{"already_replied", runtime.CodeAlreadyReplied, abi.AlreadyReplied, guest.ErrAlreadyReplied},
+		{"busy", runtime.CodeBusy, abi.Busy, guest.ErrBusy},
+		{"canceled", runtime.CodeCanceled, abi.Canceled, guest.ErrCanceled},
+		{"internal", runtime.CodeInternal, abi.Internal, guest.ErrInternal},
+	} {
+		if tc.want.Label() != tc.name || tc.runtime != tc.want || tc.guest != tc.want {
+			t.Errorf("%s: abi %d (%s), runtime %d, guest %d", tc.name, tc.want, tc.want.Label(), tc.runtime, tc.guest)
 		}
 	}
-	if got := guest.Error(-13).Error(); got != "roadrunner: code -13" {
-		t.Errorf("an undefined code reads %q", got)
+	if n := len(runtime.Codes()); n != len(abi.Codes()) {
+		t.Errorf("runtime.Codes() has %d codes, abi.Codes() %d", n, len(abi.Codes()))
 	}
 }
 

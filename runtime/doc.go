@@ -20,6 +20,7 @@
 // conformance suite in runtime/runtimetest holds every engine to this
 // contract.
 //
-// Errors carry a [Code], the small fixed table of the ABI (docs/ABI.md). Use
-// [CodeOf] to find the code of an error and errors.Is to test for one.
+// Errors carry a [Code], the small fixed table of the ABI (docs/ABI.md),
+// defined once in package abi and re-exported here. Use [CodeOf] to find the
+// code of an error and errors.Is to test for one.
 package runtime

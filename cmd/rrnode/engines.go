@@ -21,12 +21,10 @@ type engine struct {
 }
 
 // engines are those compiled in, the default first. Files with a build tag
-// (engines_wasmtime.go) register more in init.
+// (engines_wasmtime.go) append theirs in init.
 var engines = []engine{{name: "wazero", version: rrwazero.Version}}
 
 const defaultEngine = "wazero"
-
-func registerEngine(e engine) { engines = append(engines, e) }
 
 // knownEngines are engines rrnode can be built with: their proper names,
 // and how.

@@ -12,7 +12,7 @@ import (
 // WasmEdge runs in its interpreter here and has no compilation cache:
 // cacheDir is ignored, and the default cache directory is none.
 func init() {
-	registerEngine(engine{
+	engines = append(engines, engine{
 		name:    "wasmedge",
 		version: rrwasmedge.Version,
 		open: func(ctx context.Context, cacheDir string) (runtime.Engine, error) {

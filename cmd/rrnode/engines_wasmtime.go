@@ -10,7 +10,7 @@ import (
 )
 
 func init() {
-	registerEngine(engine{
+	engines = append(engines, engine{
 		name:    "wasmtime",
 		version: rrwasmtime.Version,
 		open: func(ctx context.Context, cacheDir string) (runtime.Engine, error) {

@@ -123,14 +123,14 @@ func RunAgent(ctx context.Context, role string, args []string, opts *AgentOption
 }
 
 // verifyTimed checks p and clears it, on a locked thread, and returns the
-// wall and CPU time that took.
-func verifyTimed(p []byte) (seq uint64, err error, wall, cpu time.Duration) {
+// wall and CPU time that took, and the check's verdict.
+func verifyTimed(p []byte) (seq uint64, wall, cpu time.Duration, err error) {
 	goruntime.LockOSThread()
 	defer goruntime.UnlockOSThread()
 	c0, t0 := ThreadCPU(), time.Now()
 	seq, err = payload.Check(p)
 	payload.Clear(p)
-	return seq, err, time.Since(t0), ThreadCPU() - c0
+	return seq, time.Since(t0), ThreadCPU() - c0, err
 }
 
 // seqCheck refuses a sequence number not above the previous one.
@@ -268,7 +268,7 @@ func (p *senderPair) memcpy(req *agentRequest, resp *agentResponse) error {
 		t0 := time.Now()
 		copy(p.dst, p.buf)
 		d := time.Since(t0)
-		_, err, _, cpu := verifyTimed(p.dst)
+		_, _, cpu, err := verifyTimed(p.dst)
 		resp.SendVerifyNS += int64(cpu)
 		if err != nil {
 			return err
@@ -523,7 +523,7 @@ func httpReceiver(in io.Reader, out io.Writer) error {
 		err := json.Unmarshal(body, &m)
 		if err == nil {
 			var wall, cpu time.Duration
-			v.Seq, err, wall, cpu = verifyTimed(m.Data)
+			v.Seq, wall, cpu, err = verifyTimed(m.Data)
 			v.VerifyNS, v.VerifyCPUNS = int64(wall), int64(cpu)
 			if err == nil {
 				err = st.seq.next(v.Seq)
@@ -587,7 +587,7 @@ func receiveSocket(c net.Conn) {
 				return
 			}
 		}
-		seq, err, wall, cpu := verifyTimed(p)
+		seq, wall, cpu, err := verifyTimed(p)
 		if err == nil {
 			err = seqs.next(seq)
 		}

@@ -95,11 +95,6 @@ func (r *Result) WriteWideCSV(w io.Writer) error {
 
 // WriteJSON writes the whole result as JSON (NaN as null).
 func (r *Result) WriteJSON(w io.Writer) error {
-	c := *r
-	c.Rows = make([]Row, len(r.Rows))
-	for i, row := range r.Rows {
-		c.Rows[i] = row
-	}
 	type jrow struct {
 		Row
 		LatencyMedian *float64 `json:"latency_median_s"`

@@ -212,14 +212,13 @@ func groups(paths []string, size, budget int64) [][]string {
 
 // pathState accumulates one path's measurements at one size.
 type pathState struct {
-	run                pathRun
-	seq                []uint64 // per pair
-	lat, conc          []time.Duration
-	sendCPU, recvCPU   time.Duration
-	transfers          int
-	failed             bool
-	overhead           []time.Duration // CPU of an empty batch, per process
-	senderRSS, recvRSS int64
+	run              pathRun
+	seq              []uint64 // per pair
+	lat, conc        []time.Duration
+	sendCPU, recvCPU time.Duration
+	transfers        int
+	failed           bool
+	overhead         []time.Duration // CPU of an empty batch, per process
 }
 
 func runGroup(ctx context.Context, o *Options, size int64, group []string, rows map[string]*Row, pr *progress) error {
