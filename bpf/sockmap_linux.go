@@ -1,3 +1,5 @@
+//go:build linux
+
 package bpf
 
 import (
@@ -14,15 +16,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ErrNotSupported is wrapped by every error that says this host or this
-// process may not use BPF sockmaps: no CAP_BPF/CAP_NET_ADMIN, no bpffs, a
-// kernel without SOCKHASH or sk_msg. The errno, if any, is wrapped too, so
-// errors.Is(err, unix.EPERM) also holds. Callers fall back to plain TCP.
-var ErrNotSupported = errors.New("bpf sockmap not supported")
-
-// DefaultPinDir is where [Load] pins the program and its maps by default.
-const DefaultPinDir = "/sys/fs/bpf/roadrunner"
-
 // Names of the pins under the pin directory.
 const (
 	pinSockHash = "sock_hash"
@@ -33,15 +26,6 @@ const (
 	// shared, marks the open Sockmaps.
 	lockName = "lock"
 )
-
-// Options configures [Load]; nil means the defaults.
-type Options struct {
-	// PinDir is the bpffs directory of the pins, created with mode 0700
-	// if missing; "" means DefaultPinDir. Every process that should share
-	// the map must use the same directory. When it lies under
-	// /sys/fs/bpf and bpffs is not mounted there, Load mounts it.
-	PinDir string
-}
 
 // Sockmap is the host's shared SOCKHASH with the redirect program attached,
 // as opened by one process. Its methods are safe for concurrent use.
@@ -54,12 +38,6 @@ type Sockmap struct {
 	// can turn that into an exclusive lock, that is when no other open
 	// Sockmap of the host uses the directory.
 	lock int
-}
-
-// Key is one end's view of a TCP/IPv4 connection: the key under which
-// [Sockmap.Add] inserts its socket.
-type Key struct {
-	Local, Remote netip.AddrPort
 }
 
 // Load opens the host's sockmap: it reuses the pins under the pin
@@ -351,12 +329,6 @@ func (s *Sockmap) Unpin() error {
 	}
 	return nil
 }
-
-// Reverse is the key of the connection's other end.
-func (k Key) Reverse() Key { return Key{Local: k.Remote, Remote: k.Local} }
-
-// String is "local->remote".
-func (k Key) String() string { return k.Local.String() + "->" + k.Remote.String() }
 
 // raw is k as the program sees it: addresses in network byte order (the
 // bytes as on the wire, read in host order), ports in host order.
