@@ -1,3 +1,5 @@
+//go:build linux
+
 package bpf
 
 import (
@@ -334,6 +336,10 @@ func TestNotBPFFS(t *testing.T) {
 	_, err := Load(&Options{PinDir: t.TempDir()})
 	if !errors.Is(err, ErrNotSupported) {
 		t.Fatalf("Load on a tmpfs directory: %v, want ErrNotSupported", err)
+	}
+	// One check covers bpf and internal/ring (docs/RATIONALE.md).
+	if !errors.Is(err, errors.ErrUnsupported) {
+		t.Fatalf("Load on a tmpfs directory: %v, want it to match errors.ErrUnsupported", err)
 	}
 }
 

@@ -1,4 +1,4 @@
-//go:build giouring
+//go:build linux && giouring
 
 package ring
 
@@ -71,15 +71,18 @@ import (
 //     for a CQ size, and nothing reports the features the kernel set.
 //     NewGiouring hands QueueInitParams the package's own io_uring_params
 //     (the kernel's layout, its size asserted against giouring's below).
-//
-// Ring indices and memory ordering are giouring's, as liburing's: the SQ
-// tail is stored with atomic.StoreUint32 (release) when Submit publishes
-// the SQEs, the SQ head loaded with atomic.LoadUint32 (acquire) before a
-// slot is reused (GetSQE), the CQ tail loaded atomically before the CQEs
-// are read (CQReady, PeekBatchCQE), the CQ head stored atomically after
-// they are copied out (CQAdvance), and the SQ flags (NEED_WAKEUP,
-// CQ_OVERFLOW, TASKRUN) loaded atomically.
-type gioRing struct {
+
+// Giouring is the ring of [NewGiouring], the second backend: the methods
+// of [Native], over giouring.
+type Giouring struct {
+	// Ring indices and memory ordering are giouring's, as liburing's:
+	// the SQ tail is stored with atomic.StoreUint32 (release) when Submit
+	// publishes the SQEs, the SQ head loaded with atomic.LoadUint32
+	// (acquire) before a slot is reused (GetSQE), the CQ tail loaded
+	// atomically before the CQEs are read (CQReady, PeekBatchCQE), the CQ
+	// head stored atomically after they are copied out (CQAdvance), and
+	// the SQ flags (NEED_WAKEUP, CQ_OVERFLOW, TASKRUN) loaded atomically.
+
 	g        *giouring.Ring // nil once closed
 	fd       int
 	features uint32
@@ -102,7 +105,7 @@ type gioRing struct {
 	waitArg getEventsArg
 }
 
-var _ Ring = (*gioRing)(nil)
+var _ Ring = (*Giouring)(nil)
 
 // giouring.Params is io_uring_params, as is the package's params: the
 // same 120 bytes, so that one converts to the other.
@@ -124,7 +127,7 @@ const (
 // giouring; binaries need -ldflags=-checklinkname=0). It asks for the
 // same setup flags, with the same fallback, and refuses
 // IORING_SETUP_SQE128 and IORING_SETUP_NO_MMAP with EINVAL.
-func NewGiouring(o *Options) (Ring, error) {
+func NewGiouring(o *Options) (*Giouring, error) {
 	var opt Options
 	if o != nil {
 		opt = *o
@@ -142,7 +145,7 @@ func NewGiouring(o *Options) (Ring, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &gioRing{
+	return &Giouring{
 		g:         g,
 		fd:        g.RingFd(),
 		features:  p.features,
@@ -153,7 +156,7 @@ func NewGiouring(o *Options) (Ring, error) {
 }
 
 // Close implements Ring. giouring's QueueExit reports no error.
-func (r *gioRing) Close() error {
+func (r *Giouring) Close() error {
 	if r.g == nil {
 		return nil
 	}
@@ -162,14 +165,14 @@ func (r *gioRing) Close() error {
 	return nil
 }
 
-// Fd implements Ring; it is -1 once the ring is closed.
-func (r *gioRing) Fd() int { return r.fd }
+// Fd is [Native.Fd].
+func (r *Giouring) Fd() int { return r.fd }
 
 // Features implements Ring.
-func (r *gioRing) Features() uint32 { return r.features }
+func (r *Giouring) Features() uint32 { return r.features }
 
-// SQSpace implements Ring.
-func (r *gioRing) SQSpace() int {
+// SQSpace is [Native.SQSpace].
+func (r *Giouring) SQSpace() int {
 	if r.g == nil {
 		return 0
 	}
@@ -179,7 +182,7 @@ func (r *gioRing) SQSpace() int {
 // next claims the SQE at the tail, zeroed: giouring's prepares leave
 // fields of the slot's previous request in place (see the top of the
 // file). The caller prepares it, then sets o with set.
-func (r *gioRing) next() (*giouring.SubmissionQueueEntry, error) {
+func (r *Giouring) next() (*giouring.SubmissionQueueEntry, error) {
 	if r.g == nil {
 		return nil, ErrClosed
 	}
@@ -208,8 +211,8 @@ func buffer(b []byte) (uintptr, uint32, error) {
 	return uintptr(unsafe.Pointer(unsafe.SliceData(b))), uint32(len(b)), nil
 }
 
-// Nop implements Ring.
-func (r *gioRing) Nop(o Op) error {
+// Nop is [Native.Nop].
+func (r *Giouring) Nop(o Op) error {
 	e, err := r.next()
 	if err != nil {
 		return err
@@ -220,7 +223,7 @@ func (r *gioRing) Nop(o Op) error {
 }
 
 // Send implements Ring.
-func (r *gioRing) Send(o Op, fd int, b []byte, msgFlags int) error {
+func (r *Giouring) Send(o Op, fd int, b []byte, msgFlags int) error {
 	addr, n, err := buffer(b)
 	if err != nil {
 		return err
@@ -238,7 +241,7 @@ func (r *gioRing) Send(o Op, fd int, b []byte, msgFlags int) error {
 // which sends the bytes of b's slice header and beyond instead of b's
 // (see the top of the file): a SEND carries the same fields but the
 // opcode and ioprio, so it prepares a SEND and changes those.
-func (r *gioRing) sendZC(o Op, fd int, b []byte, msgFlags int, ioprio uint16, bufIndex uint16) error {
+func (r *Giouring) sendZC(o Op, fd int, b []byte, msgFlags int, ioprio uint16, bufIndex uint16) error {
 	addr, n, err := buffer(b)
 	if err != nil {
 		return err
@@ -256,17 +259,17 @@ func (r *gioRing) sendZC(o Op, fd int, b []byte, msgFlags int, ioprio uint16, bu
 }
 
 // SendZC implements Ring.
-func (r *gioRing) SendZC(o Op, fd int, b []byte, msgFlags int, zcFlags uint16) error {
+func (r *Giouring) SendZC(o Op, fd int, b []byte, msgFlags int, zcFlags uint16) error {
 	return r.sendZC(o, fd, b, msgFlags, zcFlags, 0)
 }
 
-// SendZCFixed implements Ring.
-func (r *gioRing) SendZCFixed(o Op, fd int, b []byte, msgFlags int, zcFlags uint16, bufIndex uint16) error {
+// SendZCFixed is [Native.SendZCFixed].
+func (r *Giouring) SendZCFixed(o Op, fd int, b []byte, msgFlags int, zcFlags uint16, bufIndex uint16) error {
 	return r.sendZC(o, fd, b, msgFlags, zcFlags|recvSendFixedBuf, bufIndex)
 }
 
 // SendMsg implements Ring.
-func (r *gioRing) SendMsg(o Op, fd int, msg *unix.Msghdr, msgFlags int) error {
+func (r *Giouring) SendMsg(o Op, fd int, msg *Msghdr, msgFlags int) error {
 	e, err := r.next()
 	if err != nil {
 		return err
@@ -278,7 +281,7 @@ func (r *gioRing) SendMsg(o Op, fd int, msg *unix.Msghdr, msgFlags int) error {
 }
 
 // Recv implements Ring.
-func (r *gioRing) Recv(o Op, fd int, b []byte, msgFlags int) error {
+func (r *Giouring) Recv(o Op, fd int, b []byte, msgFlags int) error {
 	addr, n, err := buffer(b)
 	if err != nil {
 		return err
@@ -292,8 +295,8 @@ func (r *gioRing) Recv(o Op, fd int, b []byte, msgFlags int) error {
 	return nil
 }
 
-// Read implements Ring.
-func (r *gioRing) Read(o Op, fd int, b []byte, off uint64) error {
+// Read is [Native.Read].
+func (r *Giouring) Read(o Op, fd int, b []byte, off uint64) error {
 	addr, n, err := buffer(b)
 	if err != nil {
 		return err
@@ -307,8 +310,8 @@ func (r *gioRing) Read(o Op, fd int, b []byte, off uint64) error {
 	return nil
 }
 
-// Write implements Ring.
-func (r *gioRing) Write(o Op, fd int, b []byte, off uint64) error {
+// Write is [Native.Write].
+func (r *Giouring) Write(o Op, fd int, b []byte, off uint64) error {
 	addr, n, err := buffer(b)
 	if err != nil {
 		return err
@@ -322,8 +325,8 @@ func (r *gioRing) Write(o Op, fd int, b []byte, off uint64) error {
 	return nil
 }
 
-// ReadFixed implements Ring.
-func (r *gioRing) ReadFixed(o Op, fd int, b []byte, off uint64, bufIndex uint16) error {
+// ReadFixed is [Native.ReadFixed].
+func (r *Giouring) ReadFixed(o Op, fd int, b []byte, off uint64, bufIndex uint16) error {
 	addr, n, err := buffer(b)
 	if err != nil {
 		return err
@@ -337,8 +340,8 @@ func (r *gioRing) ReadFixed(o Op, fd int, b []byte, off uint64, bufIndex uint16)
 	return nil
 }
 
-// WriteFixed implements Ring.
-func (r *gioRing) WriteFixed(o Op, fd int, b []byte, off uint64, bufIndex uint16) error {
+// WriteFixed is [Native.WriteFixed].
+func (r *Giouring) WriteFixed(o Op, fd int, b []byte, off uint64, bufIndex uint16) error {
 	addr, n, err := buffer(b)
 	if err != nil {
 		return err
@@ -352,8 +355,8 @@ func (r *gioRing) WriteFixed(o Op, fd int, b []byte, off uint64, bufIndex uint16
 	return nil
 }
 
-// Splice implements Ring.
-func (r *gioRing) Splice(o Op, fdIn int, offIn int64, fdOut int, offOut int64, n uint32, flags uint32) error {
+// Splice is [Native.Splice].
+func (r *Giouring) Splice(o Op, fdIn int, offIn int64, fdOut int, offOut int64, n uint32, flags uint32) error {
 	e, err := r.next()
 	if err != nil {
 		return err
@@ -363,10 +366,10 @@ func (r *gioRing) Splice(o Op, fdIn int, offIn int64, fdOut int, offOut int64, n
 	return nil
 }
 
-// LinkTimeout implements Ring. PrepareLinkTimeout leaves sqe->addr
+// LinkTimeout is [Native.LinkTimeout]. PrepareLinkTimeout leaves sqe->addr
 // pointing into its own dead stack frame (see the top of the file): addr
 // is pointed at the ring's timespec for the slot instead.
-func (r *gioRing) LinkTimeout(o Op, d time.Duration) error {
+func (r *Giouring) LinkTimeout(o Op, d time.Duration) error {
 	e, err := r.next()
 	if err != nil {
 		return err
@@ -379,8 +382,8 @@ func (r *gioRing) LinkTimeout(o Op, d time.Duration) error {
 	return nil
 }
 
-// Cancel implements Ring.
-func (r *gioRing) Cancel(o Op, target uint64, flags uint32) error {
+// Cancel is [Native.Cancel].
+func (r *Giouring) Cancel(o Op, target uint64, flags uint32) error {
 	e, err := r.next()
 	if err != nil {
 		return err
@@ -391,7 +394,7 @@ func (r *gioRing) Cancel(o Op, target uint64, flags uint32) error {
 }
 
 // CancelFD implements Ring.
-func (r *gioRing) CancelFD(o Op, fd int, flags uint32) error {
+func (r *Giouring) CancelFD(o Op, fd int, flags uint32) error {
 	e, err := r.next()
 	if err != nil {
 		return err
@@ -408,7 +411,7 @@ func (r *gioRing) CancelFD(o Op, fd int, flags uint32) error {
 // and flushes overflowed completions even with nothing to submit. EINTR
 // means the kernel took nothing (it would have said how many), and
 // Submit's next call counts the SQEs not yet consumed again.
-func (r *gioRing) submit() (int, error) {
+func (r *Giouring) submit() (int, error) {
 	for {
 		n, err := r.g.Submit()
 		if errors.Is(err, unix.EINTR) {
@@ -421,7 +424,7 @@ func (r *gioRing) submit() (int, error) {
 // Submit implements Ring. A kernel that cannot take the requests for now
 // (EBUSY, EAGAIN: too many completions not reaped) fails it with the
 // requests still queued: reap with Wait, which submits them again.
-func (r *gioRing) Submit() (int, error) {
+func (r *Giouring) Submit() (int, error) {
 	if r.g == nil {
 		return 0, ErrClosed
 	}
@@ -439,7 +442,7 @@ func (r *gioRing) Submit() (int, error) {
 // 5.11). With requests to submit and a completion to wait for, that is
 // two io_uring_enter calls where New's backend makes one: giouring
 // publishes the SQ tail only inside its Submit calls.
-func (r *gioRing) Wait(cqes []CQE, min int, timeout time.Duration) (int, error) {
+func (r *Giouring) Wait(cqes []CQE, min int, timeout time.Duration) (int, error) {
 	if r.g == nil {
 		return 0, ErrClosed
 	}
@@ -509,7 +512,7 @@ func (r *gioRing) Wait(cqes []CQE, min int, timeout time.Duration) (int, error) 
 // CQReady says are ready: asked for more, PeekBatchCQE walks past them
 // (see the top of the file). With none ready it does not call it at all,
 // which would enter the kernel on IORING_SQ_TASKRUN: submit did that.
-func (r *gioRing) reap(cqes []CQE) int {
+func (r *Giouring) reap(cqes []CQE) int {
 	k := uint32(len(cqes))
 	k = uint32(min(k, r.g.CQReady(), uint32(len(r.scratch))))
 	if k == 0 {
@@ -523,8 +526,8 @@ func (r *gioRing) reap(cqes []CQE) int {
 	return int(got)
 }
 
-// RegisterBuffers implements Ring.
-func (r *gioRing) RegisterBuffers(bufs [][]byte) error {
+// RegisterBuffers is [Native.RegisterBuffers].
+func (r *Giouring) RegisterBuffers(bufs [][]byte) error {
 	if r.g == nil {
 		return ErrClosed
 	}
@@ -543,8 +546,8 @@ func (r *gioRing) RegisterBuffers(bufs [][]byte) error {
 	return nil
 }
 
-// UnregisterBuffers implements Ring.
-func (r *gioRing) UnregisterBuffers() error {
+// UnregisterBuffers is [Native.UnregisterBuffers].
+func (r *Giouring) UnregisterBuffers() error {
 	if r.g == nil {
 		return ErrClosed
 	}
@@ -555,7 +558,7 @@ func (r *gioRing) UnregisterBuffers() error {
 }
 
 // Probe implements Ring.
-func (r *gioRing) Probe() (*Probe, error) {
+func (r *Giouring) Probe() (*Probe, error) {
 	if r.g == nil {
 		return nil, ErrClosed
 	}
@@ -566,7 +569,7 @@ func (r *gioRing) Probe() (*Probe, error) {
 	res := &Probe{LastOp: p.LastOp}
 	for _, op := range p.Ops[:p.OpsLen] {
 		if op.Flags&ioOpSupported != 0 {
-			res.SetSupported(op.Op)
+			res.set(op.Op)
 		}
 	}
 	return res, nil

@@ -1,4 +1,4 @@
-//go:build giouring
+//go:build linux && giouring
 
 package ring_test
 
@@ -26,7 +26,7 @@ import (
 //
 //	go test -tags giouring -ldflags=-checklinkname=0 ./internal/ring/...
 
-func newGiouring(t *testing.T, o *ring.Options) ring.Ring {
+func newGiouring(t *testing.T, o *ring.Options) *ring.Giouring {
 	t.Helper()
 	r, err := ring.NewGiouring(o)
 	if err != nil {

@@ -1,3 +1,5 @@
+//go:build linux
+
 package ring
 
 import (
@@ -11,29 +13,32 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// native is the Ring of [New]: io_uring over raw syscalls and the three
-// shared mappings the kernel hands out at setup.
-//
-// Ring indices and memory ordering. Each ring has a head and a tail; the
-// producer writes the tail, the consumer the head, and each side reads
-// the other's index in the mapped memory:
-//
-//   - SQ tail: ours. Prepared SQEs are published by storing it with
-//     release semantics (atomic.StoreUint32) after the SQEs are written,
-//     so the kernel never sees a half-written entry. Until Submit or Wait
-//     the new tail lives only in native.tail.
-//   - SQ head: the kernel's, advanced when it consumes SQEs; loaded with
-//     acquire semantics (atomic.LoadUint32) before a slot is reused.
-//   - CQ tail: the kernel's, loaded with acquire semantics before reading
-//     the CQEs below it.
-//   - CQ head: ours, stored with release semantics after the CQEs are
-//     copied out, which hands their slots back to the kernel.
-//   - SQ flags (IORING_SQ_NEED_WAKEUP, _CQ_OVERFLOW, _TASKRUN) are the
-//     kernel's, loaded atomically.
-//
-// Go's sync/atomic loads and stores are sequentially consistent, which is
-// at least acquire and release.
-type native struct {
+// Native is the ring of [New], the default backend: io_uring over raw
+// syscalls and the three shared mappings the kernel hands out at setup.
+// Besides [Ring]'s methods it has those the transport does not use, for
+// tests and the conformance suite (package ringtest).
+type Native struct {
+	// Ring indices and memory ordering. Each ring has a head and a tail;
+	// the producer writes the tail, the consumer the head, and each side
+	// reads the other's index in the mapped memory:
+	//
+	//   - SQ tail: ours. Prepared SQEs are published by storing it with
+	//     release semantics (atomic.StoreUint32) after the SQEs are
+	//     written, so the kernel never sees a half-written entry. Until
+	//     Submit or Wait the new tail lives only in Native.tail.
+	//   - SQ head: the kernel's, advanced when it consumes SQEs; loaded
+	//     with acquire semantics (atomic.LoadUint32) before a slot is
+	//     reused.
+	//   - CQ tail: the kernel's, loaded with acquire semantics before
+	//     reading the CQEs below it.
+	//   - CQ head: ours, stored with release semantics after the CQEs are
+	//     copied out, which hands their slots back to the kernel.
+	//   - SQ flags (IORING_SQ_NEED_WAKEUP, _CQ_OVERFLOW, _TASKRUN) are the
+	//     kernel's, loaded atomically.
+	//
+	// Go's sync/atomic loads and stores are sequentially consistent, which
+	// is at least acquire and release.
+
 	fd       int
 	closed   bool
 	flags    uint32 // the IORING_SETUP_* flags the kernel accepted
@@ -65,8 +70,6 @@ type native struct {
 	waitArg getEventsArg
 }
 
-var _ Ring = (*native)(nil)
-
 // newFault, when set (by tests), fails New at the named step after the
 // ring's fd exists, to prove the error paths leak nothing.
 var newFault func(step string) error
@@ -76,10 +79,11 @@ var newFault func(step string) error
 // the defaults.
 //
 // The error of a failed setup wraps the errno: errors.Is(err, unix.ENOSYS)
-// where the kernel has no io_uring, unix.EPERM where it is disabled
-// (kernel.io_uring_disabled, seccomp), unix.ENOMEM past RLIMIT_MEMLOCK on
-// older kernels.
-func New(o *Options) (Ring, error) {
+// where the kernel has no io_uring (errors.ErrUnsupported matches it too,
+// as it matches New's error on systems other than Linux), unix.EPERM where
+// it is disabled (kernel.io_uring_disabled, seccomp), unix.ENOMEM past
+// RLIMIT_MEMLOCK on older kernels.
+func New(o *Options) (*Native, error) {
 	var opt Options
 	if o != nil {
 		opt = *o
@@ -95,7 +99,7 @@ func New(o *Options) (Ring, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &native{fd: fd, flags: flags, features: p.features}
+	r := &Native{fd: fd, flags: flags, features: p.features}
 	if err := r.mapRings(&p); err != nil {
 		r.unmap()
 		unix.Close(fd)
@@ -106,7 +110,7 @@ func New(o *Options) (Ring, error) {
 
 // mapRings maps the SQ and CQ rings and the SQE array and points the
 // ring's fields into them.
-func (r *native) mapRings(p *params) error {
+func (r *Native) mapRings(p *params) error {
 	r.sqeShift, r.cqeShift = 6, 4
 	if r.flags&setupSQE128 != 0 {
 		r.sqeShift = 7
@@ -155,7 +159,7 @@ func (r *native) mapRings(p *params) error {
 	return nil
 }
 
-func (r *native) mmap(what string, off int64, size int) ([]byte, error) {
+func (r *Native) mmap(what string, off int64, size int) ([]byte, error) {
 	if newFault != nil {
 		if err := newFault("mmap " + what); err != nil {
 			return nil, err
@@ -169,7 +173,7 @@ func (r *native) mmap(what string, off int64, size int) ([]byte, error) {
 }
 
 // unmap unmaps what mapRings mapped.
-func (r *native) unmap() error {
+func (r *Native) unmap() error {
 	var errs []error
 	for _, m := range []*[]byte{&r.sqeMem, &r.cqMem, &r.sqMem} {
 		if *m == nil {
@@ -186,7 +190,7 @@ func (r *native) unmap() error {
 }
 
 // Close implements Ring.
-func (r *native) Close() error {
+func (r *Native) Close() error {
 	if r.closed {
 		return nil
 	}
@@ -199,14 +203,15 @@ func (r *native) Close() error {
 	return err
 }
 
-// Fd implements Ring; it is -1 once the ring is closed.
-func (r *native) Fd() int { return r.fd }
+// Fd is the ring's file descriptor; -1 after Close.
+func (r *Native) Fd() int { return r.fd }
 
 // Features implements Ring.
-func (r *native) Features() uint32 { return r.features }
+func (r *Native) Features() uint32 { return r.features }
 
-// SQSpace implements Ring.
-func (r *native) SQSpace() int {
+// SQSpace is how many entries can be prepared before ErrQueueFull; 0
+// after Close.
+func (r *Native) SQSpace() int {
 	if r.closed {
 		return 0
 	}
@@ -214,7 +219,7 @@ func (r *native) SQSpace() int {
 }
 
 // next claims the SQE at the tail, zeroed but for o, opcode and fd.
-func (r *native) next(o Op, opcode uint8, fd int) (*sqe, uint32, error) {
+func (r *Native) next(o Op, opcode uint8, fd int) (*sqe, uint32, error) {
 	if r.closed {
 		return nil, 0, ErrClosed
 	}
@@ -232,7 +237,7 @@ var errTooLarge = errors.New("buffer of 4 GiB or more")
 
 // buffer prepares the SQE of an operation on b: addr and len, 0 and 0 for
 // an empty b.
-func (r *native) buffer(o Op, opcode uint8, fd int, b []byte) (*sqe, error) {
+func (r *Native) buffer(o Op, opcode uint8, fd int, b []byte) (*sqe, error) {
 	if uint64(len(b)) > math.MaxUint32 {
 		return nil, errTooLarge
 	}
@@ -247,14 +252,14 @@ func (r *native) buffer(o Op, opcode uint8, fd int, b []byte) (*sqe, error) {
 	return e, nil
 }
 
-// Nop implements Ring.
-func (r *native) Nop(o Op) error {
+// Nop queues a request that completes at once with res 0.
+func (r *Native) Nop(o Op) error {
 	_, _, err := r.next(o, OpNop, -1)
 	return err
 }
 
 // Send implements Ring.
-func (r *native) Send(o Op, fd int, b []byte, msgFlags int) error {
+func (r *Native) Send(o Op, fd int, b []byte, msgFlags int) error {
 	e, err := r.buffer(o, OpSend, fd, b)
 	if err != nil {
 		return err
@@ -264,7 +269,7 @@ func (r *native) Send(o Op, fd int, b []byte, msgFlags int) error {
 }
 
 // SendZC implements Ring.
-func (r *native) SendZC(o Op, fd int, b []byte, msgFlags int, zcFlags uint16) error {
+func (r *Native) SendZC(o Op, fd int, b []byte, msgFlags int, zcFlags uint16) error {
 	e, err := r.buffer(o, OpSendZC, fd, b)
 	if err != nil {
 		return err
@@ -274,8 +279,9 @@ func (r *native) SendZC(o Op, fd int, b []byte, msgFlags int, zcFlags uint16) er
 	return nil
 }
 
-// SendZCFixed implements Ring.
-func (r *native) SendZCFixed(o Op, fd int, b []byte, msgFlags int, zcFlags uint16, bufIndex uint16) error {
+// SendZCFixed is SendZC from the registered buffer bufIndex, which must
+// contain b.
+func (r *Native) SendZCFixed(o Op, fd int, b []byte, msgFlags int, zcFlags uint16, bufIndex uint16) error {
 	e, err := r.buffer(o, OpSendZC, fd, b)
 	if err != nil {
 		return err
@@ -287,7 +293,7 @@ func (r *native) SendZCFixed(o Op, fd int, b []byte, msgFlags int, zcFlags uint1
 }
 
 // SendMsg implements Ring.
-func (r *native) SendMsg(o Op, fd int, msg *unix.Msghdr, msgFlags int) error {
+func (r *Native) SendMsg(o Op, fd int, msg *Msghdr, msgFlags int) error {
 	e, _, err := r.next(o, OpSendMsg, fd)
 	if err != nil {
 		return err
@@ -299,7 +305,7 @@ func (r *native) SendMsg(o Op, fd int, msg *unix.Msghdr, msgFlags int) error {
 }
 
 // Recv implements Ring.
-func (r *native) Recv(o Op, fd int, b []byte, msgFlags int) error {
+func (r *Native) Recv(o Op, fd int, b []byte, msgFlags int) error {
 	e, err := r.buffer(o, OpRecv, fd, b)
 	if err != nil {
 		return err
@@ -308,8 +314,9 @@ func (r *native) Recv(o Op, fd int, b []byte, msgFlags int) error {
 	return nil
 }
 
-// Read implements Ring.
-func (r *native) Read(o Op, fd int, b []byte, off uint64) error {
+// Read queues pread(fd, b, off) (IORING_OP_READ, 5.6); off ^uint64(0)
+// means the file position.
+func (r *Native) Read(o Op, fd int, b []byte, off uint64) error {
 	e, err := r.buffer(o, OpRead, fd, b)
 	if err != nil {
 		return err
@@ -318,8 +325,9 @@ func (r *native) Read(o Op, fd int, b []byte, off uint64) error {
 	return nil
 }
 
-// Write implements Ring.
-func (r *native) Write(o Op, fd int, b []byte, off uint64) error {
+// Write queues pwrite(fd, b, off) (IORING_OP_WRITE, 5.6); off
+// ^uint64(0) means the file position.
+func (r *Native) Write(o Op, fd int, b []byte, off uint64) error {
 	e, err := r.buffer(o, OpWrite, fd, b)
 	if err != nil {
 		return err
@@ -328,8 +336,9 @@ func (r *native) Write(o Op, fd int, b []byte, off uint64) error {
 	return nil
 }
 
-// ReadFixed implements Ring.
-func (r *native) ReadFixed(o Op, fd int, b []byte, off uint64, bufIndex uint16) error {
+// ReadFixed is Read with the registered buffer bufIndex, which must
+// contain b (IORING_OP_READ_FIXED).
+func (r *Native) ReadFixed(o Op, fd int, b []byte, off uint64, bufIndex uint16) error {
 	e, err := r.buffer(o, OpReadFixed, fd, b)
 	if err != nil {
 		return err
@@ -339,8 +348,9 @@ func (r *native) ReadFixed(o Op, fd int, b []byte, off uint64, bufIndex uint16) 
 	return nil
 }
 
-// WriteFixed implements Ring.
-func (r *native) WriteFixed(o Op, fd int, b []byte, off uint64, bufIndex uint16) error {
+// WriteFixed is Write with the registered buffer bufIndex, which must
+// contain b (IORING_OP_WRITE_FIXED).
+func (r *Native) WriteFixed(o Op, fd int, b []byte, off uint64, bufIndex uint16) error {
 	e, err := r.buffer(o, OpWriteFixed, fd, b)
 	if err != nil {
 		return err
@@ -350,8 +360,10 @@ func (r *native) WriteFixed(o Op, fd int, b []byte, off uint64, bufIndex uint16)
 	return nil
 }
 
-// Splice implements Ring.
-func (r *native) Splice(o Op, fdIn int, offIn int64, fdOut int, offOut int64, n uint32, flags uint32) error {
+// Splice queues splice(fdIn, offIn, fdOut, offOut, n, flags)
+// (IORING_OP_SPLICE, 5.7); an offset of -1 means none (a pipe or
+// socket).
+func (r *Native) Splice(o Op, fdIn int, offIn int64, fdOut int, offOut int64, n uint32, flags uint32) error {
 	e, _, err := r.next(o, OpSplice, fdOut)
 	if err != nil {
 		return err
@@ -364,8 +376,12 @@ func (r *native) Splice(o Op, fdIn int, offIn int64, fdOut int, offOut int64, n 
 	return nil
 }
 
-// LinkTimeout implements Ring.
-func (r *native) LinkTimeout(o Op, d time.Duration) error {
+// LinkTimeout queues a timeout for the request queued just before it,
+// which must carry SQEIOLink (IORING_OP_LINK_TIMEOUT, 5.5): if that
+// request has not completed after d, it is cancelled (its res is
+// -ECANCELED, the timeout's -ETIME); otherwise the timeout completes with
+// -ECANCELED. The ring keeps the timespec until it completes.
+func (r *Native) LinkTimeout(o Op, d time.Duration) error {
 	e, i, err := r.next(o, OpLinkTimeout, -1)
 	if err != nil {
 		return err
@@ -377,8 +393,10 @@ func (r *native) LinkTimeout(o Op, d time.Duration) error {
 	return nil
 }
 
-// Cancel implements Ring.
-func (r *native) Cancel(o Op, target uint64, flags uint32) error {
+// Cancel queues IORING_OP_ASYNC_CANCEL (5.5) of the request whose user
+// data is target; flags are CancelAll and friends. It completes with 0,
+// -ENOENT (nothing found) or -EALREADY (already running).
+func (r *Native) Cancel(o Op, target uint64, flags uint32) error {
 	e, _, err := r.next(o, OpAsyncCancel, -1)
 	if err != nil {
 		return err
@@ -389,7 +407,7 @@ func (r *native) Cancel(o Op, target uint64, flags uint32) error {
 }
 
 // CancelFD implements Ring.
-func (r *native) CancelFD(o Op, fd int, flags uint32) error {
+func (r *Native) CancelFD(o Op, fd int, flags uint32) error {
 	e, _, err := r.next(o, OpAsyncCancel, fd)
 	if err != nil {
 		return err
@@ -400,14 +418,14 @@ func (r *native) CancelFD(o Op, fd int, flags uint32) error {
 
 // publish makes the prepared SQEs visible to the kernel and returns how
 // many it has not consumed yet.
-func (r *native) publish() uint32 {
+func (r *Native) publish() uint32 {
 	atomic.StoreUint32(r.sqTail, r.tail)
 	return r.tail - atomic.LoadUint32(r.sqHead)
 }
 
 // wakeup is the io_uring_enter flag an SQPOLL ring needs to have its
 // kernel thread woken, 0 otherwise.
-func (r *native) wakeup() uint32 {
+func (r *Native) wakeup() uint32 {
 	if r.flags&setupSQPoll != 0 && atomic.LoadUint32(r.sqFlags)&sqNeedWakeup != 0 {
 		return enterSQWakeup
 	}
@@ -419,7 +437,7 @@ func (r *native) wakeup() uint32 {
 // entry if there is none. A kernel that cannot take the requests for
 // now (EBUSY, EAGAIN: too many completions not reaped) fails it with the
 // requests still queued: reap with Wait, which submits them again.
-func (r *native) Submit() (int, error) {
+func (r *Native) Submit() (int, error) {
 	if r.closed {
 		return 0, ErrClosed
 	}
@@ -465,7 +483,7 @@ var errWaitMin = errors.New("wait: min out of range [0, len(cqes)]")
 // IORING_SETUP_TASKRUN_FLAG) and flush overflowed completions
 // (IORING_SQ_CQ_OVERFLOW) even when min is 0. A timeout needs
 // IORING_FEAT_EXT_ARG (Linux 5.11).
-func (r *native) Wait(cqes []CQE, min int, timeout time.Duration) (int, error) {
+func (r *Native) Wait(cqes []CQE, min int, timeout time.Duration) (int, error) {
 	if r.closed {
 		return 0, ErrClosed
 	}
@@ -539,7 +557,7 @@ func (r *native) Wait(cqes []CQE, min int, timeout time.Duration) (int, error) {
 
 // peek copies the ready completions into cqes, as many as fit, and hands
 // their slots back to the kernel.
-func (r *native) peek(cqes []CQE) int {
+func (r *Native) peek(cqes []CQE) int {
 	head := atomic.LoadUint32(r.cqHead)
 	tail := atomic.LoadUint32(r.cqTail)
 	n := 0
@@ -553,8 +571,10 @@ func (r *native) peek(cqes []CQE) int {
 	return n
 }
 
-// RegisterBuffers implements Ring.
-func (r *native) RegisterBuffers(bufs [][]byte) error {
+// RegisterBuffers registers bufs as fixed buffers 0..len-1
+// (IORING_REGISTER_BUFFERS): the kernel pins their pages. The memory must
+// stay alive until UnregisterBuffers or Close.
+func (r *Native) RegisterBuffers(bufs [][]byte) error {
 	if r.closed {
 		return ErrClosed
 	}
@@ -569,8 +589,9 @@ func (r *native) RegisterBuffers(bufs [][]byte) error {
 	return nil
 }
 
-// UnregisterBuffers implements Ring.
-func (r *native) UnregisterBuffers() error {
+// UnregisterBuffers unregisters the fixed buffers
+// (IORING_UNREGISTER_BUFFERS).
+func (r *Native) UnregisterBuffers() error {
 	if r.closed {
 		return ErrClosed
 	}
@@ -581,7 +602,7 @@ func (r *native) UnregisterBuffers() error {
 }
 
 // Probe implements Ring.
-func (r *native) Probe() (*Probe, error) {
+func (r *Native) Probe() (*Probe, error) {
 	if r.closed {
 		return nil, ErrClosed
 	}
@@ -592,7 +613,7 @@ func (r *native) Probe() (*Probe, error) {
 	res := &Probe{LastOp: p.lastOp}
 	for _, op := range p.ops[:p.opsLen] {
 		if op.flags&ioOpSupported != 0 {
-			res.SetSupported(op.op)
+			res.set(op.op)
 		}
 	}
 	return res, nil

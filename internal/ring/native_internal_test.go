@@ -1,3 +1,5 @@
+//go:build linux
+
 package ring
 
 import (
@@ -171,7 +173,7 @@ func TestSQPoll(t *testing.T) {
 			// Let the kernel thread go idle (after 1 s) and ask for a
 			// wakeup, which Submit must give.
 			deadline := time.Now().Add(5 * time.Second)
-			for atomic.LoadUint32(r.(*native).sqFlags)&sqNeedWakeup == 0 {
+			for atomic.LoadUint32(r.sqFlags)&sqNeedWakeup == 0 {
 				if time.Now().After(deadline) {
 					t.Fatal("the SQ thread never asked for a wakeup")
 				}

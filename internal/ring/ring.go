@@ -4,22 +4,21 @@ import (
 	"errors"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
-// Ring is one io_uring instance: a submission queue (SQ) the caller fills
-// with requests, a completion queue (CQ) the kernel fills with their
-// results. Two backends implement it: the native one ([New], over
-// golang.org/x/sys/unix) and, with the build tag giouring, one over
-// github.com/pawelgaczynski/giouring ([NewGiouring]). One test suite
-// (package ringtest) runs against both.
+// Ring is one io_uring instance as the transport uses it: a submission
+// queue (SQ) the caller fills with requests, a completion queue (CQ) the
+// kernel fills with their results. Its methods are what the transport
+// calls; the backends' types ([Native] from [New], and with the build tag
+// giouring [Giouring] from NewGiouring) have more (file I/O, splice,
+// fixed buffers, timeouts, cancellation by user data), which the
+// conformance suite in package ringtest drives through them.
 //
 // A Ring is not safe for concurrent use: one goroutine at a time queues,
 // submits and reaps. The transport uses one ring per connection, and a
 // connection carries one transfer at a time.
 //
-// The prepare methods (Nop, Send, ...) each queue one submission queue
+// The prepare methods (Send, Recv, ...) each queue one submission queue
 // entry (SQE) at the tail of the SQ; nothing reaches the kernel before
 // Submit or Wait. They return [ErrQueueFull] when the SQ has no free entry:
 // submit, then prepare again.
@@ -30,12 +29,10 @@ import (
 // not be on a goroutine stack (stacks move): use heap or mmap'd memory, and
 // keep a reference to it until then (runtime.KeepAlive after the reaping,
 // or a field of a struct that outlives the request): the ring keeps none,
-// and the garbage collector reuses memory the kernel is still sending. Closing the ring with requests in
-// flight cancels them, but only reaping their completions proves the kernel
-// is done with the memory.
+// and the garbage collector reuses memory the kernel is still sending.
+// Closing the ring with requests in flight cancels them, but only reaping
+// their completions proves the kernel is done with the memory.
 type Ring interface {
-	// Nop queues a request that completes at once with res 0.
-	Nop(o Op) error
 	// Send queues send(fd, b, msgFlags) (IORING_OP_SEND, Linux 5.6).
 	Send(o Op, fd int, b []byte, msgFlags int) error
 	// SendZC queues a zero-copy send (IORING_OP_SEND_ZC, Linux 6.0). It
@@ -43,36 +40,11 @@ type Ring interface {
 	// (CQEFNotif) once the kernel no longer uses b. zcFlags are
 	// IORING_RECVSEND_* / IORING_SEND_ZC_* flags (SendZCReportUsage).
 	SendZC(o Op, fd int, b []byte, msgFlags int, zcFlags uint16) error
-	// SendZCFixed is SendZC from the registered buffer bufIndex, which
-	// must contain b.
-	SendZCFixed(o Op, fd int, b []byte, msgFlags int, zcFlags uint16, bufIndex uint16) error
 	// SendMsg queues sendmsg(fd, msg, msgFlags) (IORING_OP_SENDMSG, 5.3).
-	SendMsg(o Op, fd int, msg *unix.Msghdr, msgFlags int) error
+	SendMsg(o Op, fd int, msg *Msghdr, msgFlags int) error
 	// Recv queues recv(fd, b, msgFlags) (IORING_OP_RECV, 5.6). An empty b
 	// on a stream socket still waits for a byte to be readable.
 	Recv(o Op, fd int, b []byte, msgFlags int) error
-	// Read and Write queue pread/pwrite at off (IORING_OP_READ/WRITE,
-	// 5.6); off ^uint64(0) means the file position.
-	Read(o Op, fd int, b []byte, off uint64) error
-	Write(o Op, fd int, b []byte, off uint64) error
-	// ReadFixed and WriteFixed are Read and Write with the registered
-	// buffer bufIndex, which must contain b (IORING_OP_READ/WRITE_FIXED).
-	ReadFixed(o Op, fd int, b []byte, off uint64, bufIndex uint16) error
-	WriteFixed(o Op, fd int, b []byte, off uint64, bufIndex uint16) error
-	// Splice queues splice(fdIn, offIn, fdOut, offOut, n, flags)
-	// (IORING_OP_SPLICE, 5.7); an offset of -1 means none (a pipe or
-	// socket).
-	Splice(o Op, fdIn int, offIn int64, fdOut int, offOut int64, n uint32, flags uint32) error
-	// LinkTimeout queues a timeout for the request queued just before it,
-	// which must carry SQEIOLink (IORING_OP_LINK_TIMEOUT, 5.5): if that
-	// request has not completed after d, it is cancelled (its res is
-	// -ECANCELED, the timeout's -ETIME); otherwise the timeout completes
-	// with -ECANCELED. The ring keeps the timespec until it completes.
-	LinkTimeout(o Op, d time.Duration) error
-	// Cancel queues IORING_OP_ASYNC_CANCEL (5.5) of the request whose user
-	// data is target; flags are CancelAll and friends. It completes with 0,
-	// -ENOENT (nothing found) or -EALREADY (already running).
-	Cancel(o Op, target uint64, flags uint32) error
 	// CancelFD queues IORING_OP_ASYNC_CANCEL of the requests on fd
 	// (IORING_ASYNC_CANCEL_FD, 5.19); with CancelAll, all of them, and
 	// the result is how many were cancelled.
@@ -90,26 +62,20 @@ type Ring interface {
 	// refuses a submission for a full CQ (EBUSY), the requests stay queued
 	// and the next Wait submits them again.
 	Wait(cqes []CQE, min int, timeout time.Duration) (int, error)
-	// SQSpace is how many entries can be prepared before ErrQueueFull; 0
-	// after Close.
-	SQSpace() int
 
-	// RegisterBuffers registers bufs as fixed buffers 0..len-1
-	// (IORING_REGISTER_BUFFERS): the kernel pins their pages. The memory
-	// must stay alive until UnregisterBuffers or Close.
-	RegisterBuffers(bufs [][]byte) error
-	UnregisterBuffers() error
 	// Probe reports which operations the kernel supports
 	// (IORING_REGISTER_PROBE, 5.6).
 	Probe() (*Probe, error)
 	// Features are the IORING_FEAT_* flags the kernel set at setup.
 	Features() uint32
-	// Fd is the ring's file descriptor; -1 after Close.
-	Fd() int
 	// Close unmaps the rings and closes the ring's file descriptor. It is
 	// idempotent.
 	Close() error
 }
+
+// Every system has a Native, a Ring (on other systems than Linux, one
+// that [New] never returns).
+var _ Ring = (*Native)(nil)
 
 // Op carries what every prepared request has besides its operation.
 type Op struct {
@@ -160,9 +126,6 @@ type Probe struct {
 
 // Supported reports whether the kernel supports op.
 func (p *Probe) Supported(op uint8) bool { return p != nil && p.ops[op] }
-
-// SetSupported marks op as supported: backends fill a Probe with it.
-func (p *Probe) SetSupported(op uint8) { p.ops[op] = true }
 
 var (
 	// ErrQueueFull is returned by a prepare method when the SQ has no

@@ -6,7 +6,7 @@
 // A backend's test calls Run with a constructor:
 //
 //	func TestNative(t *testing.T) {
-//		ringtest.Run(t, func(t *testing.T, o *ring.Options) ring.Ring {
+//		ringtest.Run(t, func(t *testing.T, o *ring.Options) *ring.Native {
 //			r, err := ring.New(o)
 //			if err != nil {
 //				t.Fatal(err)
@@ -18,5 +18,6 @@
 //
 // Nothing is mocked. Where the kernel lacks a feature a subtest needs, the
 // subtest calls privileged.Skip, which fails instead of skipping when
-// RR_REQUIRE_PRIVILEGED=1.
+// RR_REQUIRE_PRIVILEGED=1. The suite is Linux's: on other systems the
+// package is empty.
 package ringtest

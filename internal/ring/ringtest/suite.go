@@ -1,3 +1,5 @@
+//go:build linux
+
 package ringtest
 
 import (
@@ -19,12 +21,32 @@ import (
 	"github.com/roadrunner-wasm/roadrunner/internal/ring"
 )
 
+// Ring is what the suite drives: the transport's [ring.Ring] and the
+// rest of every backend's methods, which [ring.Native] documents.
+type Ring interface {
+	ring.Ring
+	Nop(o ring.Op) error
+	SendZCFixed(o ring.Op, fd int, b []byte, msgFlags int, zcFlags uint16, bufIndex uint16) error
+	Read(o ring.Op, fd int, b []byte, off uint64) error
+	Write(o ring.Op, fd int, b []byte, off uint64) error
+	ReadFixed(o ring.Op, fd int, b []byte, off uint64, bufIndex uint16) error
+	WriteFixed(o ring.Op, fd int, b []byte, off uint64, bufIndex uint16) error
+	Splice(o ring.Op, fdIn int, offIn int64, fdOut int, offOut int64, n uint32, flags uint32) error
+	LinkTimeout(o ring.Op, d time.Duration) error
+	Cancel(o ring.Op, target uint64, flags uint32) error
+	SQSpace() int
+	RegisterBuffers(bufs [][]byte) error
+	UnregisterBuffers() error
+	Fd() int
+}
+
 // Run runs the conformance suite on the backend newRing makes. newRing
 // makes a ring for t with options o (nil: the defaults), registers its
-// Close with t.Cleanup and fails t if it cannot. The suite takes about a
-// second, a few under -race.
-func Run(t *testing.T, newRing func(t *testing.T, o *ring.Options) ring.Ring) {
-	s := suite{newRing: newRing}
+// Close with t.Cleanup and fails t if it cannot; R is the backend's type
+// (*ring.Native, *ring.Giouring). The suite takes about a second, a few
+// under -race.
+func Run[R Ring](t *testing.T, newRing func(t *testing.T, o *ring.Options) R) {
+	s := suite{newRing: func(t *testing.T, o *ring.Options) Ring { return newRing(t, o) }}
 	t.Run("Nop", s.nop)
 	t.Run("SendRecv", s.sendRecv)
 	t.Run("SendMsg", s.sendMsg)
@@ -50,7 +72,7 @@ func Run(t *testing.T, newRing func(t *testing.T, o *ring.Options) ring.Ring) {
 }
 
 type suite struct {
-	newRing func(t *testing.T, o *ring.Options) ring.Ring
+	newRing func(t *testing.T, o *ring.Options) Ring
 }
 
 // patience bounds every wait of the suite: a broken backend fails a
@@ -66,7 +88,7 @@ func must(t testing.TB, what string, err error) {
 }
 
 // reap waits for exactly n completions and returns them.
-func reap(t testing.TB, r ring.Ring, n int) []ring.CQE {
+func reap(t testing.TB, r Ring, n int) []ring.CQE {
 	t.Helper()
 	cqes := make([]ring.CQE, n)
 	got := 0
@@ -95,7 +117,7 @@ func byUserData(t testing.TB, cqes []ring.CQE) map[uint64]ring.CQE {
 }
 
 // quiet checks that nothing more completes within d.
-func quiet(t testing.TB, r ring.Ring, d time.Duration) {
+func quiet(t testing.TB, r Ring, d time.Duration) {
 	t.Helper()
 	var cqes [4]ring.CQE
 	n, err := r.Wait(cqes[:], 1, d)
@@ -196,7 +218,7 @@ type receiver struct {
 	busy bool
 }
 
-func (rc *receiver) arm(t testing.TB, r ring.Ring) {
+func (rc *receiver) arm(t testing.TB, r Ring) {
 	t.Helper()
 	if rc.busy || rc.n == len(rc.buf) {
 		return
@@ -220,7 +242,7 @@ func (rc *receiver) complete(t testing.TB, c ring.CQE) {
 func (rc *receiver) done() bool { return rc.n == len(rc.buf) && !rc.busy }
 
 // drive reaps completions, passing each to handle, until done.
-func drive(t testing.TB, r ring.Ring, handle func(ring.CQE), done func() bool) {
+func drive(t testing.TB, r Ring, handle func(ring.CQE), done func() bool) {
 	t.Helper()
 	cqes := make([]ring.CQE, 16)
 	deadline := time.Now().Add(patience)
@@ -237,7 +259,7 @@ func drive(t testing.TB, r ring.Ring, handle func(ring.CQE), done func() bool) {
 
 // transfer sends data from sfd to rfd through r, Send and Recv both in
 // flight on the one ring, resubmitting short sends.
-func transfer(t testing.TB, r ring.Ring, sfd, rfd int, data []byte) {
+func transfer(t testing.TB, r Ring, sfd, rfd int, data []byte) {
 	t.Helper()
 	const udSend, udRecv = 1, 2
 	got := make([]byte, len(data))
@@ -369,7 +391,7 @@ func (s suite) sendMsg(t *testing.T) {
 }
 
 // requireOp skips t (privileged.Skip) unless the kernel supports op.
-func requireOp(t *testing.T, r ring.Ring, op uint8, name, version string) {
+func requireOp(t *testing.T, r Ring, op uint8, name, version string) {
 	t.Helper()
 	p, err := r.Probe()
 	must(t, "probe", err)
@@ -944,16 +966,16 @@ func (s suite) hammer(t *testing.T) {
 		rounds = 100
 	}
 	t.Run("RingPerGoroutine", func(t *testing.T) {
-		rings := make([]ring.Ring, workers)
+		rings := make([]Ring, workers)
 		for i := range rings {
 			rings[i] = s.newRing(t, &ring.Options{Entries: 8})
 		}
-		hammerRun(t, workers, rounds, func(w int, round func(ring.Ring)) { round(rings[w]) })
+		hammerRun(t, workers, rounds, func(w int, round func(Ring)) { round(rings[w]) })
 	})
 	t.Run("SharedRing", func(t *testing.T) {
 		r := s.newRing(t, nil)
 		var mu sync.Mutex
-		hammerRun(t, workers, rounds, func(_ int, round func(ring.Ring)) {
+		hammerRun(t, workers, rounds, func(_ int, round func(Ring)) {
 			mu.Lock()
 			defer mu.Unlock()
 			round(r)
@@ -963,7 +985,7 @@ func (s suite) hammer(t *testing.T) {
 
 // hammerRun runs rounds rounds in each of workers goroutines; with calls
 // a round with the ring the worker is to use.
-func hammerRun(t *testing.T, workers, rounds int, with func(w int, round func(ring.Ring))) {
+func hammerRun(t *testing.T, workers, rounds int, with func(w int, round func(Ring))) {
 	const msgSize = 64
 	seen := make([][]uint8, workers) // per worker, per user data: completions
 	errs := make(chan error, workers)
@@ -980,7 +1002,7 @@ func hammerRun(t *testing.T, workers, rounds int, with func(w int, round func(ri
 				binary.LittleEndian.PutUint64(msg, base)
 				rand.Read(msg[8:])
 				var err error
-				with(w, func(r ring.Ring) {
+				with(w, func(r Ring) {
 					err = hammerRound(r, base, a, b, msg, got, cqes, seen[w])
 				})
 				if err == nil && !bytes.Equal(got, msg) {
@@ -1012,7 +1034,7 @@ func hammerRun(t *testing.T, workers, rounds int, with func(w int, round func(ri
 
 // hammerRound queues a Nop, a Send of msg on a and a Recv into got on b,
 // and reaps their three completions, at most two per Wait.
-func hammerRound(r ring.Ring, base uint64, a, b int, msg, got []byte, cqes []ring.CQE, seen []uint8) error {
+func hammerRound(r Ring, base uint64, a, b int, msg, got []byte, cqes []ring.CQE, seen []uint8) error {
 	if err := r.Nop(ring.Op{UserData: base}); err != nil {
 		return err
 	}

@@ -1,3 +1,5 @@
+//go:build linux
+
 package ring
 
 import (
@@ -7,24 +9,15 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
-// Available sets up a two-entry ring, probes it and closes it: nil means
-// this process can use io_uring. Otherwise the error wraps the errno of
-// the step that failed, so errors.Is(err, unix.ENOSYS) (no io_uring in the
-// kernel) and errors.Is(err, unix.EPERM) (disabled, or refused by seccomp)
-// work.
-func Available() error {
-	r, err := New(&Options{Entries: 2})
-	if err != nil {
-		return err
-	}
-	_, err = r.Probe()
-	if cerr := r.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
+// Msghdr is the kernel's struct msghdr, as [Ring.SendMsg] hands it over.
+type Msghdr = unix.Msghdr
+
+// set marks op as supported: backends fill a Probe with it.
+func (p *Probe) set(op uint8) { p.ops[op] = true }
 
 // disabledPath is the sysctl kernel.io_uring_disabled (Linux 6.6).
 const disabledPath = "/proc/sys/kernel/io_uring_disabled"
