@@ -310,21 +310,21 @@ func TestMetrics(t *testing.T) {
 	n.invoke(t, "relay", []byte("send nosuch\n12"))
 	n.invoke(t, "nosuch", nil)
 	for series, want := range map[string]float64{
-		`rr_transfers_total{path="http",result="ok"}`:                      2,
-		`rr_transfers_total{path="http",result="unknown_function"}`:        1,
-		`rr_transfers_total{path="memory",result="ok"}`:                    1,
-		`rr_transfers_total{path="memory",result="unknown_function"}`:      1,
-		`rr_transfer_bytes_total{path="memory",result="ok"}`:               5,
-		`rr_transfer_bytes_total{path="memory",result="unknown_function"}`: 2,
-		`rr_transfer_duration_seconds_count{path="memory"}`:                1,
-		`rr_transfer_duration_seconds_count{path="http"}`:                  2,
-		`rr_invocations_total{function="relay",result="ok"}`:               2,
-		`rr_invocations_total{function="echo",result="ok"}`:                1,
-		`rr_invocation_duration_seconds_count{function="echo"}`:            1,
-		`rr_instances_replaced_total{function="echo"}`:                     0,
-		`rr_accel{accel="iouring"}`:                                        1,
-		`rr_accel{accel="sockmap"}`:                                        1,
-		`rr_sockmap_sockets`:                                               0,
+		`rr_transfers_total{mechanism="read",path="http",result="ok"}`:                      2,
+		`rr_transfers_total{mechanism="read",path="http",result="unknown_function"}`:        1,
+		`rr_transfers_total{mechanism="copy",path="memory",result="ok"}`:                    1,
+		`rr_transfers_total{mechanism="copy",path="memory",result="unknown_function"}`:      1,
+		`rr_transfer_bytes_total{mechanism="copy",path="memory",result="ok"}`:               5,
+		`rr_transfer_bytes_total{mechanism="copy",path="memory",result="unknown_function"}`: 2,
+		`rr_transfer_duration_seconds_count{path="memory"}`:                                 1,
+		`rr_transfer_duration_seconds_count{path="http"}`:                                   2,
+		`rr_invocations_total{function="relay",result="ok"}`:                                2,
+		`rr_invocations_total{function="echo",result="ok"}`:                                 1,
+		`rr_invocation_duration_seconds_count{function="echo"}`:                             1,
+		`rr_instances_replaced_total{function="echo"}`:                                      0,
+		`rr_accel{accel="iouring"}`:                                                         1,
+		`rr_accel{accel="sockmap"}`:                                                         1,
+		`rr_sockmap_sockets`:                                                                0,
 	} {
 		if got := n.metric(t, series); got != want {
 			t.Errorf("%s = %v, want %v", series, got, want)

@@ -12,9 +12,7 @@ import (
 	"time"
 
 	"github.com/roadrunner-wasm/roadrunner/node"
-	"github.com/roadrunner-wasm/roadrunner/runtime"
 	"github.com/roadrunner-wasm/roadrunner/transport"
-	"github.com/roadrunner-wasm/roadrunner/transport/wire"
 )
 
 // backConfig is the node that receives: it listens on {{listen}}.
@@ -115,10 +113,18 @@ func TestRemote(t *testing.T) {
 						}
 					}
 				}
-				series := fmt.Sprintf(`rr_transfers_total{path=%q,result="ok"}`, path)
+				// Counted by the mechanism that carried them: front's
+				// sends (writev on unix, write on tcp: auto on loopback),
+				// back's plain reads.
+				sent := transport.MechanismWritev
+				if path == transport.PathTCP {
+					sent = transport.MechanismWrite
+				}
+				series := fmt.Sprintf(`rr_transfers_total{mechanism=%q,path=%q,result="ok"}`, sent, path)
 				if got := front.metric(t, series); got != 4 {
 					t.Errorf("front %s = %v, want 4", series, got)
 				}
+				series = fmt.Sprintf(`rr_transfers_total{mechanism="read",path=%q,result="ok"}`, path)
 				if got := back.metric(t, series); got != 4 {
 					t.Errorf("back %s = %v, want 4 (the ingress hops from front)", series, got)
 				}
@@ -191,13 +197,5 @@ func TestRemote(t *testing.T) {
 				}
 			})
 		})
-	}
-}
-
-// TestStatusCodes: transport names the ABI code it acts on by value,
-// without importing runtime; it must match runtime's table.
-func TestStatusCodes(t *testing.T) {
-	if got, want := wire.StatusUnknownFunction, int32(runtime.CodeUnknownFunction); got != want {
-		t.Fatalf("wire.StatusUnknownFunction = %d, runtime.CodeUnknownFunction = %d", got, want)
 	}
 }

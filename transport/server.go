@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/roadrunner-wasm/roadrunner/abi"
+
 	"github.com/roadrunner-wasm/roadrunner/transport/wire"
 )
 
@@ -150,7 +152,7 @@ func NewServer(sink Sink, path Path, opts *ServerOptions) *Server {
 			if err == nil {
 				return 0
 			}
-			return wire.MinStatus
+			return int32(abi.Internal)
 		}
 	}
 	s.log = logger(o.Logger)

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/roadrunner-wasm/roadrunner/abi"
+
 	"github.com/roadrunner-wasm/roadrunner/transport/features"
 	"github.com/roadrunner-wasm/roadrunner/transport/wire"
 )
@@ -232,7 +234,7 @@ func (c *serverConn) serve() {
 		}
 		status := s.opts.Status(err)
 		if err != nil && status == 0 {
-			status = wire.MinStatus
+			status = int32(abi.Internal)
 		}
 		ack := wire.NewAck(h.ID, status)
 		if !c.read {
@@ -247,7 +249,7 @@ func (c *serverConn) serve() {
 			// The payload is still in the socket: the stream cannot go
 			// on. The ACK said why.
 			reason := RefusedUnread
-			if status == wire.StatusUnknownFunction {
+			if status == int32(abi.UnknownFunction) {
 				reason = RefusedUnknownFunction
 			}
 			if err == nil {

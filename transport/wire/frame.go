@@ -7,6 +7,8 @@ import (
 	"hash/crc32"
 	"io"
 	"slices"
+
+	"github.com/roadrunner-wasm/roadrunner/abi"
 )
 
 // HeaderSize is the size of a frame header in bytes. The layout, all fields
@@ -103,15 +105,15 @@ type Header struct {
 	PayloadLen uint64 // bytes of payload that follow the name
 	ID         uint64 // chosen by the sender of a DATA frame, echoed by its ACK
 	CRC        uint32 // CRC32C of the payload if Flags has FlagCRC, else 0
-	// Status is an ABI code (runtime.Code, docs/ABI.md): 0 or a code of the
+	// Status is an ABI code (abi.Code, docs/ABI.md): 0 or a code of the
 	// table, sent as a u32 in two's complement. Only ACK frames carry one;
-	// it is 0 in the others. transport does not import runtime: callers
-	// convert with int32(code) and runtime.Code(status).
+	// it is 0 in the others. Callers convert with int32(code) and
+	// abi.Code(status).
 	Status int32
 }
 
 // NewAck returns the ACK of the DATA frame numbered id, carrying status, an
-// ABI code: int32(runtime.CodeOf(err)).
+// ABI code: int32(abi.CodeOf(err)).
 func NewAck(id uint64, status int32) Header {
 	return Header{Kind: KindAck, ID: id, Status: status}
 }
@@ -224,18 +226,6 @@ var (
 	errPayloadCRC   = &FrameError{Field: "payload", Reason: "crc32c mismatch"}
 )
 
-// MinStatus is the most negative code of ABI version 1 (runtime.CodeInternal):
-// an ACK's status is 0 or a code from -1 down to it. The tests check it
-// against runtime.Codes: a code added there must be added here, or ACKs
-// carrying it are refused.
-const MinStatus = -12
-
-// StatusUnknownFunction is the ACK status of a frame whose target the
-// receiver does not host: runtime.CodeUnknownFunction, which node's tests
-// check it against. A Server counts such a refusal apart
-// (RefusedUnknownFunction).
-const StatusUnknownFunction int32 = -2
-
 // ParseHeader decodes and validates the frame header at the start of b. It
 // checks everything the header alone can tell, in this order, and reports
 // the first failure as a *FrameError:
@@ -319,7 +309,7 @@ func (h *Header) Validate(lim Limits) error {
 			return errPayloadAck
 		case h.CRC != 0:
 			return errCRCUnflagged
-		case h.Status > 0 || h.Status < MinStatus:
+		case !abi.Code(h.Status).Defined():
 			return errStatusAck
 		}
 	case KindHello:

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"testing/iotest"
 
-	"github.com/roadrunner-wasm/roadrunner/runtime"
+	"github.com/roadrunner-wasm/roadrunner/abi"
 	"github.com/roadrunner-wasm/roadrunner/transport/wire"
 )
 
@@ -24,9 +24,9 @@ import (
 
 var fuzzLimits = []wire.Limits{{}, {MaxPayload: 1000, MaxName: 8}}
 
-// abiCode reports whether s is a code of runtime's table.
+// abiCode reports whether s is a code of the ABI's table (package abi).
 func abiCode(s int32) bool {
-	for _, c := range runtime.Codes() {
+	for _, c := range abi.Codes() {
 		if int32(c) == s {
 			return true
 		}

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"testing/iotest"
 
-	"github.com/roadrunner-wasm/roadrunner/runtime"
+	"github.com/roadrunner-wasm/roadrunner/abi"
 	"github.com/roadrunner-wasm/roadrunner/transport/wire"
 )
 
@@ -97,20 +97,19 @@ func TestChecksumKnownValue(t *testing.T) {
 	}
 }
 
-// TestAckRuntimeCodes checks that every code of the ABI table travels in an
-// ACK and comes back as the same runtime.Code, and that the code past the
-// end of the table is refused: adding a code to runtime without adding it
-// to transport fails here.
-func TestAckRuntimeCodes(t *testing.T) {
-	codes := runtime.Codes()
-	lowest := runtime.CodeOK
+// TestAckCodes checks that every code of the ABI table travels in an ACK and
+// comes back as the same abi.Code, and that the code past the end of the
+// table is refused.
+func TestAckCodes(t *testing.T) {
+	codes := abi.Codes()
+	lowest := abi.OK
 	for _, c := range codes {
 		h := wire.NewAck(42, int32(c))
 		got, err := wire.ParseHeader(encode(h), wire.Limits{})
 		if err != nil {
 			t.Fatalf("ACK with %d (%v): %v", c, c, err)
 		}
-		if runtime.Code(got.Status) != c || got.ID != 42 || got.Kind != wire.KindAck {
+		if abi.Code(got.Status) != c || got.ID != 42 || got.Kind != wire.KindAck {
 			t.Fatalf("ACK with %d came back as %+v", c, got)
 		}
 		lowest = min(lowest, c)
