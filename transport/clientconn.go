@@ -91,7 +91,7 @@ var aLongTimeAgo = time.Unix(1, 0)
 func (c *clientConn) send(ctx context.Context, to string, payload []byte, reply io.Writer, start time.Time) (Sent, error) {
 	c.answered = false
 	if err := context.Cause(ctx); err != nil {
-		return Sent{}, err
+		return Sent{Mechanism: MechanismNone}, err
 	}
 	if ctx.Done() != nil {
 		// AfterFunc allocates its registration (2 allocations); the
@@ -117,7 +117,7 @@ func (c *clientConn) send(ctx context.Context, to string, payload []byte, reply 
 	h.Put(c.out[:])
 	n := copy(c.out[wire.HeaderSize:], to)
 	t := &c.t
-	*t = transfer{h: h, head: c.out[:wire.HeaderSize+n], payload: payload, reply: reply, start: start}
+	*t = transfer{h: h, head: c.out[:wire.HeaderSize+n], payload: payload, reply: reply, start: start, mech: MechanismNone}
 	err := c.snd.send(ctx, c, t)
 	sent := Sent{Landed: t.landed, Mechanism: t.mech}
 	if err != nil {

@@ -72,6 +72,9 @@ const (
 	MechanismRead
 	// MechanismCopy is the memory path's one copy.
 	MechanismCopy
+	// MechanismNone is what a transfer that failed before anything
+	// carried its payload reports: no connection, a context ended first.
+	MechanismNone
 )
 
 var mechanismNames = [...]string{
@@ -82,6 +85,7 @@ var mechanismNames = [...]string{
 	MechanismIOURing: "iouring",
 	MechanismRead:    "read",
 	MechanismCopy:    "copy",
+	MechanismNone:    "none",
 }
 
 // Mechanisms lists every mechanism, in the order of their values.

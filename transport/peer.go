@@ -140,7 +140,8 @@ type Sent struct {
 	Landed time.Duration
 	// Mechanism is what carried the payload (or tried to): MechanismWritev
 	// on the unix path; MechanismWrite or MechanismSplice on the tcp path;
-	// MechanismIOURing for a payload sent through the connection's ring.
+	// MechanismIOURing for a payload sent through the connection's ring;
+	// MechanismNone if the transfer failed before any of them took it.
 	Mechanism Mechanism
 }
 
@@ -253,15 +254,15 @@ func (p *Peer) Conns() (open, idle int) {
 // function). Steady-state sends do not allocate.
 func (p *Peer) Send(ctx context.Context, to string, payload []byte, reply io.Writer) (Sent, error) {
 	if len(to) == 0 || len(to) > wire.MaxNameLen || !wire.ValidName([]byte(to)) {
-		return Sent{}, fmt.Errorf("send to %q: not a function name", to)
+		return Sent{Mechanism: MechanismNone}, fmt.Errorf("send to %q: not a function name", to)
 	}
 	if uint64(len(payload)) >= wire.MaxPayloadLimit {
-		return Sent{}, fmt.Errorf("send: payload of %d bytes is not under 4 GiB", len(payload))
+		return Sent{Mechanism: MechanismNone}, fmt.Errorf("send: payload of %d bytes is not under 4 GiB", len(payload))
 	}
 	start := time.Now()
 	c, err := p.get(ctx)
 	if err != nil {
-		return Sent{}, err
+		return Sent{Mechanism: MechanismNone}, err
 	}
 	sent, err := c.send(ctx, to, payload, reply, start)
 	if c.broken {
