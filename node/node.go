@@ -162,11 +162,11 @@ func New(ctx context.Context, cfg *Config, opts *Options) (*Node, error) {
 		n.eng, n.ownsEngine = eng, true
 	}
 	for _, fc := range c.Functions {
-		if ctx.Err() != nil {
-			return fail(fmt.Errorf("load functions: %w", context.Cause(ctx)))
-		}
 		if err := n.load(ctx, fc); err != nil {
 			return fail(err)
+		}
+		if ctx.Err() != nil {
+			return fail(fmt.Errorf("load functions: %w", context.Cause(ctx)))
 		}
 	}
 	return n, nil
