@@ -39,7 +39,11 @@ func newStartCmd(std stdio) *cobra.Command {
 		Long: `Run a node: load the functions of the config file, serve the HTTP ingress
 (POST /v1/functions/{name}), /healthz and /metrics, until SIGINT or SIGTERM.
 Then drain: stop accepting, let the invocations in flight finish (up to
-node.drain_timeout), close the functions and exit 0.
+node.drain_timeout), close the functions and exit 0. A second signal ends
+the process at once. SIGINT or SIGTERM before the node has started (during
+module compilation, say) stops the start where it is, undoes what it did
+(listeners and the unix socket, sockmap pins, functions, engine), logs
+"stopped while starting" with the stage and exits 0.
 
 Accelerators: --accel iouring submits the unix and tcp paths' sends and
 receives through io_uring (zero-copy sends for large tcp payloads, turned off
