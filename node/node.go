@@ -22,8 +22,13 @@ import (
 type Options struct {
 	// Engine runs the functions. Nil means a wazero engine with the
 	// configuration's compilation cache, which the node closes on Shutdown;
-	// an engine given here is the caller's to close, after Shutdown.
+	// an engine given here is the caller's to close, after Shutdown, unless
+	// CloseEngine is set.
 	Engine runtime.Engine
+	// CloseEngine hands Engine to the node: it closes it as one it made,
+	// on Shutdown or when New fails. It also lets New return at once when
+	// ctx ends in the middle of a compilation (see New).
+	CloseEngine bool
 	// Logger receives the node's logs and its guests' output. Nil means
 	// none.
 	Logger *slog.Logger
@@ -59,6 +64,10 @@ type Node struct {
 	kill       context.Context // canceled when a drain runs out of time
 	killCancel context.CancelFunc
 
+	// abandoned is the load New left behind when its ctx ended; close
+	// waits for it, in the background, before it closes the engine.
+	abandoned <-chan loadResult
+
 	mu       sync.Mutex
 	draining bool
 	inflight int
@@ -88,15 +97,26 @@ var (
 
 // New loads every function of cfg and returns a node ready to serve. It
 // fills in cfg's defaults on a copy; cfg itself is not modified.
+//
+// When ctx ends, New stops and returns an error that wraps context.Cause(ctx),
+// having undone what it did (accelerators, sockmap pins, functions loaded).
+// No engine stops a compilation midway, so if the node owns its engine (the
+// default one, or Options.CloseEngine), New returns at once and abandons the
+// load under way: the function it makes is closed when it is done, then the
+// engine. With an engine the caller keeps, New waits for that load, since
+// the caller may close the engine as soon as New returns.
 func New(ctx context.Context, cfg *Config, opts *Options) (*Node, error) {
-	c := *cfg
-	c.Functions = slices.Clone(cfg.Functions)
-	if err := c.check(); err != nil {
-		return nil, err
-	}
 	var o Options
 	if opts != nil {
 		o = *opts
+	}
+	c := *cfg
+	c.Functions = slices.Clone(cfg.Functions)
+	if err := c.check(); err != nil {
+		if o.CloseEngine && o.Engine != nil {
+			err = errors.Join(err, o.Engine.Close(context.WithoutCancel(ctx)))
+		}
+		return nil, err
 	}
 	log := o.Logger
 	if log == nil {
@@ -105,6 +125,8 @@ func New(ctx context.Context, cfg *Config, opts *Options) (*Node, error) {
 	n := &Node{
 		cfg:        c,
 		log:        log,
+		eng:        o.Engine,
+		ownsEngine: o.Engine != nil && o.CloseEngine,
 		fns:        make(map[string]*function, len(c.Functions)),
 		metrics:    newMetrics(),
 		errTooDeep: fmt.Errorf("send chain longer than max_depth %d: %w", c.Node.MaxDepth, runtime.CodeBusy),
@@ -112,33 +134,39 @@ func New(ctx context.Context, cfg *Config, opts *Options) (*Node, error) {
 	}
 	n.invs.New = func() any { return newInvocation(n, c.Node.MaxDepth) }
 	n.kill, n.killCancel = context.WithCancel(context.Background())
-	if err := n.accel(o.Accel, o.StrictAccel); err != nil {
-		n.closeAccels()
+	// fail undoes what New did: close releases the accelerators, the peers,
+	// the functions loaded so far and an engine the node owns.
+	fail := func(err error) (*Node, error) {
+		n.close(context.WithoutCancel(ctx))
 		return nil, err
+	}
+	if ctx.Err() != nil {
+		return fail(context.Cause(ctx))
+	}
+	if err := n.accel(o.Accel, o.StrictAccel); err != nil {
+		return fail(err)
 	}
 	if err := n.setupRemote(); err != nil {
-		n.closeAccels()
-		return nil, err
+		return fail(err)
 	}
 
-	n.eng = o.Engine
 	if n.eng == nil {
 		dir, err := CacheDir(c.Node.CacheDir, rrwazero.DefaultCacheDir)
 		if err != nil {
-			n.closeAccels()
-			return nil, err
+			return fail(err)
 		}
 		eng, err := rrwazero.New(ctx, &rrwazero.Options{CacheDir: dir})
 		if err != nil {
-			n.closeAccels()
-			return nil, fmt.Errorf("start engine: %w", err)
+			return fail(fmt.Errorf("start engine: %w", err))
 		}
 		n.eng, n.ownsEngine = eng, true
 	}
 	for _, fc := range c.Functions {
 		if err := n.load(ctx, fc); err != nil {
-			n.close(context.WithoutCancel(ctx))
-			return nil, err
+			return fail(err)
+		}
+		if ctx.Err() != nil {
+			return fail(fmt.Errorf("load functions: %w", context.Cause(ctx)))
 		}
 	}
 	return n, nil
@@ -173,7 +201,7 @@ func (n *Node) load(ctx context.Context, fc FunctionConfig) error {
 		stdout:     newGuestLog(n.log, fc.Name, "stdout", slog.LevelInfo),
 		stderr:     newGuestLog(n.log, fc.Name, "stderr", slog.LevelWarn),
 	}
-	f.fn, err = n.eng.Load(ctx, runtime.FunctionSpec{
+	spec := runtime.FunctionSpec{
 		Name:     fc.Name,
 		Module:   module,
 		PoolSize: fc.Pool,
@@ -181,15 +209,40 @@ func (n *Node) load(ctx context.Context, fc FunctionConfig) error {
 		Stderr:   f.stderr,
 		// false unless the config says interruptible: false.
 		Uninterruptible: fc.Uninterruptible,
-	}, n)
-	if err != nil {
-		return fmt.Errorf("function %s: load %s: %w", fc.Name, fc.Module, err)
 	}
+	// The engine loads on a goroutine of its own, so that New can leave a
+	// compilation behind when ctx ends (see New).
+	done := make(chan loadResult, 1)
+	go func() {
+		fn, err := n.eng.Load(ctx, spec, n)
+		done <- loadResult{fn, err}
+	}()
+	var r loadResult
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		if !n.ownsEngine {
+			r = <-done
+			break
+		}
+		n.abandoned = done
+		return fmt.Errorf("function %s: load %s: %w", fc.Name, fc.Module, context.Cause(ctx))
+	}
+	if r.err != nil {
+		return fmt.Errorf("function %s: load %s: %w", fc.Name, fc.Module, r.err)
+	}
+	f.fn = r.fn
 	f.metrics = n.metrics.forFunction(fc.Name, f.fn)
 	n.fns[fc.Name] = f
 	n.order = append(n.order, f)
 	n.log.Debug("function loaded", "function", fc.Name, "module", fc.Module, "pool", fc.Pool, "max_payload", fc.MaxPayload, "engine", n.eng.Name())
 	return nil
+}
+
+// loadResult is what an engine's Load returned.
+type loadResult struct {
+	fn  runtime.Function
+	err error
 }
 
 // Name is the node's name (node.name, default the hostname).
@@ -486,7 +539,17 @@ func (n *Node) close(ctx context.Context) error {
 		f.stdout.flush()
 		f.stderr.flush()
 	}
-	if n.ownsEngine {
+	switch {
+	case n.ownsEngine && n.abandoned != nil:
+		// An engine must not be closed under a load: the abandoned one
+		// closes what it made, then the engine, when it returns.
+		go func(ctx context.Context, done <-chan loadResult, eng runtime.Engine) {
+			if r := <-done; r.fn != nil {
+				r.fn.Close(ctx)
+			}
+			eng.Close(ctx)
+		}(context.WithoutCancel(ctx), n.abandoned, n.eng)
+	case n.ownsEngine && n.eng != nil:
 		if err := n.eng.Close(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("close engine: %w", err))
 		}

@@ -13,19 +13,21 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/roadrunner-wasm/roadrunner/node"
+	"github.com/roadrunner-wasm/roadrunner/runtime"
 	"github.com/roadrunner-wasm/roadrunner/transport"
 )
 
 type startFlags struct {
 	config      string
 	http        string
-	accel       string
+	accel       transport.Accels
 	strictAccel bool
 	logFormat   string
 	logLevel    string
 	engine      string
 	verify      bool
-	tcpSend     string
+	tcpSend     transport.Mechanism
+	tcpSendSet  bool // --tcp-send was given: it overrides node.tcp_send
 	listenUnix  string
 	listenTCP   string
 }
@@ -38,7 +40,11 @@ func newStartCmd(std stdio) *cobra.Command {
 		Long: `Run a node: load the functions of the config file, serve the HTTP ingress
 (POST /v1/functions/{name}), /healthz and /metrics, until SIGINT or SIGTERM.
 Then drain: stop accepting, let the invocations in flight finish (up to
-node.drain_timeout), close the functions and exit 0.
+node.drain_timeout), close the functions and exit 0. A second signal ends
+the process at once. SIGINT or SIGTERM before the node has started (during
+module compilation, say) stops the start where it is, undoes what it did
+(listeners and the unix socket, sockmap pins, functions, engine), logs
+"stopped while starting" with the stage and exits 0.
 
 Accelerators: --accel iouring submits the unix and tcp paths' sends and
 receives through io_uring (zero-copy sends for large tcp payloads, turned off
@@ -67,17 +73,19 @@ compiled in). wazero, the default, is pure Go; wasmtime needs a binary built
 with make build WASMTIME=1 (go build -tags wasmtime).`,
 		Args: exactArgs(0),
 		RunE: func(c *cobra.Command, _ []string) error {
+			f.tcpSendSet = c.Flags().Changed("tcp-send")
 			return runStart(c.Context(), f, std.err)
 		},
 	}
 	fl := c.Flags()
 	fl.StringVar(&f.config, "config", "", "the node's YAML config `file` (required)")
 	fl.StringVar(&f.http, "http", "", "ingress `address` host:port, overriding node.http (port 0 picks a free one)")
-	fl.StringVar(&f.accel, "accel", transport.AccelAuto.String(), "accelerators: auto|none|iouring|sockmap|iouring,sockmap")
+	f.accel = transport.AccelAuto
+	fl.Var(&f.accel, "accel", "accelerators: auto|none|iouring|sockmap|iouring,sockmap")
 	fl.BoolVar(&f.strictAccel, "strict-accel", false, "fail instead of falling back when an accelerator named in --accel is unavailable")
 	fl.StringVar(&f.engine, "engine", defaultEngine, "WebAssembly `engine`: wazero|wasmtime (wasmtime needs a build with -tags wasmtime)")
 	fl.BoolVar(&f.verify, "verify", false, "put a CRC32C in every frame this node sends to a peer (node.verify)")
-	fl.StringVar(&f.tcpSend, "tcp-send", "", "tcp path send mechanism: auto|write|splice, overriding node.tcp_send")
+	fl.Var(&f.tcpSend, "tcp-send", "tcp path send mechanism: auto|write|splice, overriding node.tcp_send")
 	fl.StringVar(&f.listenUnix, "listen-unix", "", "unix path socket `path`, overriding node.listen.unix")
 	fl.StringVar(&f.listenTCP, "listen-tcp", "", "tcp path `address` host:port, overriding node.listen.tcp")
 	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text|json")
@@ -100,35 +108,103 @@ func newLogger(format, level string, w io.Writer) (*slog.Logger, error) {
 	return nil, usageError{fmt.Errorf("--log-format %q: want text or json", format)}
 }
 
+// runStart runs a node until ctx ends or SIGINT/SIGTERM comes, then
+// drains it. The signal handler is its first step: a signal during start-up
+// stops the start at the step it reached, undoes what was done and exits 0
+// (see startup.abort).
 func runStart(ctx context.Context, f startFlags, stderr io.Writer) error {
-	if f.config == "" {
-		return usageError{errors.New("start: --config is required (see rrnode start --help)")}
-	}
-	accel, err := transport.ParseAccels(f.accel)
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	eng, log, err := parseStartFlags(f, stderr)
 	if err != nil {
-		return usageError{fmt.Errorf("--accel: %w", err)}
+		return err
+	}
+	s := &startup{ctx: ctx, log: log}
+	if err := s.loadConfig(f); err != nil {
+		return s.abort(err)
+	}
+	if err := s.openEngine(eng); err != nil {
+		return s.abort(err)
+	}
+	if err := s.newNode(f); err != nil {
+		return s.abort(err)
+	}
+	if err := s.listen(); err != nil {
+		return s.abort(err)
+	}
+	served, err := s.serve()
+	if err != nil {
+		return s.abort(err)
+	}
+	log.Info("node started", "node", s.n.Name(), "engine", eng.name+" "+eng.version(), "http", s.http.Addr().String(), "functions", len(s.cfg.Functions), "peers", len(s.cfg.Peers), "config", f.config)
+	return s.waitAndDrain(stop, served)
+}
+
+// parseStartFlags checks the flags that need no config file and returns
+// the engine and logger they name.
+func parseStartFlags(f startFlags, stderr io.Writer) (engine, *slog.Logger, error) {
+	if f.config == "" {
+		return engine{}, nil, usageError{errors.New("start: --config is required (see rrnode start --help)")}
 	}
 	eng, err := lookupEngine(f.engine)
 	if err != nil {
-		return err
+		return engine{}, nil, err
 	}
 	log, err := newLogger(f.logFormat, f.logLevel, stderr)
 	if err != nil {
+		return engine{}, nil, err
+	}
+	if err := checkHostPort("--http", f.http); err != nil {
+		return engine{}, nil, err
+	}
+	if err := checkHostPort("--listen-tcp", f.listenTCP); err != nil {
+		return engine{}, nil, err
+	}
+	return eng, log, nil
+}
+
+// checkHostPort checks an address flag: host:port, or "" for the config's.
+func checkHostPort(flag, addr string) error {
+	if addr == "" {
+		return nil
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return usageError{fmt.Errorf("%s %q: want host:port: %w", flag, addr, err)}
+	}
+	return nil
+}
+
+// startup is rrnode start's state between its steps. Each step first
+// enters its stage: it stops there if the start was stopped (ctx ended),
+// and records the stage for the log line that says so. What the steps made
+// is undone, in reverse, by abort.
+type startup struct {
+	ctx   context.Context // ends on SIGINT, SIGTERM or the caller's cancel
+	log   *slog.Logger
+	stage string
+
+	cfg     *node.Config
+	rt      runtime.Engine // until newNode hands it to the node; nil: the node makes wazero
+	n       *node.Node
+	peerLns map[transport.Path]net.Listener
+	http    net.Listener
+}
+
+// enter begins the step stage: it returns ctx's cause if the start was
+// stopped. RR_TEST_START_PAUSE can hold the start here (see pause).
+func (s *startup) enter(stage string) error {
+	s.stage = stage
+	s.pause(stage)
+	if s.ctx.Err() != nil {
+		return context.Cause(s.ctx)
+	}
+	return nil
+}
+
+// loadConfig reads the config file and applies the flags that override it.
+func (s *startup) loadConfig(f startFlags) error {
+	if err := s.enter("config"); err != nil {
 		return err
-	}
-	if f.http != "" {
-		if _, _, err := net.SplitHostPort(f.http); err != nil {
-			return usageError{fmt.Errorf("--http %q: want host:port: %w", f.http, err)}
-		}
-	}
-	tcpSend, err := transport.ParseMechanism(f.tcpSend)
-	if err != nil {
-		return usageError{fmt.Errorf("--tcp-send: %w", err)}
-	}
-	if f.listenTCP != "" {
-		if _, _, err := net.SplitHostPort(f.listenTCP); err != nil {
-			return usageError{fmt.Errorf("--listen-tcp %q: want host:port: %w", f.listenTCP, err)}
-		}
 	}
 	cfg, err := node.LoadConfig(f.config)
 	if err != nil {
@@ -140,8 +216,8 @@ func runStart(ctx context.Context, f startFlags, stderr io.Writer) error {
 	if f.verify {
 		cfg.Node.Verify = true
 	}
-	if f.tcpSend != "" {
-		cfg.Node.TCPSend = tcpSend
+	if f.tcpSendSet {
+		cfg.Node.TCPSend = f.tcpSend
 	}
 	if f.listenUnix != "" {
 		cfg.Node.Listen.Unix = f.listenUnix
@@ -149,57 +225,126 @@ func runStart(ctx context.Context, f startFlags, stderr io.Writer) error {
 	if f.listenTCP != "" {
 		cfg.Node.Listen.TCP = f.listenTCP
 	}
-	rt, err := openEngine(ctx, eng, cfg.Node.CacheDir)
+	s.cfg = cfg
+	return nil
+}
+
+// openEngine makes the engine the functions run on, or leaves it to the
+// node (wazero, the default).
+func (s *startup) openEngine(e engine) error {
+	if err := s.enter("engine"); err != nil {
+		return err
+	}
+	rt, err := openEngine(s.ctx, e, s.cfg.Node.CacheDir)
 	if err != nil {
 		return err
 	}
-	// The node closes an engine it made; one made here is closed after
-	// the node's Shutdown (its functions first, then their engine).
-	closeEngine := func() error { return nil }
-	if rt != nil {
-		closeEngine = func() error { return rt.Close(context.WithoutCancel(ctx)) }
-	}
-	n, err := node.New(ctx, cfg, &node.Options{Engine: rt, Logger: log, Accel: accel, StrictAccel: f.strictAccel})
-	if err != nil {
-		return errors.Join(err, closeEngine())
-	}
-	cfg2 := n.Config()
-	peerLns, err := n.Listen(ctx)
-	if err != nil {
-		return errors.Join(err, n.Shutdown(context.Background()), closeEngine())
-	}
-	ln, err := net.Listen("tcp", cfg2.Node.HTTP)
-	if err != nil {
-		for _, l := range peerLns {
-			l.Close()
-		}
-		return errors.Join(fmt.Errorf("listen: %w", err), n.Shutdown(context.Background()), closeEngine())
-	}
-	served := make(chan error, 1+len(peerLns))
-	go func() { served <- n.Serve(ln) }()
-	for path, l := range peerLns {
-		log.Info("listening", "path", path.String(), "addr", l.Addr().String())
-		go func() { served <- n.ServeTransport(path, l) }()
-	}
-	log.Info("node started", "node", n.Name(), "engine", eng.name+" "+eng.version(), "http", ln.Addr().String(), "functions", len(cfg2.Functions), "peers", len(cfg2.Peers), "config", f.config)
+	s.rt = rt
+	return nil
+}
 
-	sig, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
+// newNode makes the node: its accelerators (the sockmap's pins), its peers
+// and its functions, compiled. The node owns the engine from here on: it
+// closes it on Shutdown, or when New fails, and New returns at once when
+// the start is stopped in the middle of a compilation.
+func (s *startup) newNode(f startFlags) error {
+	if err := s.enter("load"); err != nil {
+		return err
+	}
+	rt := s.pauseInLoad(s.rt)
+	s.rt = nil
+	n, err := node.New(s.ctx, s.cfg, &node.Options{Engine: rt, CloseEngine: rt != nil, Logger: s.log, Accel: f.accel, StrictAccel: f.strictAccel})
+	if err != nil {
+		return err
+	}
+	s.n = n
+	c := n.Config()
+	s.cfg = &c
+	return nil
+}
+
+// listen opens the node's peer listeners (node.listen: the unix socket and
+// its lock, tcp) and the HTTP ingress's.
+func (s *startup) listen() error {
+	if err := s.enter("listen"); err != nil {
+		return err
+	}
+	lns, err := s.n.Listen(s.ctx)
+	if err != nil {
+		return err
+	}
+	s.peerLns = lns
+	ln, err := net.Listen("tcp", s.cfg.Node.HTTP)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	s.http = ln
+	return nil
+}
+
+// serve serves the HTTP ingress and the peer paths on their listeners,
+// which are the node's from then on. Each server's end is sent on the
+// returned channel.
+func (s *startup) serve() (chan error, error) {
+	if err := s.enter("serve"); err != nil {
+		return nil, err
+	}
+	served := make(chan error, 1+len(s.peerLns))
+	go func() { served <- s.n.Serve(s.http) }()
+	for path, l := range s.peerLns {
+		s.log.Info("listening", "path", path.String(), "addr", l.Addr().String())
+		go func() { served <- s.n.ServeTransport(path, l) }()
+	}
+	return served, nil
+}
+
+// abort ends a start that failed or was stopped in s.stage: it closes the
+// listeners (removing the unix socket, releasing its lock), then shuts the
+// node down (functions, engine, sockmap pins), or closes the engine if no
+// node was made. A start stopped by a signal (or the caller) is a clean
+// stop: one log line says so and rrnode exits 0 unless undoing failed.
+func (s *startup) abort(err error) error {
+	var errs []error
+	for _, l := range s.peerLns {
+		l.Close()
+	}
+	if s.http != nil {
+		s.http.Close()
+	}
+	bg := context.WithoutCancel(s.ctx)
+	if s.n != nil {
+		errs = append(errs, s.n.Shutdown(bg))
+	}
+	if s.rt != nil {
+		errs = append(errs, s.rt.Close(bg))
+	}
+	if s.ctx.Err() != nil {
+		s.log.Info("stopped while starting", "stage", s.stage, "cause", context.Cause(s.ctx))
+		return errors.Join(errs...)
+	}
+	return errors.Join(append([]error{err}, errs...)...)
+}
+
+// waitAndDrain serves until a signal (or the end of ctx) or until a server
+// fails, then drains the node: it stops taking invocations and waits up to
+// node.drain_timeout for those in flight. stop ends the signal handling
+// first, so that a second signal ends the process at once.
+func (s *startup) waitAndDrain(stop context.CancelFunc, served chan error) error {
 	var serveErr error
 	select {
-	case <-sig.Done():
+	case <-s.ctx.Done():
 	case serveErr = <-served:
 		served <- nil
 	}
-	stop() // a second signal ends the process at once
-	log.Info("shutting down", "drain_timeout", cfg2.Node.DrainTimeout)
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg2.Node.DrainTimeout)
+	stop()
+	s.log.Info("shutting down", "drain_timeout", s.cfg.Node.DrainTimeout)
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), s.cfg.Node.DrainTimeout)
 	defer cancel()
-	err = n.Shutdown(dctx)
-	for range 1 + len(peerLns) {
+	err := s.n.Shutdown(dctx)
+	for range 1 + len(s.peerLns) {
 		if e := <-served; e != nil && serveErr == nil {
 			serveErr = e
 		}
 	}
-	return errors.Join(serveErr, err, closeEngine())
+	return errors.Join(serveErr, err)
 }

@@ -13,6 +13,10 @@
 // SIGKILL if it does not within the stop timeout, and returns the exit
 // status: a clean shutdown is status 0 and a nil error.
 //
+// rrnode handles SIGTERM from its first instruction, so Stop is a clean
+// stop (status 0) at any moment, even one before the node is healthy; a
+// node that Start returned has started and Stop drains it.
+//
 // [Node.Kill] sends SIGKILL instead, for tests of a node that dies.
 //
 // With [Options.NetNS] the node runs inside a network namespace (see

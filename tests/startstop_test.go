@@ -1,0 +1,171 @@
+package tests
+
+// SIGTERM at each moment of rrnode start: the node stops, undoes what its
+// start-up did (listeners, the unix socket, the sockmap's pins, the
+// functions, the engine) and exits 0. The moments are made deterministic
+// by rrnode's test-only RR_TEST_START_PAUSE hook (cmd/rrnode/startpause.go):
+// the node logs that it paused at a stage and waits there for the signal.
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestSignalWhileStarting(t *testing.T) {
+	requireSockmap(t)
+	tr := build(t)
+	for _, c := range []struct {
+		stage string // "" = after "node started"
+		// made: what exists at the pause, and must be gone after the stop.
+		pins, socket bool
+	}{
+		{stage: "config"},                          // nothing loaded
+		{stage: "engine"},                          // config read, no engine yet
+		{stage: "load", pins: true},                // inside the first module's compilation
+		{stage: "listen", pins: true},              // every module compiled, no listener
+		{stage: "serve", pins: true, socket: true}, // listeners open, not serving
+		{stage: "", pins: true, socket: true},      // started: a normal drain
+	} {
+		name := c.stage
+		if name == "" {
+			name = "started"
+		}
+		t.Run(name, func(t *testing.T) {
+			dir := shortDir(t)
+			pinDir := sockmapPinDir(t) // its cleanup fails the test if the pins stay
+			sock := filepath.Join(dir, "n.sock")
+			config := nodeConfig{
+				name:          "n",
+				listenUnix:    sock,
+				listenTCP:     "127.0.0.1:0",
+				sockmapPinDir: pinDir,
+				functions:     []fn{producerFn, transformFn, consumerFn},
+			}.write(t, tr, dir)
+
+			log := &logBuf{}
+			cmd := exec.Command(tr.rrnode, "start", "--config", config, "--http", "127.0.0.1:0", "--accel", "sockmap", "--strict-accel")
+			cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+filepath.Join(tr.dir, "cache"), "RR_TEST_START_PAUSE="+c.stage)
+			cmd.Stdout, cmd.Stderr = log, log
+			cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan struct{})
+			var waitErr error
+			go func() { waitErr = cmd.Wait(); close(exited) }()
+			t.Cleanup(func() {
+				select {
+				case <-exited:
+				default:
+					cmd.Process.Kill()
+					<-exited
+				}
+				if t.Failed() {
+					t.Logf("rrnode output:\n%s", log.tail(16<<10))
+				}
+			})
+
+			if c.stage == "" {
+				waitLineOrExit(t, log, exited, "node started")
+			} else {
+				waitLineOrExit(t, log, exited, `msg="start-up paused"`, "stage="+c.stage)
+			}
+			// What the stop must undo is there.
+			if _, err := os.Stat(pinDir); (err == nil) != c.pins {
+				t.Fatalf("pin directory %s at the pause: %v, want it there: %v", pinDir, err, c.pins)
+			}
+			if _, err := os.Lstat(sock); (err == nil) != c.socket {
+				t.Fatalf("socket %s at the pause: %v, want it there: %v", sock, err, c.socket)
+			}
+
+			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-exited:
+				if waitErr != nil {
+					t.Fatalf("rrnode after SIGTERM: %v, want exit status 0", waitErr)
+				}
+			case <-time.After(time.Minute):
+				t.Fatal("rrnode still running a minute after SIGTERM")
+			}
+
+			out := log.since(0)
+			stopped := `msg="stopped while starting" stage=` + c.stage + " "
+			if c.stage == "" {
+				if strings.Contains(out, "stopped while starting") || !strings.Contains(out, `msg="node stopped"`) {
+					t.Errorf("a started node stopped by SIGTERM: want a drain, no \"stopped while starting\"")
+				}
+			} else if n := strings.Count(out, stopped); n != 1 {
+				t.Errorf("%d lines with %q, want 1", n, stopped)
+			} else {
+				t.Log(log.waitLine(t, 0, 0, stopped))
+			}
+			if strings.Contains(out, "node started") != (c.stage == "") {
+				t.Errorf("\"node started\" logged: %v, want %v", !(c.stage == ""), c.stage == "")
+			}
+			// Nothing left behind. The lock file sock.lock stays by design
+			// (docs/RATIONALE.md): its flock went with the process.
+			if _, err := os.Lstat(sock); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("socket %s after the stop: %v, want it removed", sock, err)
+			}
+			if _, err := os.Stat(pinDir); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("pin directory %s after the stop: %v, want it removed", pinDir, err)
+			}
+			if pids := processesOf(t, tr.rrnode); len(pids) > 0 {
+				t.Errorf("processes still running %s: %v", tr.rrnode, pids)
+			}
+		})
+	}
+}
+
+// waitLineOrExit waits until log has a line with every one of words, and
+// fails if the process exits first.
+func waitLineOrExit(t *testing.T, log *logBuf, exited <-chan struct{}, words ...string) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		for _, line := range strings.Split(log.since(0), "\n") {
+			if containsAll(line, words) {
+				return
+			}
+		}
+		select {
+		case <-exited:
+			t.Fatalf("rrnode exited before logging %q", words)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line with %q within 2m", words)
+		}
+	}
+}
+
+// processesOf lists the processes running the executable bin.
+func processesOf(t *testing.T, bin string) []int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); err == nil && exe == bin {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
