@@ -42,7 +42,7 @@ func (n *Node) setupRemote() error {
 			Sockmap:     n.accels.sockmap,
 			OnMechanism: func(mechanism transport.Mechanism, why string) {
 				n.metrics.setMechanism(pc.Name, mechanism)
-				log.Info("send mechanism", "mechanism", mechanism.String(), "why", why)
+				log.Info("send mechanism chosen", "mechanism", mechanism.String(), "why", why)
 			},
 			OnZeroCopyCopied: n.zeroCopyCopied,
 		})
