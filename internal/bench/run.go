@@ -212,14 +212,13 @@ func groups(paths []string, size, budget int64) [][]string {
 
 // pathState accumulates one path's measurements at one size.
 type pathState struct {
-	run                pathRun
-	seq                []uint64 // per pair
-	lat, conc          []time.Duration
-	sendCPU, recvCPU   time.Duration
-	transfers          int
-	failed             bool
-	overhead           []time.Duration // CPU of an empty batch, per process
-	senderRSS, recvRSS int64
+	run              pathRun
+	seq              []uint64 // per pair
+	lat, conc        []time.Duration
+	sendCPU, recvCPU time.Duration
+	transfers        int
+	failed           bool
+	overhead         []time.Duration // CPU of an empty batch, per process
 }
 
 // group is one group of paths at one size while it runs: the processes of
