@@ -34,23 +34,19 @@ func TestGracefulShutdown(t *testing.T) {
 	if _, err := conn.Write(payload[:half]); err != nil {
 		t.Fatal(err)
 	}
-	for n.InFlight() == 0 { // the node is reading the body into echo's memory
-		time.Sleep(time.Millisecond)
-	}
+	waitUntil(t, "the node reading the body into echo's memory", func() bool { return n.InFlight() > 0 })
 
 	done := make(chan error, 1)
 	go func() { done <- n.Shutdown(context.Background()) }()
-	// Draining: new invocations are refused with CodeCanceled.
-	for {
+	// Draining: new invocations are refused with CodeCanceled; until
+	// Shutdown has begun, they succeed.
+	waitUntil(t, "a new invocation refused as canceled", func() bool {
 		_, err := n.Invoke(context.Background(), "echo", 1, func(dst []byte) error { dst[0] = 1; return nil }, io.Discard)
-		if errors.Is(err, runtime.CodeCanceled) {
-			break
-		}
-		if err != nil {
+		if err != nil && !errors.Is(err, runtime.CodeCanceled) {
 			t.Fatalf("invoke while draining: %v", err)
 		}
-		time.Sleep(time.Millisecond) // Shutdown has not begun yet
-	}
+		return err != nil
+	})
 	select {
 	case err := <-done:
 		t.Fatalf("Shutdown returned (%v) with an invocation in flight", err)
@@ -93,9 +89,7 @@ func TestShutdownDeadline(t *testing.T) {
 		}, io.Discard)
 		invoked <- err
 	}()
-	for n.InFlight() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	waitUntil(t, "an invocation in flight", func() bool { return n.InFlight() > 0 })
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	err := n.Shutdown(ctx)
@@ -113,20 +107,15 @@ func TestHealthzDraining(t *testing.T) {
 	h := n.Handler()
 	release := make(chan struct{})
 	go n.Invoke(context.Background(), "echo", 1, func(dst []byte) error { <-release; return nil }, io.Discard)
-	for n.InFlight() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	waitUntil(t, "an invocation in flight", func() bool { return n.InFlight() > 0 })
 	done := make(chan error, 1)
 	go func() { done <- n.Shutdown(context.Background()) }()
-	for {
+	waitUntil(t, "/healthz answering 503 draining", func() bool {
 		// The listener is closed while the node drains: call the handler.
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
-		if rec.Code == http.StatusServiceUnavailable && rec.Body.String() == "draining\n" {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+		return rec.Code == http.StatusServiceUnavailable && rec.Body.String() == "draining\n"
+	})
 	close(release)
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -160,5 +149,18 @@ func TestInvocationTimeout(t *testing.T) {
 	// self has one instance: it must be free again.
 	if r := n.invoke(t, "self", []byte("forward echo\nok")); r.status != http.StatusOK || string(r.body) != "ok" {
 		t.Fatalf("next request: status %d: %s", r.status, r.body)
+	}
+}
+
+// waitUntil polls cond until it holds, and fails the test, naming what it
+// waited for, if it does not within a deadline generous enough for a
+// loaded machine.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	const deadline = 30 * time.Second
+	for start := time.Now(); !cond(); time.Sleep(time.Millisecond) {
+		if time.Since(start) > deadline {
+			t.Fatalf("waited %v for %s", deadline, what)
+		}
 	}
 }

@@ -104,7 +104,7 @@ func TestIOURingTCPNetns(t *testing.T) {
 		}
 		a.log.waitLine(t, 0, 5*time.Second, "zero-copy sends come back copied")
 	}
-	smallIsPrompt(t, a)
+	smallIsPrompt(t, a, b, "198.18.0.2:7070")
 }
 
 // dockerIOURingFilter is the part of Docker's default seccomp profile

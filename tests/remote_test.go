@@ -453,9 +453,11 @@ func containsStatus(list []int32, s int32) bool {
 }
 
 // The receiving node is killed (SIGKILL) while a's guest waits in send:
-// send returns the transport code within 2 s. A node started again on the
-// same address (for unix, over the stale socket file) takes the next
-// transfer.
+// send returns the transport code once the connection dies, not when the
+// receiver's 60 s hold would have ended (the deadline, 30 s, is generous
+// for a loaded machine and still far from the hold). A node started again
+// on the same address (for unix, over the stale socket file) takes the
+// next transfer.
 func TestPeerKilled(t *testing.T) {
 	tr := buildAll(t)
 	for _, path := range []string{"unix", "tcp"} {
@@ -532,17 +534,16 @@ func TestPeerKilled(t *testing.T) {
 			select {
 			case r = <-done:
 			case <-time.After(30 * time.Second):
-				t.Fatal("a's invocation still running 30 s after b was killed")
+				t.Fatal("a's invocation still running 30 s after b was killed: send waits for a hold that can no longer end")
 			}
 			if r.err != nil {
 				t.Fatal(r.err)
 			}
 			ans := readAnswer(t, r.resp)
-			if d := r.at.Sub(killed); string(ans.body) != "-4" || d > 2*time.Second {
-				t.Fatalf("after the kill: relay replied %q after %v; want -4 (transport) within 2s", ans.body, d)
-			} else {
-				t.Logf("send returned -4 %v after the kill", d.Round(time.Millisecond))
+			if string(ans.body) != "-4" {
+				t.Fatalf("after the kill: relay replied %q; want -4 (transport)", ans.body)
 			}
+			t.Logf("send returned -4 %v after the kill", r.at.Sub(killed).Round(time.Millisecond))
 			label := `path="` + path + `",result="transport"`
 			if got := a.metrics(t).get("rr_transfers_total", label) - before.get("rr_transfers_total", label); got != 1 {
 				t.Errorf("a: rr_transfers_total{%s} grew by %v, want 1", label, got)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/roadrunner-wasm/roadrunner/internal/bench"
+	"github.com/roadrunner-wasm/roadrunner/internal/privileged"
 	"github.com/roadrunner-wasm/roadrunner/internal/wasmbuild"
 )
 
@@ -55,7 +57,7 @@ func TestBenchSmoke(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("rrnode bench: status %d\nstdout:\n%s\nstderr:\n%s", r.code, r.out, r.err)
 	}
-	if err := bench.CheckCSV(strings.NewReader(r.out), bench.AllPaths, []int64{4 << 10}); err != nil {
+	if err := bench.CheckCSV(strings.NewReader(r.out), bench.AllPaths, []int64{4 << 10}, privileged.Required()); err != nil {
 		t.Errorf("%v\nstderr:\n%s", err, r.err)
 	}
 	for _, f := range bench.Files {
@@ -73,6 +75,37 @@ func TestBenchSmoke(t *testing.T) {
 	// bench-check fails where a size has no rows.
 	if c := rrnode(t, "", "bench-check", "--sizes", "4KiB,8KiB", filepath.Join(out, "results.csv")); c.code != 1 || !strings.Contains(c.err, "no row for memory at 8192 bytes") {
 		t.Errorf("bench-check with a missing size: %d %s", c.code, c.err)
+	}
+}
+
+// TestBenchCheckRequireAvailable: bench-check accepts a row marked
+// unavailable with its reason, unless --require-available (what make
+// bench-smoke passes under RR_REQUIRE_PRIVILEGED=1) says every path must
+// have run.
+func TestBenchCheckRequireAvailable(t *testing.T) {
+	res := &bench.Result{Sizes: []int64{4 << 10}, Paths: []string{bench.PathMemory, bench.PathTCPSockmap}, Repeat: 1, Concurrency: 1, Rows: []bench.Row{
+		{SizeBytes: 4 << 10, Path: bench.PathMemory, Accel: "none", Available: true, Repeat: 1, Samples: 1, Verified: 2, Concurrency: 1,
+			LatencyMedian: 1e-5, LatencyP95: 1e-5, LatencyMean: 1e-5, Throughput: 400, TransfersPerS: 1e5, SenderCPU: 1e-5, ReceiverCPU: math.NaN(), TotalCPU: 1e-5},
+		{SizeBytes: 4 << 10, Path: bench.PathTCPSockmap, Accel: "sockmap", Repeat: 1, Concurrency: 1, Reason: "sockmap: operation not permitted"},
+	}}
+	file := filepath.Join(t.TempDir(), "results.csv")
+	f, err := os.Create(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := res.WriteCSV(f); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	paths := "--paths=memory,tcp+sockmap"
+	if r := rrnode(t, "", "bench-check", paths, file); r.code != 0 {
+		t.Errorf("bench-check: status %d, stderr %q; want 0 (an unavailable row with its reason)", r.code, r.err)
+	}
+	r := rrnode(t, "", "bench-check", paths, "--require-available", file)
+	if r.code != 1 || !strings.Contains(r.err, "tcp+sockmap: unavailable: sockmap: operation not permitted") {
+		t.Errorf("bench-check --require-available: status %d, stderr %q; want 1, naming the unavailable row", r.code, r.err)
 	}
 }
 

@@ -295,54 +295,78 @@ func invoke(ctx context.Context, client *http.Client, base string, size, wantHop
 	res, err := post(ctx, client, base+"/v1/functions/producer", payload)
 	elapsed := time.Since(start)
 
-	// The invocation is verified if the consumer's answer matches what
-	// was sent; each hop also needs its own result to be ok.
-	var problem string
-	switch {
-	case err != nil:
-		problem = err.Error()
-	case res.status != http.StatusOK:
-		problem = fmt.Sprintf("status %d: %s", res.status, bytes.TrimSpace(res.body))
-	case res.rrError != "":
-		problem = "Rr-Error: " + res.rrError
-	case res.traceErr != nil:
-		problem = "Rr-Trace: " + res.traceErr.Error()
-	default:
-		problem = checkReport(res.report, size, crc)
-	}
+	v := verify(res, err, size, crc, wantHops)
 	fmt.Fprintf(out, "\n%s: POST /v1/functions/producer, %d bytes, crc32c %s: ", human(size), size, msg.FormatCRC(crc))
 	if err != nil {
-		fmt.Fprintf(out, "%s\n", problem)
+		fmt.Fprintf(out, "%s\n", v.problem)
 	} else {
 		fmt.Fprintf(out, "status %d in %s; consumer: %s\n", res.status, round(elapsed), bytes.TrimSpace(res.body))
 	}
+	for i, h := range res.trace {
+		fmt.Fprintf(out, "  hop %-22s path %-6s %10d bytes  transfer %9s  total %9s  %s\n",
+			h.From+" → "+h.To, h.Path, h.Bytes,
+			round(time.Duration(h.TransferNS)), round(time.Duration(h.TotalNS)), v.hops[i])
+	}
+	if v.missing > 0 {
+		fmt.Fprintf(out, "  %d of %d hops missing from the trace: FAILED\n", v.missing, wantHops)
+	}
+	return v.verified(), v.failed()
+}
 
+// verdict is the demo's judgement of one invocation.
+type verdict struct {
+	problem string   // why the invocation as a whole failed, or ""
+	hops    []string // per hop of the trace: "verified" or "FAILED: why"
+	missing int      // hops the trace lacks
+}
+
+func (v verdict) verified() int {
+	n := 0
+	for _, h := range v.hops {
+		if h == "verified" {
+			n++
+		}
+	}
+	return n
+}
+
+// failed counts the hops that failed, those missing included.
+func (v verdict) failed() int { return len(v.hops) - v.verified() + v.missing }
+
+// verify judges the answer res (err: post's) to an invocation that sent
+// size bytes with checksum crc through wantHops hops. The invocation is
+// verified if the consumer's answer matches what was sent; each hop also
+// needs its own result to be ok and to have carried the bytes it should.
+func verify(res result, err error, size int, crc uint32, wantHops int) verdict {
+	var v verdict
+	switch {
+	case err != nil:
+		v.problem = err.Error()
+	case res.status != http.StatusOK:
+		v.problem = fmt.Sprintf("status %d: %s", res.status, bytes.TrimSpace(res.body))
+	case res.rrError != "":
+		v.problem = "Rr-Error: " + res.rrError
+	case res.traceErr != nil:
+		v.problem = "Rr-Trace: " + res.traceErr.Error()
+	default:
+		v.problem = checkReport(res.report, size, crc)
+	}
 	for i, h := range res.trace {
 		verdict := "verified"
 		switch {
 		case h.Result != "ok":
 			verdict = "FAILED: " + h.Result
-		case problem != "":
-			verdict = "FAILED: " + problem
+		case v.problem != "":
+			verdict = "FAILED: " + v.problem
 		case h.Bytes != expectedBytes(h, size):
 			verdict = fmt.Sprintf("FAILED: %d bytes, want %d", h.Bytes, expectedBytes(h, size))
 		case i >= wantHops:
 			verdict = "FAILED: unexpected hop"
 		}
-		if verdict == "verified" {
-			verified++
-		} else {
-			failed++
-		}
-		fmt.Fprintf(out, "  hop %-22s path %-6s %10d bytes  transfer %9s  total %9s  %s\n",
-			h.From+" → "+h.To, h.Path, h.Bytes,
-			round(time.Duration(h.TransferNS)), round(time.Duration(h.TotalNS)), verdict)
+		v.hops = append(v.hops, verdict)
 	}
-	if missing := wantHops - len(res.trace); missing > 0 {
-		fmt.Fprintf(out, "  %d of %d hops missing from the trace: FAILED\n", missing, wantHops)
-		failed += missing
-	}
-	return verified, failed
+	v.missing = max(0, wantHops-len(res.trace))
+	return v
 }
 
 // expectedBytes is what a hop of the pipeline carries: the payload on the

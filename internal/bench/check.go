@@ -13,9 +13,12 @@ import (
 // CheckCSV checks a long CSV written by WriteCSV: it has every column of
 // LongColumns, a row for every one of paths at every one of sizes (nil:
 // whatever sizes it has), and every row is either unavailable with a
-// reason, or ran with every delivery verified and a median latency. It is
-// what CI's smoke run asserts; no number is compared with another.
-func CheckCSV(r io.Reader, paths []string, sizes []int64) error {
+// reason, or ran with every delivery verified and a median latency. With
+// requireAvailable, a row marked unavailable is a problem too: CI, which
+// runs as root on a kernel with every accelerator, must measure every path
+// rather than pass with one missing. It is what CI's smoke run asserts; no
+// number is compared with another.
+func CheckCSV(r io.Reader, paths []string, sizes []int64, requireAvailable bool) error {
 	recs, err := csv.NewReader(r).ReadAll()
 	if err != nil {
 		return fmt.Errorf("read csv: %w", err)
@@ -53,8 +56,11 @@ func CheckCSV(r io.Reader, paths []string, sizes []int64) error {
 		seen[key] = true
 		switch get("available") {
 		case "false":
-			if get("reason") == "" {
+			switch {
+			case get("reason") == "":
 				problems = append(problems, key+": unavailable without a reason")
+			case requireAvailable:
+				problems = append(problems, key+": unavailable: "+get("reason"))
 			}
 		case "true":
 			verified, _ := strconv.Atoi(get("verified"))

@@ -54,7 +54,7 @@ func TestWriteCSV(t *testing.T) {
 	if sock[col["available"]] != "false" || sock[col["reason"]] != "sockmap: not in this build" || sock[col["latency_median_s"]] != "" || sock[col["throughput_mib_s"]] != "" {
 		t.Errorf("unavailable row has numbers or no reason: %v", sock)
 	}
-	if err := CheckCSV(bytes.NewReader(b.Bytes()), r.Paths, r.Sizes); err != nil {
+	if err := CheckCSV(bytes.NewReader(b.Bytes()), r.Paths, r.Sizes, false); err != nil {
 		t.Errorf("CheckCSV refuses a good CSV: %v", err)
 	}
 }
@@ -76,16 +76,48 @@ func TestCheckCSVRefuses(t *testing.T) {
 	for name, spoil := range cases {
 		r := sampleResult()
 		spoil(r)
-		if err := CheckCSV(write(r), r.Paths, r.Sizes); err == nil {
+		if err := CheckCSV(write(r), r.Paths, r.Sizes, false); err == nil {
 			t.Errorf("%s: CheckCSV accepted it", name)
 		}
 	}
 	r := sampleResult()
-	if err := CheckCSV(write(r), AllPaths, r.Sizes); err == nil || !strings.Contains(err.Error(), "no row for socket-tcp") {
+	if err := CheckCSV(write(r), AllPaths, r.Sizes, false); err == nil || !strings.Contains(err.Error(), "no row for socket-tcp") {
 		t.Errorf("CheckCSV with every path asked = %v, want no row for socket-tcp", err)
 	}
-	if err := CheckCSV(strings.NewReader("size_bytes,path\n"), r.Paths, nil); err == nil {
+	if err := CheckCSV(strings.NewReader("size_bytes,path\n"), r.Paths, nil, false); err == nil {
 		t.Error("CheckCSV accepted a CSV without the columns")
+	}
+}
+
+// TestCheckCSVRequireAvailable: where every path must run (CI, as root, on
+// a kernel with every accelerator), a row marked unavailable fails the
+// check and the check names it; elsewhere it is fine with its reason.
+func TestCheckCSVRequireAvailable(t *testing.T) {
+	r := sampleResult() // tcp+sockmap unavailable at every size
+	var b bytes.Buffer
+	if err := r.WriteCSV(&b); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckCSV(bytes.NewReader(b.Bytes()), r.Paths, r.Sizes, false); err != nil {
+		t.Fatalf("an unavailable row with its reason, not required: %v", err)
+	}
+	err := CheckCSV(bytes.NewReader(b.Bytes()), r.Paths, r.Sizes, true)
+	if err == nil || !strings.Contains(err.Error(), "tcp+sockmap: unavailable: sockmap: not in this build") {
+		t.Errorf("an unavailable row where every path is required: %v; want it named with its reason", err)
+	}
+	for i := range r.Rows {
+		r.Rows[i].Available, r.Rows[i].Reason = true, ""
+		if r.Rows[i].Path == PathTCPSockmap {
+			r.Rows[i] = r.Rows[i-1]
+			r.Rows[i].Path, r.Rows[i].Accel = PathTCPSockmap, "sockmap"
+		}
+	}
+	b.Reset()
+	if err := r.WriteCSV(&b); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckCSV(bytes.NewReader(b.Bytes()), r.Paths, r.Sizes, true); err != nil {
+		t.Errorf("every row available, required: %v", err)
 	}
 }
 

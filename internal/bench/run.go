@@ -221,43 +221,58 @@ type pathState struct {
 	overhead         []time.Duration // CPU of an empty batch, per process
 }
 
-func runGroup(ctx context.Context, o *Options, size int64, group []string, rows map[string]*Row, pr *progress) error {
+// group is one group of paths at one size while it runs: the processes of
+// each path that started, and the rows its steps fill in.
+type group struct {
+	o      *Options
+	size   int64
+	rows   map[string]*Row
+	pr     *progress
+	e      *env
+	states map[string]*pathState // the paths that started
+	active []string              // the same, in the group's order
+}
+
+// runGroup measures the paths of group at size, filling in their rows: it
+// starts their processes, warms them up, runs o.Repeat interleaved
+// repetitions, records what the processes report, and stops them. A path
+// that fails is marked in its row and left out of the following steps; the
+// error is only for a run canceled (or a temporary directory refused).
+func runGroup(ctx context.Context, o *Options, size int64, paths []string, rows map[string]*Row, pr *progress) error {
 	dir, err := os.MkdirTemp("", "rrbench-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	e := &env{o: o, size: size, dir: dir, client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
-	states := map[string]*pathState{}
-	defer func() {
-		// All at once: a node drains for a moment after SIGTERM.
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		for p, st := range states {
-			wg.Go(func() {
-				err := st.run.stop()
-				mu.Lock()
-				defer mu.Unlock()
-				if err != nil && rows[p].Error == "" && ctx.Err() == nil {
-					rows[p].Notes = join(rows[p].Notes, "stop: "+firstLine(err.Error()))
-				}
-			})
-		}
-		wg.Wait()
-	}()
-	fail := func(p string, err error) {
-		rows[p].Error = firstLine(err.Error())
-		if st := states[p]; st != nil {
-			st.failed = true
-		}
-		pr.failed(size, p, err)
+	g := newGroup(o, size, dir, rows, pr)
+	defer g.stop(ctx)
+	if err := g.start(ctx, paths); err != nil {
+		return err
 	}
-	// Start-up, excluded from what follows.
-	var active []string
-	for _, p := range group {
-		pr.step(size, p, "start", 0)
+	g.warmUp(ctx)
+	for rep := range o.Repeat {
+		if err := g.repetition(ctx, rep); err != nil {
+			return err
+		}
+	}
+	g.record(ctx)
+	return nil
+}
+
+// newGroup makes a group at size whose paths work in dir and fill in rows.
+func newGroup(o *Options, size int64, dir string, rows map[string]*Row, pr *progress) *group {
+	return &group{o: o, size: size, rows: rows, pr: pr, states: map[string]*pathState{},
+		e: &env{o: o, size: size, dir: dir, client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}}
+}
+
+// start starts each path's processes; start-up is timed into the row and
+// excluded from everything after it. A path that does not start is marked
+// failed (or, for the sockmap, unavailable), and the others go on.
+func (g *group) start(ctx context.Context, paths []string) error {
+	for _, p := range paths {
+		g.pr.step(g.size, p, "start", 0)
 		t0 := time.Now()
-		run, err := startPath(ctx, e, p)
+		run, err := startPath(ctx, g.e, p)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -265,148 +280,206 @@ func runGroup(ctx context.Context, o *Options, size int64, group []string, rows 
 			if p == PathTCPSockmap {
 				// A host whose probe says yes may still refuse the
 				// nodes (strict accel): the reason is the node's.
-				rows[p].Available, rows[p].Reason = false, "node refused --accel sockmap --strict-accel: "+lastLine(err.Error())
+				g.rows[p].Available, g.rows[p].Reason = false, "node refused --accel sockmap --strict-accel: "+lastLine(err.Error())
 				continue
 			}
-			fail(p, fmt.Errorf("start: %w", err))
+			g.fail(p, fmt.Errorf("start: %w", err))
 			continue
 		}
-		rows[p].StartupS = time.Since(t0).Seconds()
-		states[p] = &pathState{run: run, seq: make([]uint64, o.Concurrency)}
-		for i := range states[p].seq {
-			states[p].seq[i] = 1
+		g.rows[p].StartupS = time.Since(t0).Seconds()
+		st := &pathState{run: run, seq: make([]uint64, g.o.Concurrency)}
+		for i := range st.seq {
+			st.seq[i] = 1
 		}
-		active = append(active, p)
+		g.states[p] = st
+		g.active = append(g.active, p)
 	}
-	b := o.batchFor(size)
-	do := func(p string, pair, count int, done func()) (batchOut, error) {
-		st := states[p]
-		out, err := st.run.batch(ctx, pair, st.seq[pair], count, done)
-		st.seq[pair] += uint64(count)
-		return out, err
+	return nil
+}
+
+// stop stops every path's processes, all at once (a node drains for a
+// moment after SIGTERM); a path that failed to stop cleanly gets a note.
+func (g *group) stop(ctx context.Context) {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for p, st := range g.states {
+		wg.Go(func() {
+			err := st.run.stop()
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && g.rows[p].Error == "" && ctx.Err() == nil {
+				g.rows[p].Notes = join(g.rows[p].Notes, "stop: "+firstLine(err.Error()))
+			}
+		})
 	}
-	// Warm-up: every pair's buffers grown and touched, first connections
-	// made; verified like every transfer, not timed.
-	for _, p := range active {
-		pr.step(size, p, "warm-up", 0)
-		for pair := range o.Concurrency {
-			if _, err := do(p, pair, max(1, o.Warmup), nil); err != nil {
-				fail(p, fmt.Errorf("warm-up: %w", err))
+	wg.Wait()
+}
+
+// fail marks path p failed: its row says why, and no later step runs it.
+func (g *group) fail(p string, err error) {
+	g.rows[p].Error = firstLine(err.Error())
+	if st := g.states[p]; st != nil {
+		st.failed = true
+	}
+	g.pr.failed(g.size, p, err)
+}
+
+// batch makes count transfers of path p on pair, with the pair's next
+// sequence numbers.
+func (g *group) batch(ctx context.Context, p string, pair, count int, done func()) (batchOut, error) {
+	st := g.states[p]
+	out, err := st.run.batch(ctx, pair, st.seq[pair], count, done)
+	st.seq[pair] += uint64(count)
+	return out, err
+}
+
+// warmUp runs each path's warm-up: every pair's buffers grown and
+// touched, first connections made; verified like every transfer, not
+// timed. Then it measures the path's batch overhead.
+func (g *group) warmUp(ctx context.Context) {
+	for _, p := range g.active {
+		g.pr.step(g.size, p, "warm-up", 0)
+		n := max(1, g.o.Warmup)
+		for pair := range g.o.Concurrency {
+			if _, err := g.batch(ctx, p, pair, n, nil); err != nil {
+				g.fail(p, fmt.Errorf("warm-up: %w", err))
 				break
 			}
-			rows[p].Verified += max(1, o.Warmup)
+			g.rows[p].Verified += n
 		}
-		// The CPU a batch costs besides its transfers (the invocation or
-		// request that starts it), measured on empty batches and taken
-		// off every batch: the median of a few.
-		st := states[p]
-		if st.failed {
-			continue
+		if !g.states[p].failed {
+			g.measureOverhead(ctx, p)
 		}
-		var snd, rcv []time.Duration
-		pids := st.run.procs()
-		for range 5 {
-			var c1 []time.Duration
-			c0 := cpus(pids)
-			if _, err := do(p, 0, 0, func() { c1 = cpus(pids) }); err != nil {
-				fail(p, fmt.Errorf("empty batch: %w", err))
-				break
-			}
-			snd = append(snd, c1[0]-c0[0])
-			if len(pids) > 1 {
-				rcv = append(rcv, c1[1]-c0[1])
-			}
+	}
+}
+
+// measureOverhead measures the CPU a batch of path p costs besides its
+// transfers (the invocation or request that starts it), on empty batches,
+// to take off every batch: the median of a few, per process.
+func (g *group) measureOverhead(ctx context.Context, p string) {
+	st := g.states[p]
+	var snd, rcv []time.Duration
+	pids := st.run.procs()
+	for range 5 {
+		var c1 []time.Duration
+		c0 := cpus(pids)
+		if _, err := g.batch(ctx, p, 0, 0, func() { c1 = cpus(pids) }); err != nil {
+			g.fail(p, fmt.Errorf("empty batch: %w", err))
+			break
 		}
-		st.overhead = []time.Duration{time.Duration(quantile(snd, 0.5) * 1e9)}
+		snd = append(snd, c1[0]-c0[0])
 		if len(pids) > 1 {
-			st.overhead = append(st.overhead, time.Duration(quantile(rcv, 0.5)*1e9))
+			rcv = append(rcv, c1[1]-c0[1])
 		}
 	}
-	for rep := range o.Repeat {
-		// Rotated every repetition: each path runs first as often as
-		// the others.
-		order := slices.Clone(active)
-		if len(order) > 0 {
-			k := rep % len(order)
-			order = append(order[k:], order[:k]...)
+	st.overhead = []time.Duration{time.Duration(quantile(snd, 0.5) * 1e9)}
+	if len(pids) > 1 {
+		st.overhead = append(st.overhead, time.Duration(quantile(rcv, 0.5)*1e9))
+	}
+}
+
+// repetition runs repetition rep: a timed batch of every path that has not
+// failed, one path after the other in an order rotated every repetition
+// (each path runs first as often as the others), then, with Concurrency >
+// 1, the same with every pair at once. It returns the context's error.
+func (g *group) repetition(ctx context.Context, rep int) error {
+	order := slices.Clone(g.active)
+	if len(order) > 0 {
+		k := rep % len(order)
+		order = append(order[k:], order[:k]...)
+	}
+	for _, p := range order {
+		if g.states[p].failed || ctx.Err() != nil {
+			continue
 		}
+		g.pr.step(g.size, p, "", rep+1)
+		g.timedBatch(ctx, p)
+	}
+	if g.o.Concurrency > 1 {
 		for _, p := range order {
-			st := states[p]
-			if st.failed || ctx.Err() != nil {
+			if g.states[p].failed || ctx.Err() != nil {
 				continue
 			}
-			pr.step(size, p, "", rep+1)
-			pids := st.run.procs()
-			var c1 []time.Duration
-			c0 := cpus(pids)
-			out, err := do(p, 0, b, func() { c1 = cpus(pids) })
-			if err != nil {
-				fail(p, err)
-				continue
-			}
-			rows[p].Verified += b
-			st.lat = append(st.lat, out.lat...)
-			st.transfers += b
-			st.sendCPU += c1[0] - c0[0] - out.sendVerify - st.overhead[0]
-			if len(pids) > 1 {
-				st.recvCPU += c1[1] - c0[1] - out.recvVerify - st.overhead[1]
-			} else {
-				st.sendCPU -= out.recvVerify
-			}
-		}
-		if o.Concurrency > 1 {
-			for _, p := range order {
-				st := states[p]
-				if st.failed || ctx.Err() != nil {
-					continue
-				}
-				pr.step(size, p, fmt.Sprintf("×%d", o.Concurrency), rep+1)
-				var mu sync.Mutex
-				var wg sync.WaitGroup
-				var errs []error
-				for pair := range o.Concurrency {
-					wg.Go(func() {
-						out, err := do(p, pair, b, nil)
-						mu.Lock()
-						defer mu.Unlock()
-						if err != nil {
-							errs = append(errs, err)
-							return
-						}
-						st.conc = append(st.conc, out.lat...)
-					})
-				}
-				wg.Wait()
-				if err := errors.Join(errs...); err != nil {
-					fail(p, err)
-					continue
-				}
-				rows[p].Verified += b * o.Concurrency
-			}
-		}
-		if err := ctx.Err(); err != nil {
-			return err
+			g.pr.step(g.size, p, fmt.Sprintf("×%d", g.o.Concurrency), rep+1)
+			g.concurrentBatch(ctx, p)
 		}
 	}
-	for _, p := range active {
-		st := states[p]
+	return ctx.Err()
+}
+
+// timedBatch runs one batch of path p on pair 0 and adds its latencies and
+// its CPU, less the verification's and the batch overhead, to the path's.
+func (g *group) timedBatch(ctx context.Context, p string) {
+	st := g.states[p]
+	b := g.o.batchFor(g.size)
+	pids := st.run.procs()
+	var c1 []time.Duration
+	c0 := cpus(pids)
+	out, err := g.batch(ctx, p, 0, b, func() { c1 = cpus(pids) })
+	if err != nil {
+		g.fail(p, err)
+		return
+	}
+	g.rows[p].Verified += b
+	st.lat = append(st.lat, out.lat...)
+	st.transfers += b
+	st.sendCPU += c1[0] - c0[0] - out.sendVerify - st.overhead[0]
+	if len(pids) > 1 {
+		st.recvCPU += c1[1] - c0[1] - out.recvVerify - st.overhead[1]
+	} else {
+		st.sendCPU -= out.recvVerify
+	}
+}
+
+// concurrentBatch runs one batch of path p on every pair at once, for
+// transfers per second.
+func (g *group) concurrentBatch(ctx context.Context, p string) {
+	st := g.states[p]
+	b := g.o.batchFor(g.size)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var errs []error
+	for pair := range g.o.Concurrency {
+		wg.Go(func() {
+			out, err := g.batch(ctx, p, pair, b, nil)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			st.conc = append(st.conc, out.lat...)
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		g.fail(p, err)
+		return
+	}
+	g.rows[p].Verified += b * g.o.Concurrency
+}
+
+// record fills in each started path's row: its processes' peak RSS, their
+// notes, and, if it did not fail, its numbers.
+func (g *group) record(ctx context.Context) {
+	for _, p := range g.active {
+		st, row := g.states[p], g.rows[p]
 		pids := st.run.procs()
 		if rss, err := PeakRSS(pids[0]); err == nil {
-			rows[p].SenderRSS = rss
+			row.SenderRSS = rss
 		}
 		if len(pids) > 1 {
 			if rss, err := PeakRSS(pids[1]); err == nil {
-				rows[p].ReceiverRSS = rss
+				row.ReceiverRSS = rss
 			}
 		}
-		rows[p].PeakRSS = max(rows[p].SenderRSS, rows[p].ReceiverRSS)
-		rows[p].Notes = join(rows[p].Notes, st.run.notes(ctx))
+		row.PeakRSS = max(row.SenderRSS, row.ReceiverRSS)
+		row.Notes = join(row.Notes, st.run.notes(ctx))
 		if st.failed {
 			continue
 		}
-		summarize(rows[p], st, len(pids) > 1, o.Concurrency)
+		summarize(row, st, len(pids) > 1, g.o.Concurrency)
 	}
-	return nil
 }
 
 func summarize(r *Row, st *pathState, twoProcs bool, conc int) {
