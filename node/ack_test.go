@@ -63,8 +63,8 @@ func (f *heldFunction) Deliver(ctx context.Context, n uint32, fill func([]byte) 
 // after the receiving function's rr_handle has returned and the node has
 // its result; and a receiver's failure comes back in that ACK.
 func TestAckAfterHandle(t *testing.T) {
-	for _, path := range []string{transport.PathUnix, transport.PathTCP} {
-		t.Run(path, func(t *testing.T) {
+	for _, path := range []transport.Path{transport.PathUnix, transport.PathTCP} {
+		t.Run(path.String(), func(t *testing.T) {
 			eng := newHoldEngine(t, "counter")
 			var listen string
 			switch path {
@@ -79,7 +79,7 @@ func TestAckAfterHandle(t *testing.T) {
 				t.Fatal(err)
 			}
 			go back.ServeTransport(path, lns[path])
-			front := startNode(t, strings.Replace(frontConfig, "{{address}}", path+"://"+lns[path].Addr().String(), 1), nil)
+			front := startNode(t, strings.Replace(frontConfig, "{{address}}", path.String()+"://"+lns[path].Addr().String(), 1), nil)
 			// Before the nodes shut down (cleanups run last first): a
 			// delivery still held after a failure lets go.
 			t.Cleanup(func() { close(eng.release) })
@@ -130,7 +130,7 @@ func TestAckAfterHandle(t *testing.T) {
 			if r.err != nil {
 				t.Fatalf("relay forward counter: %v", r.err)
 			}
-			if len(r.trace) != 2 || r.trace[1].To != "counter" || r.trace[1].Path != path || r.trace[1].Result != "ok" {
+			if len(r.trace) != 2 || r.trace[1].To != "counter" || r.trace[1].Path != path.String() || r.trace[1].Result != "ok" {
 				t.Errorf("trace %+v; want relay → counter over %s, ok", r.trace, path)
 			}
 
@@ -146,7 +146,7 @@ func TestAckAfterHandle(t *testing.T) {
 				if r.err == nil {
 					t.Errorf("forward brelay %s: relay succeeded; want its send to fail", cmd)
 				}
-				if len(r.trace) != 2 || r.trace[1].To != "brelay" || r.trace[1].Path != path || r.trace[1].Result != want.Label() {
+				if len(r.trace) != 2 || r.trace[1].To != "brelay" || r.trace[1].Path != path.String() || r.trace[1].Result != want.Label() {
 					t.Errorf("forward brelay %s: trace %+v; want relay → brelay over %s, %s", cmd, r.trace, path, want.Label())
 				}
 			}
