@@ -187,6 +187,10 @@ func TestSeccompFallback(t *testing.T) {
 	if got := m.get("rr_transfers_total", `path="tcp",result="ok"`); got != float64(len(sizes)) {
 		t.Errorf(`a: rr_transfers_total{path="tcp",result="ok"} = %v, want %d`, got, len(sizes))
 	}
+	// Carried by write, whatever was asked for.
+	if got := m.get("rr_transfers_total", `mechanism="write",path="tcp",result="ok"`); got != float64(len(sizes)) {
+		t.Errorf(`a: rr_transfers_total{mechanism="write",path="tcp",result="ok"} = %v, want %d: splice is refused`, got, len(sizes))
+	}
 	// Every transfer asked for splice and went with writev: each counts.
 	if got := m.get("rr_fallbacks_total", `accel="splice",reason="EPERM",to="writev"`); got != float64(len(sizes)) {
 		t.Errorf(`a: rr_fallbacks_total{accel="splice",reason="EPERM",to="writev"} = %v, want %d (one per transfer); all fallbacks: %v`, got, len(sizes), m.sum("rr_fallbacks_total"))

@@ -98,6 +98,12 @@ func stuckSend(t *testing.T, ctx context.Context, opts *transport.DialOptions, w
 	requireRing(t)
 	addr, _ := stalledListener(t)
 	p := newPeer(t, addr, opts)
+	stuck(t, p, ctx, want)
+}
+
+// stuck is stuckSend with the peer made.
+func stuck(t *testing.T, p *transport.Peer, ctx context.Context, want error) {
+	t.Helper()
 	var sent transport.Sent
 	var err error
 	returnsWithin(t, time.Minute, "the stuck send", func() { sent, err = p.Send(ctx, "fn", pattern(64<<20, 1), nil) })
@@ -121,10 +127,20 @@ func TestRingStalledPeer(t *testing.T) {
 // TestRingCancel: a context canceled while the sends are stuck ends the
 // transfer at once with the context's cause.
 func TestRingCancel(t *testing.T) {
+	requireRing(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	time.AfterFunc(200*time.Millisecond, cancel)
-	stuckSend(t, ctx, &transport.DialOptions{IOURing: true, IOTimeout: 10 * time.Minute}, context.Canceled)
+	addr, conns := stalledListener(t)
+	// Cancel once the payload is on its way: the receiver has read its
+	// first MiB, then stops reading.
+	go func() {
+		c := <-conns
+		conns <- c // for the listener's cleanup to close
+		io.CopyN(io.Discard, c, 1<<20)
+		cancel()
+	}()
+	p := newPeer(t, addr, &transport.DialOptions{IOURing: true, IOTimeout: 10 * time.Minute})
+	stuck(t, p, ctx, context.Canceled)
 }
 
 // TestRingPeerGone: a peer that closes mid-payload fails the transfer with
