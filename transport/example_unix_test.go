@@ -11,12 +11,9 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/roadrunner-wasm/roadrunner/abi"
 	"github.com/roadrunner-wasm/roadrunner/transport"
-	"github.com/roadrunner-wasm/roadrunner/transport/wire"
 )
-
-// errNotHosted is what greeter returns for a name it does not host.
-var errNotHosted = errors.New("function not hosted here")
 
 // greeter is the receiving node's Sink: it hosts one function, "greet", whose
 // reply is "hello, " and the payload. A Server reads each payload from its
@@ -27,7 +24,7 @@ type greeter struct{}
 
 func (greeter) Deliver(ctx context.Context, from *transport.Origin, to string, n uint64, fill func(dst []byte) error) error {
 	if to != "greet" {
-		return errNotHosted // before fill: the payload is never read
+		return abi.UnknownFunction // before fill: the payload is never read
 	}
 	buf := make([]byte, n)
 	if err := fill(buf); err != nil {
@@ -60,17 +57,9 @@ func ExampleServer() {
 		log.Fatal(err)
 	}
 	srv := transport.NewServer(greeter{}, transport.PathUnix, &transport.ServerOptions{
-		// The ACK's status is an ABI code, which the sender gets back
-		// as a *StatusError.
-		Status: func(err error) int32 {
-			switch {
-			case err == nil:
-				return 0
-			case errors.Is(err, errNotHosted):
-				return wire.StatusUnknownFunction
-			}
-			return wire.MinStatus
-		},
+		// The ACK's status is the ABI code of Deliver's error, which
+		// the sender gets back as a *StatusError.
+		Status: func(err error) int32 { return int32(abi.CodeOf(err)) },
 	})
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -90,7 +79,9 @@ func ExampleServer() {
 
 	_, err = peer.Send(ctx, "shout", []byte("world"), nil)
 	var status *transport.StatusError
-	fmt.Println(errors.As(err, &status), err)
+	if errors.As(err, &status) {
+		fmt.Printf("shout: %v (%s)\n", abi.Code(status.Status), abi.Code(status.Status).Label())
+	}
 
 	peer.Close()
 	if err := srv.Close(ctx); err != nil {
@@ -102,5 +93,5 @@ func ExampleServer() {
 	// Output:
 	// greet received "world" over unix (read)
 	// reply "hello, world", sent with writev
-	// true receiver answered status -2
+	// shout: unknown function (unknown_function)
 }
