@@ -162,6 +162,9 @@ lint:
 cross:
 	GOOS=darwin $(GO) build ./transport/... ./runtime/... ./node
 	GOOS=windows $(GO) build ./transport/... ./runtime/... ./node
+	@# The tests too, for macOS: ExampleMemory and ExampleNew show a user
+	@# there what works, so they must compile there.
+	GOOS=darwin $(GO) vet ./transport/ ./node/ ./examples/embed/
 
 # The container image: the Dockerfile built unchanged with podman and run
 # under the default seccomp profile, privileged, and as two containers over

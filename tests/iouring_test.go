@@ -138,7 +138,7 @@ func dockerIOURingFilter() (seccomp.Filter, error) {
 }
 
 // dockerErrno is the errno Docker's default profile answers io_uring with,
-// as FallbackReason names it.
+// as features.Reason names it.
 func dockerErrno(t *testing.T) string {
 	t.Helper()
 	f, err := dockerIOURingFilter()

@@ -346,7 +346,7 @@ func TestReply(t *testing.T) {
 				}
 			}
 			// Without a reply writer the frame takes no reply: the sink
-			// sees no ReplyWriter.
+			// sees no Origin.Reply.
 			if _, err := p.Send(context.Background(), "echo", []byte("x"), nil); err != nil {
 				t.Fatal(err)
 			}
