@@ -25,7 +25,7 @@ var (
 var ErrAddrInUse = errors.New("address in use by a live node")
 
 // StatusError is a transfer the receiver answered with a non-zero ACK
-// status: an ABI code (runtime.Code), which node turns back into one.
+// status: an ABI code, abi.Code(Status).
 type StatusError struct {
 	Status int32
 }

@@ -67,7 +67,7 @@ type DialOptions struct {
 	// ACK's RECV linked after the last, one system call per batch.
 	// Smaller payloads, measured faster that way, go with plain syscalls
 	// on the same connection. Where io_uring is refused (see
-	// [ProbeIOURing]) the connection uses plain syscalls for everything,
+	// [features.HaveIOURing]) the connection uses plain syscalls for everything,
 	// and every transfer it makes is reported to OnFallback ("iouring"
 	// to "plain"). Mechanism does not apply to a payload sent through
 	// the ring.

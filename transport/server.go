@@ -64,9 +64,10 @@ type ServerOptions struct {
 	// IdleTimeout closes a connection that carries no frame for this long.
 	// Zero means DefaultIdleTimeout.
 	IdleTimeout time.Duration
-	// Status turns the error of Sink.Deliver into the status of its ACK
-	// (an ABI code: int32(runtime.CodeOf(err))). Nil sends 0 for nil and
-	// -12 (internal) for any error.
+	// Status turns the error of Sink.Deliver into the status of its ACK,
+	// an ABI code. Nil means int32(abi.CodeOf(err)): 0 for nil, the code an
+	// error carries (errors.Is(err, abi.TooLarge), say), internal for any
+	// other.
 	Status func(err error) int32
 	// Logger receives the server's logs: debug lines, and a warning when
 	// accepting fails and is retried. Nil means none.
@@ -148,12 +149,7 @@ func NewServer(sink Sink, path Path, opts *ServerOptions) *Server {
 		o.RingMin = DefaultRingMin
 	}
 	if o.Status == nil {
-		o.Status = func(err error) int32 {
-			if err == nil {
-				return 0
-			}
-			return int32(abi.Internal)
-		}
+		o.Status = func(err error) int32 { return int32(abi.CodeOf(err)) }
 	}
 	s.log = logger(o.Logger)
 	s.base, s.cancel = context.WithCancel(context.Background())

@@ -2,7 +2,7 @@ package transport
 
 // Reasons a tcp connection to a node on this host does not use the
 // sockmap, besides the errno of this process's own refusal (as
-// [FallbackReason] spells it): reported to OnFallback for every transfer
+// [features.Reason] spells it): reported to OnFallback for every transfer
 // over it.
 const (
 	SockmapPeerOff      = "peer_off"       // the peer node has no sockmap on
