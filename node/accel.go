@@ -57,7 +57,7 @@ func (n *Node) accel(mode transport.Accels, strict bool) error {
 	if mode == transport.AccelAuto {
 		n.autoSockmap()
 	}
-	if mode != transport.AccelAuto && mode&(transport.AccelIOURing|transport.AccelSockmap) == 0 || mode == transport.AccelAuto && n.accels.sockmap == nil {
+	if !n.accels.iouring && n.accels.sockmap == nil {
 		n.log.Info("plain paths", "accel", mode.String())
 	}
 	return nil

@@ -173,7 +173,8 @@ func (r *replyRelay) Write(p []byte) (int, error) {
 }
 
 // refused is the transport servers' OnRefused: it counts the refusal and
-// logs it as a warning, except an idle or closing connection's.
+// logs it as a warning (a connection closed for being idle, or by the
+// node's own shutdown, is no refusal and never reaches it).
 func (n *Node) refused(r transport.Refusal) {
 	n.metrics.refusal(r.Path, r.Reason)
 	n.log.Warn("connection closed: "+r.Reason, "path", r.Path.String(), "peer", r.Remote, "at", r.At, "err", r.Err)
