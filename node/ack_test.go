@@ -2,8 +2,6 @@ package node_test
 
 import (
 	"context"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -66,20 +64,7 @@ func TestAckAfterHandle(t *testing.T) {
 	for _, path := range []transport.Path{transport.PathUnix, transport.PathTCP} {
 		t.Run(path.String(), func(t *testing.T) {
 			eng := newHoldEngine(t, "counter")
-			var listen string
-			switch path {
-			case transport.PathUnix:
-				listen = "    unix: " + filepath.Join(t.TempDir(), "back.sock")
-			case transport.PathTCP:
-				listen = "    tcp: 127.0.0.1:0"
-			}
-			back := startNode(t, strings.Replace(backConfig, "{{listen}}", listen, 1), &node.Options{Engine: eng})
-			lns, err := back.Listen(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
-			go back.ServeTransport(path, lns[path])
-			front := startNode(t, strings.Replace(frontConfig, "{{address}}", path.String()+"://"+lns[path].Addr().String(), 1), nil)
+			front, _ := startPair(t, path, &node.Options{Engine: eng})
 			// Before the nodes shut down (cleanups run last first): a
 			// delivery still held after a failure lets go.
 			t.Cleanup(func() { close(eng.release) })

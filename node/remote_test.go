@@ -47,8 +47,9 @@ peers:
     max_conns: 2
 `
 
-// startPair starts back listening on path and front with back as its peer.
-func startPair(t *testing.T, path transport.Path) (front, back *testNode) {
+// startPair starts back (with backOpts) listening on path and front with
+// back as its peer.
+func startPair(t *testing.T, path transport.Path, backOpts *node.Options) (front, back *testNode) {
 	t.Helper()
 	var listen string
 	switch path {
@@ -57,7 +58,7 @@ func startPair(t *testing.T, path transport.Path) (front, back *testNode) {
 	case transport.PathTCP:
 		listen = "    tcp: 127.0.0.1:0"
 	}
-	back = startNode(t, strings.Replace(backConfig, "{{listen}}", listen, 1), nil)
+	back = startNode(t, strings.Replace(backConfig, "{{listen}}", listen, 1), backOpts)
 	lns, err := back.Listen(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -75,7 +76,7 @@ func startPair(t *testing.T, path transport.Path) (front, back *testNode) {
 func TestRemote(t *testing.T) {
 	for _, path := range []transport.Path{transport.PathUnix, transport.PathTCP} {
 		t.Run(path.String(), func(t *testing.T) {
-			front, back := startPair(t, path)
+			front, back := startPair(t, path, nil)
 
 			if path == transport.PathUnix {
 				sock := back.Config().Node.Listen.Unix
