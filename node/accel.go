@@ -32,7 +32,7 @@ func (n *Node) accel(mode transport.Accels, strict bool) error {
 			if strict {
 				return fmt.Errorf("accel iouring: refused, and strict accel refuses the fallback: %w", err)
 			}
-			n.fallbackLog.refused(n, transport.AccelIOURing, features.Reason(err), err)
+			n.fallbackLog.logRefused(n, transport.AccelIOURing, features.Reason(err), err)
 			n.metrics.setAccel(transport.AccelIOURing, false)
 		} else {
 			n.metrics.setAccel(transport.AccelIOURing, true)
@@ -46,7 +46,7 @@ func (n *Node) accel(mode transport.Accels, strict bool) error {
 			if strict {
 				return fmt.Errorf("accel sockmap: refused, and strict accel refuses the fallback: %w", err)
 			}
-			n.fallbackLog.refused(n, transport.AccelSockmap, features.Reason(err), err)
+			n.fallbackLog.logRefused(n, transport.AccelSockmap, features.Reason(err), err)
 			n.metrics.setAccel(transport.AccelSockmap, false)
 		} else {
 			n.metrics.setAccel(transport.AccelSockmap, true)
@@ -103,36 +103,29 @@ func (n *Node) closeAccels() {
 // fallbackLog is the node's logging policy for fallbacks: the transport
 // reports every transfer that falls back (counted in rr_fallbacks_total);
 // the node logs the first one of each kind (what was refused, what was
-// used instead, why) as a warning, and no other.
+// used instead, why) as a warning, none after it, and none at all for an
+// accelerator whose refusal it logged at start-up.
 type fallbackLog struct {
-	mu   sync.Mutex
-	seen map[string]bool
+	mu      sync.Mutex
+	refused map[string]bool      // accelerators whose refusal was logged at start-up
+	seen    map[fallbackKey]bool // kinds of fallback already logged
 }
 
-// first reports whether key is new, and remembers it.
-func (l *fallbackLog) first(key string) bool {
+// fallbackKey is a kind of fallback: a struct key, so that looking one up
+// for every transfer that falls back allocates nothing.
+type fallbackKey struct{ from, to, reason string }
+
+// logRefused logs, once per accelerator, that it was asked for and is
+// refused.
+func (l *fallbackLog) logRefused(n *Node, a transport.Accels, reason string, err error) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.seen[key] {
-		return false
+	said := l.refused[a.String()]
+	if l.refused == nil {
+		l.refused = map[string]bool{}
 	}
-	if l.seen == nil {
-		l.seen = map[string]bool{}
-	}
-	l.seen[key] = true
-	return true
-}
-
-// said reports whether key was seen.
-func (l *fallbackLog) said(key string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.seen[key]
-}
-
-// refused logs, once per accelerator, that it was asked for and is refused.
-func (l *fallbackLog) refused(n *Node, a transport.Accels, reason string, err error) {
-	if !l.first("refused/" + a.String()) {
+	l.refused[a.String()] = true
+	l.mu.Unlock()
+	if said {
 		return
 	}
 	what := "io_uring refused: the unix and tcp paths use plain syscalls"
@@ -142,12 +135,26 @@ func (l *fallbackLog) refused(n *Node, a transport.Accels, reason string, err er
 	n.log.Warn(what, "accel", a.String(), "reason", reason, "err", err)
 }
 
+// first reports whether the fallback k is to be logged: the first of its
+// kind, for an accelerator not already said refused.
+func (l *fallbackLog) first(k fallbackKey) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.seen[k] || l.refused[k.from] {
+		return false
+	}
+	if l.seen == nil {
+		l.seen = map[fallbackKey]bool{}
+	}
+	l.seen[k] = true
+	return true
+}
+
 // fallback is the transport's OnFallback: it counts every transfer, and
 // logs the first of each kind.
 func (n *Node) fallback(from, to, reason string) {
 	n.metrics.fallback(from, to, reason)
-	if !n.fallbackLog.first(from+"/"+to+"/"+reason) || n.fallbackLog.said("refused/"+from) {
-		return // said before, or at start-up
+	if n.fallbackLog.first(fallbackKey{from, to, reason}) {
+		n.log.Warn("transfers fall back: "+from+" refused, "+to+" used instead", "accel", from, "to", to, "reason", reason)
 	}
-	n.log.Warn("transfers fall back: "+from+" refused, "+to+" used instead", "accel", from, "to", to, "reason", reason)
 }

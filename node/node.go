@@ -55,8 +55,10 @@ type Node struct {
 	order      []*function          // in configuration order
 	metrics    *metrics
 	accels     accels
-	// fallbackLog says which fallbacks were logged already.
+	// fallbackLog says which fallbacks were logged already, copiedLog
+	// whether zero copy going off was.
 	fallbackLog fallbackLog
+	copiedLog   sync.Once
 	invs        sync.Pool // *invocation
 
 	errTooDeep error

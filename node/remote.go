@@ -184,7 +184,7 @@ func (n *Node) refused(r transport.Refusal) {
 // and says once why zero copy went off.
 func (n *Node) zeroCopyCopied() {
 	n.metrics.zeroCopyCopied.Inc()
-	if n.fallbackLog.first("zerocopy/copied") {
+	n.copiedLog.Do(func() {
 		n.log.Info("zero-copy sends come back copied (loopback, veth, or a NIC without the support): zero copy is off for such connections")
-	}
+	})
 }

@@ -17,12 +17,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/roadrunner-wasm/roadrunner/transport/features"
-	"github.com/roadrunner-wasm/roadrunner/transport/wire"
-
 	"github.com/roadrunner-wasm/roadrunner/bpf"
 	"github.com/roadrunner-wasm/roadrunner/internal/netns"
 	"github.com/roadrunner-wasm/roadrunner/transport"
+	"github.com/roadrunner-wasm/roadrunner/transport/features"
+	"github.com/roadrunner-wasm/roadrunner/transport/wire"
 )
 
 // BenchmarkPaths measures the unix and tcp paths side by side with a plain

@@ -13,12 +13,11 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/roadrunner-wasm/roadrunner/transport/features"
-	"github.com/roadrunner-wasm/roadrunner/transport/wire"
-
 	"golang.org/x/sys/unix"
 
 	"github.com/roadrunner-wasm/roadrunner/internal/ring"
+	"github.com/roadrunner-wasm/roadrunner/transport/features"
+	"github.com/roadrunner-wasm/roadrunner/transport/wire"
 )
 
 // User data of a connection ring's requests: the kind in the upper half,

@@ -158,11 +158,17 @@ const (
 func (a Accels) Has(x Accels) bool { return a&x == x && x != 0 }
 
 func (a Accels) String() string {
-	switch a {
+	switch a { // the values in use, without allocating: fallbacks name theirs per transfer
 	case AccelNone:
 		return "none"
 	case AccelAuto:
 		return "auto"
+	case AccelIOURing:
+		return "iouring"
+	case AccelSockmap:
+		return "sockmap"
+	case AccelIOURing | AccelSockmap:
+		return "iouring,sockmap"
 	}
 	var names []string
 	if a.Has(AccelIOURing) {

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/roadrunner-wasm/roadrunner/abi"
-
 	"github.com/roadrunner-wasm/roadrunner/transport/wire"
 )
 

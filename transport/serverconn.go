@@ -2,7 +2,6 @@ package transport
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/roadrunner-wasm/roadrunner/abi"
-
 	"github.com/roadrunner-wasm/roadrunner/transport/features"
 	"github.com/roadrunner-wasm/roadrunner/transport/wire"
 )
@@ -23,7 +21,6 @@ type serverConn struct {
 	nc   net.Conn
 	br   *bufio.Reader
 	dr   deadlineReader
-	ctx  context.Context // of every delivery: the Server's base
 	peer string
 
 	hdr  [wire.HeaderSize]byte
@@ -94,7 +91,6 @@ func (s *Server) newConn(nc net.Conn) *serverConn {
 	c := &serverConn{s: s, nc: nc, peer: remote(nc)}
 	c.dr = deadlineReader{nc: nc, timeout: s.opts.IOTimeout}
 	c.br = bufio.NewReaderSize(&c.dr, serverReadBuffer)
-	c.ctx = s.base
 	c.origin = Origin{Path: s.path, Remote: c.peer}
 	c.fill = c.fillPayload
 	if s.opts.IOURing {
@@ -225,7 +221,7 @@ func (c *serverConn) serve() {
 		if h.Flags&wire.FlagReply != 0 {
 			c.origin.Reply = c
 		}
-		err = s.sink.Deliver(c.ctx, &c.origin, to, h.PayloadLen, c.fill)
+		err = s.sink.Deliver(s.base, &c.origin, to, h.PayloadLen, c.fill)
 		if c.fillErr != nil {
 			// Nothing reached the guest: Deliver does not call rr_handle
 			// after a failed fill.

@@ -9,10 +9,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/roadrunner-wasm/roadrunner/bpf"
 	"github.com/roadrunner-wasm/roadrunner/transport/features"
 	"github.com/roadrunner-wasm/roadrunner/transport/wire"
-
-	"github.com/roadrunner-wasm/roadrunner/bpf"
 )
 
 // Sockmap is the sockmap accelerator of one process (--accel sockmap):

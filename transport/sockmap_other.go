@@ -4,8 +4,6 @@ package transport
 
 import (
 	"context"
-	"fmt"
-	"runtime"
 
 	"github.com/roadrunner-wasm/roadrunner/transport/features"
 	"github.com/roadrunner-wasm/roadrunner/transport/wire"
@@ -49,8 +47,6 @@ type sockmapConn struct {
 }
 
 func (sc *sockmapConn) closed() {}
-
-var errNoSockets = fmt.Errorf("transport: the unix and tcp paths on %s: %w", runtime.GOOS, ErrNotSupported)
 
 func (c *clientConn) hello(context.Context) error { return errNoSockets }
 func (c *serverConn) hello(wire.Header) error     { return errNoSockets }

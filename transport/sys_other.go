@@ -3,7 +3,6 @@
 package transport
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
 	"net"
@@ -16,6 +15,8 @@ import (
 // mechanisms and accelerators are built on Linux system calls. NewPeer,
 // ListenUnix and OpenSockmap say so with an error wrapping
 // ErrNotSupported; a Server has nothing to serve.
+
+var errNoSockets = fmt.Errorf("transport: the unix and tcp paths on %s: %w", runtime.GOOS, ErrNotSupported)
 
 func socketPaths() error { return errNoSockets }
 
@@ -37,7 +38,7 @@ func (p *Peer) ringSender(_ *clientConn, s sender) sender { return s }
 // connRing stands for the io_uring of a connection, which needs Linux.
 type connRing struct{}
 
-var errNoRing = fmt.Errorf("io_uring on %s: %w", runtime.GOOS, errors.ErrUnsupported)
+var errNoRing = fmt.Errorf("io_uring on %s: %w", runtime.GOOS, ErrNotSupported)
 
 func newConnRing(syscall.RawConn, bool) (*connRing, error) { return nil, errNoRing }
 func (cr *connRing) abort()                                {}
