@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,9 +18,10 @@ import (
 // What the node does meanwhile (ACK or not) is what the test watches.
 type holdEngine struct {
 	runtime.Engine
-	name    string
-	handled chan error
-	release chan struct{}
+	name     string
+	handled  chan error
+	release  chan struct{}
+	returned atomic.Bool // a held delivery has returned to the node
 }
 
 func newHoldEngine(t *testing.T, name string) *holdEngine {
@@ -52,6 +54,7 @@ func (f *heldFunction) Deliver(ctx context.Context, n uint32, fill func([]byte) 
 	err := f.Function.Deliver(ctx, n, fill) // rr_alloc, fill, rr_handle
 	f.e.handled <- err
 	<-f.e.release
+	f.e.returned.Store(true)
 	return err
 }
 
@@ -72,13 +75,16 @@ func TestAckAfterHandle(t *testing.T) {
 			type sent struct {
 				trace node.Trace
 				err   error
+				// afterHeld: the held delivery had returned to the
+				// receiving node when the send returned.
+				afterHeld bool
 			}
 			invoke := func(body string) <-chan sent {
 				done := make(chan sent, 1)
 				go func() {
 					trace, err := front.Invoke(context.Background(), "relay", uint64(len(body)),
 						func(dst []byte) error { copy(dst, body); return nil }, nil) // no reply writer
-					done <- sent{trace, err}
+					done <- sent{trace, err, eng.returned.Load()}
 				}()
 				return done
 			}
@@ -95,30 +101,11 @@ func TestAckAfterHandle(t *testing.T) {
 			case <-time.After(deadline):
 				t.Fatalf("counter's rr_handle did not run within %v", deadline)
 			}
-			// counter's rr_handle has returned; the node does not have
-			// its result yet. The sender waits for the ACK, which must
-			// carry that result: it must not return now. (A broken order
-			// would show here within moments; waiting longer only makes
-			// the test slower, and a correct node never returns.)
-			select {
-			case r := <-done:
-				t.Fatalf("the send without a reply returned (%v) while the receiver had not finished its delivery: the ACK came before rr_handle's result", r.err)
-			case <-time.After(2 * time.Second):
-			}
-			eng.release <- struct{}{}
-			var r sent
-			select {
-			case r = <-done:
-			case <-time.After(deadline):
-				t.Fatalf("the send did not return within %v of the receiver's delivery ending", deadline)
-			}
-			if r.err != nil {
-				t.Fatalf("relay forward counter: %v", r.err)
-			}
-			if len(r.trace) != 2 || r.trace[1].To != "counter" || r.trace[1].Path != path.String() || r.trace[1].Result != "ok" {
-				t.Errorf("trace %+v; want relay → counter over %s, ok", r.trace, path)
-			}
-
+			// counter's rr_handle has returned; the receiving node does
+			// not have its result yet. The sender waits for the ACK,
+			// which must carry that result: it must not return before
+			// the held delivery does, however long that takes. Meanwhile
+			// other sends go through the same nodes.
 			// The receiver's failure, in the ACK of a frame that takes
 			// no reply: brelay fails, or traps.
 			for cmd, want := range map[string]runtime.Code{"fail": runtime.CodeReceiverFailed, "panic": runtime.CodeReceiverTrapped} {
@@ -134,6 +121,27 @@ func TestAckAfterHandle(t *testing.T) {
 				if len(r.trace) != 2 || r.trace[1].To != "brelay" || r.trace[1].Path != path.String() || r.trace[1].Result != want.Label() {
 					t.Errorf("forward brelay %s: trace %+v; want relay → brelay over %s, %s", cmd, r.trace, path, want.Label())
 				}
+			}
+			select {
+			case r := <-done:
+				t.Fatalf("the send without a reply returned (%v) while the receiver had not finished its delivery: the ACK came before rr_handle's result", r.err)
+			default:
+			}
+			eng.release <- struct{}{}
+			var r sent
+			select {
+			case r = <-done:
+			case <-time.After(deadline):
+				t.Fatalf("the send did not return within %v of the receiver's delivery ending", deadline)
+			}
+			if !r.afterHeld {
+				t.Fatalf("the send without a reply returned before the receiver's delivery did: the ACK came before rr_handle's result")
+			}
+			if r.err != nil {
+				t.Fatalf("relay forward counter: %v", r.err)
+			}
+			if len(r.trace) != 2 || r.trace[1].To != "counter" || r.trace[1].Path != path.String() || r.trace[1].Result != "ok" {
+				t.Errorf("trace %+v; want relay → counter over %s, ok", r.trace, path)
 			}
 		})
 	}

@@ -139,8 +139,7 @@ func New(ctx context.Context, cfg *Config, opts *Options) (*Node, error) {
 	// fail undoes what New did: close releases the accelerators, the peers,
 	// the functions loaded so far and an engine the node owns.
 	fail := func(err error) (*Node, error) {
-		n.close(context.WithoutCancel(ctx))
-		return nil, err
+		return nil, errors.Join(err, n.close(context.WithoutCancel(ctx)))
 	}
 	if ctx.Err() != nil {
 		return fail(context.Cause(ctx))

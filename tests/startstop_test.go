@@ -8,12 +8,10 @@ package tests
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -121,9 +119,6 @@ func TestSignalWhileStarting(t *testing.T) {
 			if _, err := os.Stat(pinDir); !errors.Is(err, fs.ErrNotExist) {
 				t.Errorf("pin directory %s after the stop: %v, want it removed", pinDir, err)
 			}
-			if pids := processesOf(t, tr.rrnode); len(pids) > 0 {
-				t.Errorf("processes still running %s: %v", tr.rrnode, pids)
-			}
 		})
 	}
 }
@@ -148,24 +143,4 @@ func waitLineOrExit(t *testing.T, log *logBuf, exited <-chan struct{}, words ...
 			t.Fatalf("no log line with %q within 2m", words)
 		}
 	}
-}
-
-// processesOf lists the processes running the executable bin.
-func processesOf(t *testing.T, bin string) []int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pids []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); err == nil && exe == bin {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
 }

@@ -119,7 +119,7 @@ func runStart(ctx context.Context, f startFlags, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	s := &startup{ctx: ctx, log: log}
+	s := &startup{ctx: ctx, stop: stop, log: log}
 	if err := s.loadConfig(f); err != nil {
 		return s.abort(err)
 	}
@@ -180,6 +180,7 @@ func checkHostPort(flag, addr string) error {
 // is undone, in reverse, by abort.
 type startup struct {
 	ctx   context.Context // ends on SIGINT, SIGTERM or the caller's cancel
+	stop  func()          // ends the signal handling: a second signal kills at once
 	log   *slog.Logger
 	stage string
 
@@ -304,6 +305,9 @@ func (s *startup) serve() (chan error, error) {
 // node was made. A start stopped by a signal (or the caller) is a clean
 // stop: one log line says so and rrnode exits 0 unless undoing failed.
 func (s *startup) abort(err error) error {
+	if s.ctx.Err() != nil {
+		s.stop() // a second signal while undoing ends the process at once, as in a drain
+	}
 	var errs []error
 	for _, l := range s.peerLns {
 		l.Close()

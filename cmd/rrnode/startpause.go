@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"sync"
-	"time"
 
 	"github.com/roadrunner-wasm/roadrunner/node"
 	"github.com/roadrunner-wasm/roadrunner/runtime"
@@ -65,7 +64,7 @@ type pausedEngine struct {
 func (e *pausedEngine) Load(ctx context.Context, spec runtime.FunctionSpec, host runtime.Host) (runtime.Function, error) {
 	e.once.Do(func() {
 		e.s.log.Info("start-up paused", "stage", "load", "function", spec.Name)
-		time.Sleep(time.Hour)
+		select {} // as a compilation that no signal interrupts
 	})
 	return e.Engine.Load(ctx, spec, host)
 }

@@ -138,6 +138,7 @@ func TestRunModule(t *testing.T) {
 	want := []string{
 		"-tags wasmtime,wasmedge,giouring: runtime/wasmtime → transport (an engine adapter imports runtime only)",
 		"-tags wasmtime,wasmedge,giouring: transport → internal/x → node (transport knows nothing of Wasm engines or the node)",
+		"GOOS=darwin: transport → internal/x → node (transport knows nothing of Wasm engines or the node)",
 		"GOOS=wasip1 GOARCH=wasm: guest → runtime (the guest SDK builds for wasip1 and stays small: the standard library and abi only)",
 		"default build: transport → internal/x → node (transport knows nothing of Wasm engines or the node)",
 	}

@@ -66,5 +66,6 @@ type build struct {
 var builds = []build{
 	{name: "default build"},
 	{name: "-tags wasmtime,wasmedge,giouring", tags: "wasmtime,wasmedge,giouring"},
+	{name: "GOOS=darwin", env: []string{"GOOS=darwin"}}, // the _other.go files
 	{name: "GOOS=wasip1 GOARCH=wasm", env: []string{"GOOS=wasip1", "GOARCH=wasm"}, patterns: []string{"./guest/...", "./abi/..."}},
 }

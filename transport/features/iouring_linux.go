@@ -70,14 +70,12 @@ func probeSendZC() error {
 		return err
 	}
 	var cqes [2]ring.CQE
-	got := 0
 	for more := true; more; {
 		n, err := r.Wait(cqes[:], 1, 5*time.Second)
 		if err != nil {
 			return fmt.Errorf("io_uring SEND_ZC: %w", err)
 		}
 		for _, c := range cqes[:n] {
-			got++
 			if c.Res < 0 && c.Flags&ring.CQEFNotif == 0 {
 				return opErrno("io_uring SEND_ZC", c.Err())
 			}
