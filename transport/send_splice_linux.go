@@ -30,6 +30,9 @@ type spliceSender struct {
 	got   int
 	err   error
 	more  bool
+	// lastFlags are the flags of the last splice call: tests check that
+	// a payload's last piece goes without SPLICE_F_MORE.
+	lastFlags int
 }
 
 func newSpliceSender(chunk int) *spliceSender {
@@ -131,6 +134,7 @@ func (s *spliceSender) spliceOut(fd uintptr) bool {
 	if s.more {
 		flags |= unix.SPLICE_F_MORE
 	}
+	s.lastFlags = flags
 	n, err := unix.Splice(s.pipe.r, nil, int(fd), nil, s.n, flags)
 	if err == unix.EAGAIN {
 		return false
