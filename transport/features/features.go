@@ -241,9 +241,16 @@ var (
 // opErrno wraps err, the errno that op returned, naming both:
 // "vmsplice: operation not permitted (EPERM)".
 func opErrno(op string, err error) error {
+	return withErrnoName(fmt.Errorf("%s: %w", op, err))
+}
+
+// withErrnoName appends the name of the errno err wraps, if any: the
+// kernel's messages spell it out ("operation not permitted") but do not
+// name it, and the name is what the fallback metrics' reason says.
+func withErrnoName(err error) error {
 	var errno syscall.Errno
 	if errors.As(err, &errno) {
-		return fmt.Errorf("%s: %w (%s)", op, err, errnoName(errno))
+		return fmt.Errorf("%w (%s)", err, errnoName(errno))
 	}
-	return fmt.Errorf("%s: %w", op, err)
+	return err
 }

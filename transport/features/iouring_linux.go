@@ -3,9 +3,7 @@
 package features
 
 import (
-	"errors"
 	"fmt"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -16,10 +14,7 @@ import (
 func probeIOURing() error {
 	r, err := ring.New(&ring.Options{Entries: 4})
 	if err != nil {
-		var errno syscall.Errno
-		if errors.As(err, &errno) {
-			err = fmt.Errorf("%w (%s)", err, errnoName(errno))
-		}
+		err = withErrnoName(err)
 		if v, rerr := ring.ReadDisabled(); rerr == nil && v != 0 {
 			return fmt.Errorf("%w (kernel.io_uring_disabled=%d)", err, v)
 		}
