@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -79,7 +80,7 @@ func TestGracefulShutdown(t *testing.T) {
 // canceled and fails explicitly, and Shutdown says so.
 func TestShutdownDeadline(t *testing.T) {
 	n := startNode(t, "", nil)
-	release := make(chan struct{})
+	release, free := held(t)
 	invoked := make(chan error, 1)
 	go func() {
 		_, err := n.Invoke(context.Background(), "echo", 4, func(dst []byte) error {
@@ -96,7 +97,7 @@ func TestShutdownDeadline(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "1 invocations canceled") {
 		t.Errorf("Shutdown = %v, want the canceled invocation reported", err)
 	}
-	close(release)
+	free()
 	if err := <-invoked; err == nil {
 		t.Error("the canceled invocation succeeded")
 	}
@@ -105,7 +106,7 @@ func TestShutdownDeadline(t *testing.T) {
 func TestHealthzDraining(t *testing.T) {
 	n := startNode(t, "", nil)
 	h := n.Handler()
-	release := make(chan struct{})
+	release, free := held(t)
 	go n.Invoke(context.Background(), "echo", 1, func(dst []byte) error { <-release; return nil }, io.Discard)
 	waitUntil(t, "an invocation in flight", func() bool { return n.InFlight() > 0 })
 	done := make(chan error, 1)
@@ -116,7 +117,7 @@ func TestHealthzDraining(t *testing.T) {
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
 		return rec.Code == http.StatusServiceUnavailable && rec.Body.String() == "draining\n"
 	})
-	close(release)
+	free()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
@@ -163,4 +164,15 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("waited %v for %s", deadline, what)
 		}
 	}
+}
+
+// held returns a channel that holds an invocation's fill and the function
+// that frees it; the test's cleanup frees it too (before the node's
+// shutdown), so that a failed assertion leaves no invocation held.
+func held(t *testing.T) (release chan struct{}, free func()) {
+	release = make(chan struct{})
+	var once sync.Once
+	free = func() { once.Do(func() { close(release) }) }
+	t.Cleanup(free)
+	return release, free
 }

@@ -24,6 +24,7 @@ type gatedEngine struct {
 	runtime.Engine
 	gate             string
 	entered, release chan struct{}
+	freed            sync.Once
 
 	mu     sync.Mutex
 	events []string
@@ -78,6 +79,8 @@ func newGated(t *testing.T, closeEngine bool) (*gatedEngine, chan error) {
 		t.Fatal(err)
 	}
 	g := &gatedEngine{Engine: eng, gate: "relay", entered: make(chan struct{}), release: make(chan struct{})}
+	// A failed assertion must not leave the Load held, nor the engine open.
+	t.Cleanup(g.free)
 	cfg, err := node.ParseConfig([]byte(strings.NewReplacer(
 		"{{echo}}", wasmbuild.ForTest(t, testdata+"echo"),
 		"{{relay}}", wasmbuild.ForTest(t, testdata+"relay"),
@@ -118,13 +121,13 @@ func TestNewAbandonsLoad(t *testing.T) {
 			t.Fatalf("New: %v, want the context's cause", err)
 		}
 	case <-time.After(time.Minute):
-		close(g.release)
+		g.free()
 		t.Fatal("New still running a minute after its context ended, waiting for a Load")
 	}
 	if got, want := g.log(), "loaded echo, closed echo"; got != want {
 		t.Fatalf("when New returned: %s; want %s (the engine not closed under relay's Load)", got, want)
 	}
-	close(g.release)
+	g.free()
 	want := "loaded echo, closed echo, loaded relay, closed relay, engine closed"
 	deadline := time.Now().Add(time.Minute)
 	for g.log() != want {
@@ -140,7 +143,7 @@ func TestNewAbandonsLoad(t *testing.T) {
 // and leaves the engine open.
 func TestNewWaitsForLoadOfCallersEngine(t *testing.T) {
 	g, created := newGated(t, false)
-	close(g.release)
+	g.free()
 	if err := <-created; !errors.Is(err, errStopped) {
 		t.Fatalf("New: %v, want the context's cause", err)
 	}
@@ -151,3 +154,6 @@ func TestNewWaitsForLoadOfCallersEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// free lets the held Load go on; a second call does nothing.
+func (e *gatedEngine) free() { e.freed.Do(func() { close(e.release) }) }
