@@ -35,11 +35,7 @@ func run(t *testing.T, stdin string, guests ...string) (stdout, stderr string, e
 	args := make([]string, len(guests))
 	for i, g := range guests {
 		args[i] = filepath.Join(dir, g+".wasm")
-		module, err := os.ReadFile(wasmbuild.ForTest(t, examples+g))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(args[i], module, 0o644); err != nil {
+		if err := os.WriteFile(args[i], wasmbuild.ModuleForTest(t, examples+g), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
