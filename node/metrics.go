@@ -56,6 +56,7 @@ type metrics struct {
 	accel          *prometheus.GaugeVec
 	zeroCopyCopied prometheus.Counter
 	refused        *prometheus.CounterVec
+	authFailures   *prometheus.CounterVec
 	mechanism      *prometheus.GaugeVec
 }
 
@@ -99,6 +100,10 @@ func newMetrics() *metrics {
 		Name: "rr_frames_refused_total",
 		Help: "Connections of the unix and tcp paths closed because of what the peer sent, by path and reason (bad_frame, truncated, timeout, unknown_function, refused, max_conns, io).",
 	}, []string{"path", "reason"})
+	m.authFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "rr_auth_failures_total",
+		Help: "Connections and requests refused for failing authentication, by path (unix, tcp, http) and reason: no_hello, bad_mac, unknown_version, timeout, malformed or peer_cred on the unix and tcp paths (a peer this node dialed that failed to prove the key counts too); missing_token or bad_token on http.",
+	}, []string{"path", "reason"})
 	m.mechanism = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "rr_tcp_mechanism",
 		Help: "The send mechanism of each peer (1 for the current one): writev on the unix path; write or splice on the tcp path, auto while it measures both.",
@@ -108,7 +113,7 @@ func newMetrics() *metrics {
 	for _, path := range transport.Paths() {
 		m.transferTime = append(m.transferTime, transferTime.WithLabelValues(path.String()))
 	}
-	m.reg.MustRegister(transfers, transferBytes, transferTime, m.invocations, m.invokeTime, m.fallbacks, m.refused, m.mechanism, m.accel, m.zeroCopyCopied,
+	m.reg.MustRegister(transfers, transferBytes, transferTime, m.invocations, m.invokeTime, m.fallbacks, m.refused, m.authFailures, m.mechanism, m.accel, m.zeroCopyCopied,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -156,6 +161,12 @@ func (m *metrics) forFunction(name string, fn runtime.Function) functionMetrics 
 // refused counts a connection a transport server closed.
 func (m *metrics) refusal(path transport.Path, reason string) {
 	m.refused.WithLabelValues(path.String(), reason).Inc()
+}
+
+// authFailure counts one connection or request refused for failing
+// authentication on path ("unix", "tcp" or "http").
+func (m *metrics) authFailure(path, reason string) {
+	m.authFailures.WithLabelValues(path, reason).Inc()
 }
 
 // setMechanism records peer's current send mechanism.

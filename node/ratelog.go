@@ -1,0 +1,73 @@
+package node
+
+import (
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// rateLog writes at most burst lines per interval for each key (a kind of
+// refusal, say) and counts the rest, which the next line written for that
+// key reports as suppressed: a flood of bad connections costs a few lines,
+// not one each. The counters in /metrics keep the full count.
+type rateLog struct {
+	log      *slog.Logger
+	burst    int
+	interval time.Duration
+
+	mu   sync.Mutex
+	keys map[string]*rateWindow
+}
+
+type rateWindow struct {
+	start      time.Time
+	written    int
+	suppressed int
+}
+
+// Defaults of the node's rate-limited logs.
+const (
+	rateLogBurst    = 5
+	rateLogInterval = 10 * time.Second
+	rateLogMaxKeys  = 64 // keys are reasons, a small fixed set; a bound all the same
+)
+
+func newRateLog(log *slog.Logger) *rateLog {
+	return &rateLog{log: log, burst: rateLogBurst, interval: rateLogInterval, keys: map[string]*rateWindow{}}
+}
+
+// warn logs msg with args at Warn level unless key has had burst lines in
+// the current interval; the first line of a new interval carries the
+// count of those suppressed in the one before ("suppressed").
+func (r *rateLog) warn(key, msg string, args ...any) {
+	now := time.Now()
+	r.mu.Lock()
+	w := r.keys[key]
+	if w == nil {
+		if len(r.keys) >= rateLogMaxKeys {
+			for k, old := range r.keys {
+				if now.Sub(old.start) > r.interval {
+					delete(r.keys, k)
+				}
+			}
+		}
+		w = &rateWindow{start: now}
+		r.keys[key] = w
+	}
+	if now.Sub(w.start) > r.interval {
+		w.start, w.written = now, 0
+	}
+	if w.written >= r.burst {
+		w.suppressed++
+		r.mu.Unlock()
+		return
+	}
+	w.written++
+	suppressed := w.suppressed
+	w.suppressed = 0
+	r.mu.Unlock()
+	if suppressed > 0 {
+		args = append(args, "suppressed", suppressed)
+	}
+	r.log.Warn(msg, args...)
+}
