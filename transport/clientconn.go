@@ -63,6 +63,22 @@ func newClientConn(p *Peer, nc net.Conn) (*clientConn, error) {
 	return c, nil
 }
 
+// authenticate runs the dialer's side of the authenticated HELLO, within
+// the Auth's timeout or ctx's deadline, and joins the sockmap if the
+// listener's last HELLO allows it.
+func (c *clientConn) authenticate(ctx context.Context) error {
+	a := c.p.opts.Auth
+	c.nc.SetDeadline(helloDeadline(ctx, a.timeout))
+	defer c.nc.SetDeadline(time.Time{})
+	mine := c.myHello()
+	theirs, err := a.authenticate(c.nc, mine)
+	if err != nil {
+		return err // an *AuthError, or the connection's failure
+	}
+	c.sockmapJoin(&mine, &theirs)
+	return nil
+}
+
 func (c *clientConn) close() {
 	if c.snd != nil {
 		c.snd.close()

@@ -138,7 +138,7 @@ func (s *server) refusals(reason string) int64 {
 }
 
 // startServer serves sk on a fresh unix socket or tcp loopback port.
-func startServer(t *testing.T, path transport.Path, sk transport.Sink, opts *transport.ServerOptions) *server {
+func startServer(t testing.TB, path transport.Path, sk transport.Sink, opts *transport.ServerOptions) *server {
 	t.Helper()
 	s := &server{log: &logBuffer{}}
 	var o transport.ServerOptions
@@ -154,6 +154,11 @@ func startServer(t *testing.T, path transport.Path, sk transport.Sink, opts *tra
 		fmt.Fprintf(s.log, "refused: %s at %s from %s: %v\n", r.Reason, r.At, r.Remote, r.Err)
 		v, _ := s.refused.LoadOrStore(r.Reason, new(atomic.Int64))
 		v.(*atomic.Int64).Add(1)
+		if r.Auth != "" {
+			// An authentication failure is counted under "auth/REASON" too.
+			v, _ := s.refused.LoadOrStore(r.Reason+"/"+r.Auth, new(atomic.Int64))
+			v.(*atomic.Int64).Add(1)
+		}
 	}
 	s.srv = transport.NewServer(sk, path, &o)
 	var err error

@@ -99,6 +99,13 @@ type DialOptions struct {
 	// "plain", with this process's refusal or one of the Sockmap*
 	// reasons). The unix path ignores it.
 	Sockmap *Sockmap
+	// Auth, if not nil, makes every connection, on either path, begin
+	// with the authenticated HELLO exchange (PROTOCOL.md
+	// "Authentication"): the peer must prove it holds one of Auth's keys
+	// before this end proves it does and sends anything about itself. A
+	// connection whose exchange fails is closed and its Send fails with
+	// an *AuthError.
+	Auth *Auth
 	// OnMechanism, if not nil, is called when the peer's send mechanism is
 	// settled, with the reason: at the first connection for a fixed
 	// mechanism or a virtual link, after sampling for MechanismAuto through
@@ -337,7 +344,13 @@ func (p *Peer) dial(ctx context.Context) (*clientConn, error) {
 		nc.Close()
 		return nil, fmt.Errorf("dial %s: %w", p.address, err)
 	}
-	if p.opts.Sockmap != nil && p.path == PathTCP {
+	switch {
+	case p.opts.Auth != nil:
+		if err := c.authenticate(ctx); err != nil {
+			c.close()
+			return nil, fmt.Errorf("dial %s: %w", p.address, err)
+		}
+	case p.opts.Sockmap != nil && p.path == PathTCP:
 		if err := c.hello(ctx); err != nil {
 			c.close()
 			return nil, fmt.Errorf("dial %s: %w", p.address, err)

@@ -31,6 +31,7 @@ const (
 	RefusedUnread          = "refused"          // a valid frame the target refused before its payload was read
 	RefusedMaxConns        = "max_conns"        // a connection over MaxConns
 	RefusedIO              = "io"               // any other error of the connection
+	RefusedAuth            = "auth"             // the peer failed authentication: Refusal.Auth says how
 )
 
 // Refusal is a connection a Server closed because of what its peer sent
@@ -41,6 +42,9 @@ type Refusal struct {
 	Remote string // the peer's address, or "unix-peer"
 	At     string // where: "accept", "header", "hello", "name", "payload of NAME"
 	Err    error  // what was wrong
+	// Auth is, when Reason is RefusedAuth, how the peer failed: one of
+	// the Auth* reasons.
+	Auth string
 }
 
 // Errors of refusals that have no error of their own.
@@ -93,6 +97,13 @@ type ServerOptions struct {
 	RingMin int
 	// OnFallback, if not nil, is called as for [DialOptions].OnFallback.
 	OnFallback func(from, to, reason string)
+	// Auth, if not nil, requires every connection to begin with the
+	// authenticated HELLO exchange (PROTOCOL.md "Authentication"),
+	// within Auth's timeout from accept: nothing else is read, and
+	// nothing about this node is sent, before the dialer has proven it
+	// holds one of Auth's keys. A connection that fails is closed and
+	// reported to OnRefused (Reason RefusedAuth, Auth the reason).
+	Auth *Auth
 	// Sockmap, if not nil, answers a dialer's HELLO from a node of this
 	// host that shares the map by putting the connection's socket in it
 	// (see [Sockmap]); every frame served over a connection whose dialer

@@ -174,7 +174,14 @@ func (c *serverConn) serve() {
 		s.mu.Unlock()
 		s.wg.Done()
 	}()
-	for first := true; ; first = false {
+	first := true
+	if s.opts.Auth != nil {
+		if !c.authenticate() {
+			return
+		}
+		first = false // the exchange is over: another HELLO is a bad frame
+	}
+	for ; ; first = false {
 		if !c.idle() {
 			return
 		}
@@ -255,6 +262,26 @@ func (c *serverConn) serve() {
 			return
 		}
 	}
+}
+
+// authenticate runs the listener's side of the authenticated HELLO, the
+// connection's first bytes, read exactly (nothing past the dialer's
+// proof leaves the socket) within the Auth's timeout from accept. It
+// reports a failure to OnRefused and returns false.
+func (c *serverConn) authenticate() bool {
+	a := c.s.opts.Auth
+	c.nc.SetDeadline(time.Now().Add(a.timeout))
+	_, err := a.accept(c.nc, c.sockmapAnswer)
+	if err != nil {
+		if c.closing() {
+			return false
+		}
+		reason := authReason(err)
+		c.s.refused(Refusal{Path: c.s.path, Reason: RefusedAuth, Auth: reason, Remote: c.peer, At: "hello", Err: err})
+		return false
+	}
+	c.nc.SetDeadline(time.Time{})
+	return true
 }
 
 // idle marks the connection idle; false if the server is closing.

@@ -134,46 +134,60 @@ func (s *Sockmap) myHello() wire.Hello {
 }
 
 // hello is the dialer's side of the HELLO exchange, right after
-// connecting: it says which host and map it has, reads the listener's
-// answer and, if both ends are on this host with one map and the
-// listener's socket is in it, puts its own socket in the map too.
+// connecting, when the dialer has a sockmap and no keys: it says which
+// host and map it has, reads the listener's answer, and joins the map if
+// it can (sockmapJoin).
 func (c *clientConn) hello(ctx context.Context) error {
 	p := c.p
-	s := p.opts.Sockmap
-	c.sm = sockmapConn{s: s}
-	deadline := time.Now().Add(p.opts.IOTimeout)
+	c.nc.SetDeadline(helloDeadline(ctx, p.opts.IOTimeout))
+	defer c.nc.SetDeadline(time.Time{})
+	mine := c.myHello()
+	if err := writeHello(c.nc, &mine); err != nil {
+		return fmt.Errorf("hello: %w", err)
+	}
+	theirs, err := readHello(c.nc)
+	if err != nil {
+		return fmt.Errorf("hello: %w", err)
+	}
+	c.sockmapJoin(&mine, &theirs)
+	return nil
+}
+
+// helloDeadline is when a HELLO exchange begun now must be done: after
+// timeout, or at ctx's deadline if that comes first.
+func helloDeadline(ctx context.Context, timeout time.Duration) time.Time {
+	deadline := time.Now().Add(timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	c.nc.SetDeadline(deadline)
-	defer c.nc.SetDeadline(time.Time{})
+	return deadline
+}
 
-	mine := s.myHello()
-	var buf [wire.HeaderSize + wire.MaxHelloPayload]byte
-	payload := mine.Append(buf[wire.HeaderSize:wire.HeaderSize])
-	h := wire.Header{Kind: wire.KindHello, PayloadLen: uint64(len(payload))}
-	h.Put(buf[:])
-	if _, err := c.nc.Write(buf[:wire.HeaderSize+len(payload)]); err != nil {
-		return fmt.Errorf("hello: %w", err)
+// myHello is what the dialer says about itself: its host, and its map if
+// it has a sockmap on the tcp path.
+func (c *clientConn) myHello() wire.Hello {
+	var h wire.Hello
+	if c.p.path == PathTCP && c.p.opts.Sockmap != nil {
+		h = c.p.opts.Sockmap.myHello()
+	} else if id, err := HostID(); err == nil {
+		h.Host, h.HasHost = id, true
 	}
-	rh, err := wire.ReadHeader(c.nc, &c.in, wire.Limits{})
-	if err != nil {
-		return fmt.Errorf("hello: %w", err)
+	return h
+}
+
+// sockmapJoin puts the dialer's socket in the map if the listener (theirs)
+// is on this host with the same map and its socket is in it; otherwise it
+// records why not. It does nothing without a sockmap on the tcp path.
+func (c *clientConn) sockmapJoin(mine, theirs *wire.Hello) {
+	p := c.p
+	s := p.opts.Sockmap
+	if s == nil || p.path != PathTCP {
+		return
 	}
-	if rh.Kind != wire.KindHello {
-		return fmt.Errorf("hello: %w", &wire.FrameError{Field: "kind", Reason: rh.Kind.String() + " where a HELLO belongs"})
-	}
-	in := buf[:rh.PayloadLen]
-	if err := wire.ReadPayload(c.nc, rh, in); err != nil {
-		return fmt.Errorf("hello: %w", err)
-	}
-	theirs, err := wire.ParseHello(in)
-	if err != nil {
-		return fmt.Errorf("hello: %w", err)
-	}
-	if !sameHost(&theirs) {
+	c.sm = sockmapConn{s: s}
+	if !sameHost(theirs) {
 		p.log.Debug("sockmap: peer on another host")
-		return nil
+		return
 	}
 	switch {
 	case s.err != nil:
@@ -189,13 +203,13 @@ func (c *clientConn) hello(ctx context.Context) error {
 		if s.err == nil {
 			p.log.Debug("sockmap: a connection to a node of this host uses plain TCP", "reason", c.sm.reason)
 		}
-		return nil
+		return
 	}
 	k, _, err := c.sm.add(c.nc)
 	if err != nil {
 		c.sm.reason = features.Reason(err)
 		p.log.Debug("sockmap: adding the socket failed; the connection uses plain TCP", "reason", c.sm.reason, "err", err)
-		return nil
+		return
 	}
 	// The listener's socket must be in the map under this one's reversed
 	// tuple: otherwise an address translation lies between (the
@@ -207,18 +221,16 @@ func (c *clientConn) hello(ctx context.Context) error {
 		c.sm.closed()
 		c.sm.reason = SockmapPeerNotFound
 		p.log.Debug("sockmap: the peer's socket is not in the map under the reversed tuple; the connection uses plain TCP", "key", k.String(), "err", err)
-		return nil
+		return
 	}
 	p.log.Debug("sockmap: connection redirected", "key", k.String())
-	return nil
 }
 
-// hello is the listener's side of the HELLO exchange: the dialer's HELLO
-// (header h) is the connection's first frame. If the dialer is on this
-// host with the same map, the listener puts its socket in the map before
-// it answers, so that the dialer can see it there.
+// hello is the listener's side of the unauthenticated HELLO exchange: the
+// dialer's HELLO (header h) is the connection's first frame; the answer
+// is sockmapAnswer's.
 func (c *serverConn) hello(h wire.Header) error {
-	var buf [wire.HeaderSize + wire.MaxHelloPayload]byte
+	var buf [wire.MaxHelloPayload]byte
 	in := buf[:h.PayloadLen]
 	if err := wire.ReadPayload(c.br, h, in); err != nil {
 		return err
@@ -227,35 +239,44 @@ func (c *serverConn) hello(h wire.Header) error {
 	if err != nil {
 		return err
 	}
+	mine := c.sockmapAnswer(&theirs)
+	payload := mine.Append(buf[:0])
+	rh := wire.Header{Kind: wire.KindHello, PayloadLen: uint64(len(payload))}
+	rh.Put(c.out[:])
+	return c.writeFrame(c.out[:], payload)
+}
+
+// sockmapAnswer is what the listener says about itself in answer to the
+// dialer's HELLO theirs: its host, and with a Sockmap on the tcp path its
+// map and, if the dialer is on this host with the same map, the cookie of
+// its socket, put in the map before it answers so that the dialer can see
+// it there.
+func (c *serverConn) sockmapAnswer(theirs *wire.Hello) wire.Hello {
 	var mine wire.Hello
 	if id, err := HostID(); err == nil {
 		mine.Host, mine.HasHost = id, true
 	}
 	s := c.s.opts.Sockmap
-	if s != nil {
-		c.sm = sockmapConn{s: s}
-		mine.MapID = s.mapID()
-		if sameHost(&theirs) && theirs.MapID != 0 {
-			switch {
-			case s.err != nil:
-				c.sm.reason = features.Reason(s.err)
-			case theirs.MapID != mine.MapID:
-				c.sm.reason = SockmapOtherMap
-			default:
-				_, cookie, err := c.sm.add(c.nc)
-				if err != nil {
-					c.sm.reason = features.Reason(err)
-					c.s.log.Debug("sockmap: adding the socket failed; the connection uses plain TCP", "peer", c.peer, "reason", c.sm.reason, "err", err)
-				}
-				mine.Cookie = cookie
-			}
+	if s == nil || c.s.path != PathTCP {
+		return mine
+	}
+	c.sm = sockmapConn{s: s}
+	mine.MapID = s.mapID()
+	if !sameHost(theirs) || theirs.MapID == 0 {
+		return mine
+	}
+	switch {
+	case s.err != nil:
+		c.sm.reason = features.Reason(s.err)
+	case theirs.MapID != mine.MapID:
+		c.sm.reason = SockmapOtherMap
+	default:
+		_, cookie, err := c.sm.add(c.nc)
+		if err != nil {
+			c.sm.reason = features.Reason(err)
+			c.s.log.Debug("sockmap: adding the socket failed; the connection uses plain TCP", "peer", c.peer, "reason", c.sm.reason, "err", err)
 		}
+		mine.Cookie = cookie
 	}
-	payload := mine.Append(buf[wire.HeaderSize:wire.HeaderSize])
-	rh := wire.Header{Kind: wire.KindHello, PayloadLen: uint64(len(payload))}
-	rh.Put(buf[:])
-	if err := c.writeFrame(buf[:wire.HeaderSize], payload); err != nil {
-		return err
-	}
-	return nil
+	return mine
 }

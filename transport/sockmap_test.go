@@ -245,20 +245,38 @@ func TestSockmapFallbacks(t *testing.T) {
 // network namespace, as two nodes of one pod would have.
 func TestSockmapLoopback(t *testing.T) {
 	sm, _ := openSockmap(t)
-	var fb fallbacks
-	sk := &sink{}
-	s := startServer(t, transport.PathTCP, sk, &transport.ServerOptions{Sockmap: sm, OnFallback: fb.on})
-	p := newPeer(t, s.addr, &transport.DialOptions{Sockmap: sm, OnFallback: fb.on, Verify: true})
-	msgs0, _, _ := sm.Stats()
-	want := pattern(8<<20, 7)
-	if _, err := p.Send(context.Background(), "fn", want, nil); err != nil {
-		t.Fatal(err)
-	}
-	msgs1, _, _ := sm.Stats()
-	if msgs1 == msgs0 {
-		t.Fatal("nothing redirected on loopback")
-	}
-	if s := fb.String(); s != "" {
-		t.Errorf("fallbacks: %s", s)
+	key := newKey()
+	for _, auth := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plain", true: "auth"}[auth], func(t *testing.T) {
+			var fb fallbacks
+			sk := &sink{}
+			so := &transport.ServerOptions{Sockmap: sm, OnFallback: fb.on}
+			do := &transport.DialOptions{Sockmap: sm, OnFallback: fb.on, Verify: true}
+			if auth {
+				// The sockmap's part of the HELLO rides on the
+				// authenticated exchange.
+				so.Auth, do.Auth = newAuth(t, "l", 0, key), newAuth(t, "d", 0, key)
+			}
+			s := startServer(t, transport.PathTCP, sk, so)
+			p := newPeer(t, s.addr, do)
+			msgs0, _, _ := sm.Stats()
+			want := pattern(8<<20, 7)
+			if _, err := p.Send(context.Background(), "fn", want, nil); err != nil {
+				t.Fatal(err)
+			}
+			msgs1, _, _ := sm.Stats()
+			if msgs1 == msgs0 {
+				t.Fatal("nothing redirected on loopback")
+			}
+			sk.mu.Lock()
+			got := sk.last
+			sk.mu.Unlock()
+			if !bytes.Equal(got, want) {
+				t.Fatal("payload differs")
+			}
+			if s := fb.String(); s != "" {
+				t.Errorf("fallbacks: %s", s)
+			}
+		})
 	}
 }
