@@ -174,6 +174,9 @@ func (c *serverConn) serve() {
 		s.mu.Unlock()
 		s.wg.Done()
 	}()
+	if !c.admitted() {
+		return
+	}
 	for first := true; ; first = false {
 		if !c.idle() {
 			return
