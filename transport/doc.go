@@ -27,7 +27,9 @@
 // arrives, with [ServerOptions].IOURing), and answers with an ACK carrying
 // the receiver's result; a malformed frame closes its connection and
 // reaches no receiver. [ListenUnix] makes a unix path socket with a given
-// mode, replacing a stale one and refusing to take a live one.
+// mode, replacing a stale one and refusing to take a live one;
+// [ServerOptions].UnixAllow narrows who may connect to it further, by the
+// uid and gid the kernel recorded of the connecting process.
 //
 // Paths, mechanisms and accelerator sets are types ([Path], [Mechanism],
 // [Accels]) with one Parse each; their String is what metrics, logs and

@@ -30,20 +30,22 @@ const (
 	RefusedUnknownFunction = "unknown_function" // a valid frame for a name the node does not host
 	RefusedUnread          = "refused"          // a valid frame the target refused before its payload was read
 	RefusedMaxConns        = "max_conns"        // a connection over MaxConns
+	RefusedAuth            = "auth"             // a peer that failed authentication: Refusal.Auth says how
 	RefusedIO              = "io"               // any other error of the connection
-	RefusedAuth            = "auth"             // the peer failed authentication: Refusal.Auth says how
 )
 
 // Refusal is a connection a Server closed because of what its peer sent
-// (or because it was one too many), as [ServerOptions].OnRefused is told.
+// (or because it was one too many, or its peer failed authentication), as
+// [ServerOptions].OnRefused is told.
 type Refusal struct {
 	Path   Path
 	Reason string // one of the Refused* reasons
 	Remote string // the peer's address, or "unix-peer"
 	At     string // where: "accept", "header", "hello", "name", "payload of NAME"
 	Err    error  // what was wrong
-	// Auth is, when Reason is RefusedAuth, how the peer failed: one of
-	// the Auth* reasons.
+	// Auth is the authentication failure's reason when Reason is
+	// RefusedAuth: one of the Auth* reasons, AuthPeerCred for a unix peer
+	// UnixAllow does not admit. Empty for other refusals.
 	Auth string
 }
 
@@ -112,6 +114,15 @@ type ServerOptions struct {
 	// with a HELLO whether or not Sockmap is set: the Server answers it
 	// with its host and no map.
 	Sockmap *Sockmap
+	// UnixAllow, if not nil, admits on the unix path only peers whose
+	// process runs as one of UIDs or with one of GIDs as its group (the
+	// credentials the kernel recorded at connect, SO_PEERCRED), checked
+	// before anything is read; others are closed at once and reported to
+	// OnRefused (Reason RefusedAuth, Auth "peer_cred", At "accept", Err
+	// naming the peer's uid, gid and pid). It narrows what the socket's
+	// mode lets in, never widens it. A connection that is not a unix
+	// socket's ignores it. Needs Linux: see [UnixAllow].
+	UnixAllow *UnixAllow
 }
 
 // Server receives frames on the unix or tcp path and delivers their

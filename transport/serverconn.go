@@ -174,6 +174,9 @@ func (c *serverConn) serve() {
 		s.mu.Unlock()
 		s.wg.Done()
 	}()
+	if !c.admitted() {
+		return
+	}
 	first := true
 	if s.opts.Auth != nil {
 		if !c.authenticate() {

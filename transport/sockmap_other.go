@@ -52,8 +52,8 @@ func (sc *sockmapConn) closed() {}
 func (c *clientConn) hello(context.Context) error { return errNoSockets }
 func (c *serverConn) hello(wire.Header) error     { return errNoSockets }
 
-func (c *clientConn) myHello() wire.Hello                          { return wire.Hello{} }
-func (c *clientConn) sockmapJoin(mine, theirs *wire.Hello)         {}
+func (c *clientConn) myHello() wire.Hello                         { return wire.Hello{} }
+func (c *clientConn) sockmapJoin(mine, theirs *wire.Hello)        {}
 func (c *serverConn) sockmapAnswer(theirs *wire.Hello) wire.Hello { return wire.Hello{} }
 
 func helloDeadline(ctx context.Context, timeout time.Duration) time.Time {
