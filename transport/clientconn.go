@@ -30,7 +30,8 @@ type clientConn struct {
 	abortFn func() // c.abort, bound once
 	peek    peeker // alive's state
 
-	sm sockmapConn // the connection's share of DialOptions.Sockmap
+	sm  sockmapConn // the connection's share of DialOptions.Sockmap
+	tls bool        // nc is a TLS connection over the socket raw reaches
 
 	broken   bool // the connection is unusable: close it
 	answered bool // the peer answered the last frame (ACK read)
@@ -48,16 +49,18 @@ type transfer struct {
 	mech   Mechanism     // what carried the payload
 }
 
-func newClientConn(p *Peer, nc net.Conn) (*clientConn, error) {
-	sc, ok := nc.(syscall.Conn)
+// newClientConn makes the connection nc over the socket sock: nc itself,
+// or the TLS connection over it.
+func newClientConn(p *Peer, nc, sock net.Conn) (*clientConn, error) {
+	sc, ok := sock.(syscall.Conn)
 	if !ok {
-		return nil, fmt.Errorf("%T has no file descriptor", nc)
+		return nil, fmt.Errorf("%T has no file descriptor", sock)
 	}
 	raw, err := sc.SyscallConn()
 	if err != nil {
 		return nil, err
 	}
-	c := &clientConn{p: p, nc: nc, raw: raw}
+	c := &clientConn{p: p, nc: nc, raw: raw, tls: nc != sock}
 	c.abortFn = c.abort
 	c.peek.init(raw)
 	return c, nil

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -99,6 +100,16 @@ type DialOptions struct {
 	// "plain", with this process's refusal or one of the Sockmap*
 	// reasons). The unix path ignores it.
 	Sockmap *Sockmap
+	// TLS, if not nil, makes every tcp connection TLS 1.3, with this
+	// node's certificate, and checks the listener's against the CA (see
+	// [TLS]). crypto/tls writes the records in user space, where splice,
+	// io_uring and the sockmap cannot apply: the connection writes with
+	// plain calls, and every transfer that was meant to use one of them
+	// (Mechanism splice, IOURing, a Sockmap not opportunistic) is reported
+	// to OnFallback with the reason FallbackTLS. A listener that refuses
+	// this node's certificate fails the first Send. The unix path ignores
+	// it.
+	TLS *TLS
 	// Auth, if not nil, makes every connection, on either path, begin
 	// with the authenticated HELLO exchange (PROTOCOL.md
 	// "Authentication"): the peer must prove it holds one of Auth's keys
@@ -124,7 +135,9 @@ type Peer struct {
 	opts    DialOptions
 	log     *slog.Logger
 	dialer  net.Dialer
-	auto    *autoChooser // nil unless tcp with MechanismAuto
+	auto    *autoChooser // nil unless tcp with MechanismAuto, without TLS
+	tls     *tls.Config  // the tcp path's TLS, nil without
+	asked   Mechanism    // opts.Mechanism as given (TLS makes it write)
 
 	mu      sync.Mutex
 	idle    []*clientConn
@@ -173,8 +186,13 @@ func NewPeer(address string, opts *DialOptions) (*Peer, error) {
 	default:
 		return nil, fmt.Errorf("peer %s: mechanism %s: want auto, write or splice", address, o.Mechanism)
 	}
-	if path == PathUnix {
+	p.asked = o.Mechanism
+	switch {
+	case path == PathUnix:
 		o.Mechanism = MechanismWritev
+	case o.TLS != nil:
+		p.tls = o.TLS.client()
+		o.Mechanism = MechanismWrite
 	}
 	if o.ChunkSize <= 0 && path == PathTCP {
 		o.ChunkSize = DefaultChunkSize
@@ -335,11 +353,23 @@ func (p *Peer) get(ctx context.Context) (*clientConn, error) {
 // dial connects, exchanges HELLOs where the connection begins with one,
 // and chooses the connection's sender.
 func (p *Peer) dial(ctx context.Context) (*clientConn, error) {
-	nc, err := p.dialer.DialContext(ctx, p.path.String(), p.addr)
+	sock, err := p.dialer.DialContext(ctx, p.path.String(), p.addr)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", p.address, err)
 	}
-	c, err := newClientConn(p, nc)
+	nc := sock
+	if p.tls != nil {
+		tc := tls.Client(sock, p.tls)
+		tc.SetDeadline(helloDeadline(ctx, p.opts.DialTimeout))
+		err := tc.HandshakeContext(ctx)
+		tc.SetDeadline(time.Time{})
+		if err != nil {
+			sock.Close()
+			return nil, fmt.Errorf("dial %s: %w", p.address, &AuthError{Reason: AuthTLS, Err: err})
+		}
+		nc = tc
+	}
+	c, err := newClientConn(p, nc, sock)
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("dial %s: %w", p.address, err)
@@ -350,6 +380,8 @@ func (p *Peer) dial(ctx context.Context) (*clientConn, error) {
 			c.close()
 			return nil, fmt.Errorf("dial %s: %w", p.address, err)
 		}
+	case p.opts.Sockmap != nil && c.tls:
+		c.sm = sockmapConn{s: p.opts.Sockmap, reason: FallbackTLS}
 	case p.opts.Sockmap != nil && p.path == PathTCP:
 		if err := c.hello(ctx); err != nil {
 			c.close()
@@ -358,7 +390,7 @@ func (p *Peer) dial(ctx context.Context) (*clientConn, error) {
 	}
 	p.log.Debug("connected", "local", nc.LocalAddr().String())
 	if p.auto != nil {
-		p.auto.classify(p, nc)
+		p.auto.classify(p, sock)
 	}
 	c.snd = p.newSender(c)
 	p.announce()

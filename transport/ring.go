@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/roadrunner-wasm/roadrunner/transport/features"
@@ -63,6 +64,10 @@ func (o *DialOptions) ringDefaults() error {
 // plain syscalls.
 func ringFellBack(onFallback func(from, to, reason string), err error) {
 	if onFallback != nil {
-		onFallback(AccelIOURing.String(), "plain", features.Reason(err))
+		reason := features.Reason(err)
+		if errors.Is(err, errTLS) {
+			reason = FallbackTLS
+		}
+		onFallback(AccelIOURing.String(), "plain", reason)
 	}
 }

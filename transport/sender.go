@@ -35,28 +35,37 @@ type writer interface {
 // connection.
 func (p *Peer) newSender(c *clientConn) sender {
 	s := p.mechanismSender()
-	if p.opts.IOURing {
+	if c.tls {
+		// crypto/tls writes the records: no accelerator can take them.
+		if p.asked == MechanismSplice {
+			s = &fallbackSender{sender: s, from: "splice", to: "write", reason: FallbackTLS, onFallback: p.opts.OnFallback}
+		}
+		if p.opts.IOURing {
+			s = &fallbackSender{sender: s, from: AccelIOURing.String(), to: "plain", reason: FallbackTLS, onFallback: p.opts.OnFallback}
+		}
+	} else if p.opts.IOURing {
 		s = p.ringSender(c, s)
 	}
 	if c.sm.reason != "" && !c.sm.s.opp {
-		s = &fallbackSender{sender: s, accel: AccelSockmap, reason: c.sm.reason, onFallback: p.opts.OnFallback}
+		s = &fallbackSender{sender: s, from: AccelSockmap.String(), to: "plain", reason: c.sm.reason, onFallback: p.opts.OnFallback}
 	}
 	return s
 }
 
 // fallbackSender reports every transfer of its connection as a fallback
-// from an accelerator that was asked for and refused (AccelIOURing or
-// AccelSockmap), then sends it with the sender underneath.
+// from an accelerator or mechanism that was asked for and refused
+// ("iouring" or "sockmap" to "plain", "splice" to "write"), then sends it
+// with the sender underneath.
 type fallbackSender struct {
 	sender
-	accel      Accels
+	from, to   string
 	reason     string
 	onFallback func(from, to, reason string)
 }
 
 func (f *fallbackSender) send(ctx context.Context, c *clientConn, t *transfer) error {
 	if f.onFallback != nil {
-		f.onFallback(f.accel.String(), "plain", f.reason)
+		f.onFallback(f.from, f.to, f.reason)
 	}
 	return f.sender.send(ctx, c, t)
 }
@@ -69,8 +78,11 @@ func (p *Peer) announce() {
 	}
 	p.announced.Do(func() {
 		why := "configured"
-		if p.path == PathUnix {
+		switch {
+		case p.path == PathUnix:
 			why = "the unix path writes"
+		case p.tls != nil:
+			why = "TLS: crypto/tls writes its records, which splice, io_uring and the sockmap cannot carry"
 		}
 		p.log.Debug("send mechanism", "path", p.path.String(), "mechanism", p.opts.Mechanism.String(), "why", why)
 		if p.opts.OnMechanism != nil {

@@ -37,7 +37,7 @@ func (p *Peer) ringSender(c *clientConn, s sender) sender {
 	}
 	if err != nil {
 		p.log.Debug("io_uring refused: the connection uses plain syscalls", "err", err)
-		return &fallbackSender{sender: s, accel: AccelIOURing, reason: features.Reason(err), onFallback: p.opts.OnFallback}
+		return &fallbackSender{sender: s, from: AccelIOURing.String(), to: "plain", reason: features.Reason(err), onFallback: p.opts.OnFallback}
 	}
 	return &ringSender{ring: cr, small: s}
 }

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -99,6 +100,15 @@ type ServerOptions struct {
 	RingMin int
 	// OnFallback, if not nil, is called as for [DialOptions].OnFallback.
 	OnFallback func(from, to, reason string)
+	// TLS, if not nil, makes every tcp connection TLS 1.3 with a client
+	// certificate that chains to the CA (see [TLS]), handshaken within
+	// DefaultAuthTimeout (the Auth's timeout if set) from accept; a
+	// failed handshake is reported to OnRefused (Reason RefusedAuth, Auth
+	// AuthTLS). io_uring and the sockmap cannot apply to its records: with
+	// IOURing, or a Sockmap that is not opportunistic, every frame is
+	// reported to OnFallback with the reason FallbackTLS. The unix path
+	// ignores it.
+	TLS *TLS
 	// Auth, if not nil, requires every connection to begin with the
 	// authenticated HELLO exchange (PROTOCOL.md "Authentication"),
 	// within Auth's timeout from accept: nothing else is read, and
@@ -134,6 +144,7 @@ type Server struct {
 	path Path
 	opts ServerOptions
 	log  *slog.Logger
+	tls  *tls.Config // the tcp path's TLS, nil without
 
 	base   context.Context // of every delivery; canceled by a forced Close
 	cancel context.CancelFunc
@@ -171,6 +182,9 @@ func NewServer(sink Sink, path Path, opts *ServerOptions) *Server {
 	}
 	if o.Status == nil {
 		o.Status = func(err error) int32 { return int32(abi.CodeOf(err)) }
+	}
+	if o.TLS != nil && path == PathTCP {
+		s.tls = o.TLS.server()
 	}
 	s.log = logger(o.Logger)
 	s.base, s.cancel = context.WithCancel(context.Background())

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -44,7 +45,8 @@ type serverConn struct {
 	ring    *connRing
 	ringErr error
 
-	sm sockmapConn // the connection's share of ServerOptions.Sockmap
+	sm  sockmapConn // the connection's share of ServerOptions.Sockmap
+	tls *tls.Conn   // nc, when the connection is TLS; nil otherwise
 
 	origin Origin // of the frame being served; Reply and Mechanism per frame
 }
@@ -89,12 +91,23 @@ const serverReadBuffer = 16 << 10
 
 func (s *Server) newConn(nc net.Conn) *serverConn {
 	c := &serverConn{s: s, nc: nc, peer: remote(nc)}
+	if s.tls != nil {
+		c.tls = tls.Server(nc, s.tls)
+		c.nc = c.tls
+		if sm := s.opts.Sockmap; sm != nil && !sm.opp {
+			c.sm = sockmapConn{s: sm, reason: FallbackTLS}
+		}
+	}
+	nc = c.nc
 	c.dr = deadlineReader{nc: nc, timeout: s.opts.IOTimeout}
 	c.br = bufio.NewReaderSize(&c.dr, serverReadBuffer)
 	c.origin = Origin{Path: s.path, Remote: c.peer}
 	c.fill = c.fillPayload
 	if s.opts.IOURing {
 		c.ringErr = features.HaveIOURing()
+		if c.tls != nil {
+			c.ringErr = errTLS
+		}
 	}
 	return c
 }
@@ -174,7 +187,7 @@ func (c *serverConn) serve() {
 		s.mu.Unlock()
 		s.wg.Done()
 	}()
-	if !c.admitted() {
+	if !c.admitted() || !c.handshake() {
 		return
 	}
 	first := true
@@ -265,6 +278,30 @@ func (c *serverConn) serve() {
 			return
 		}
 	}
+}
+
+// handshake runs the TLS handshake of a TLS connection, within
+// DefaultAuthTimeout (or the Auth's timeout) from accept, and reports a
+// failure to OnRefused (Reason RefusedAuth, Auth AuthTLS). It returns
+// true at once for a connection without TLS.
+func (c *serverConn) handshake() bool {
+	if c.tls == nil {
+		return true
+	}
+	timeout := DefaultAuthTimeout
+	if a := c.s.opts.Auth; a != nil {
+		timeout = a.timeout
+	}
+	c.nc.SetDeadline(time.Now().Add(timeout))
+	err := c.tls.Handshake()
+	c.nc.SetDeadline(time.Time{})
+	if err != nil {
+		if !c.closing() {
+			c.s.refused(Refusal{Path: c.s.path, Reason: RefusedAuth, Auth: AuthTLS, Remote: c.peer, At: "tls handshake", Err: err})
+		}
+		return false
+	}
+	return true
 }
 
 // authenticate runs the listener's side of the authenticated HELLO, the

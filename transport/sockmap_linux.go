@@ -167,7 +167,7 @@ func helloDeadline(ctx context.Context, timeout time.Duration) time.Time {
 // it has a sockmap on the tcp path.
 func (c *clientConn) myHello() wire.Hello {
 	var h wire.Hello
-	if c.p.path == PathTCP && c.p.opts.Sockmap != nil {
+	if c.p.path == PathTCP && c.p.opts.Sockmap != nil && !c.tls {
 		h = c.p.opts.Sockmap.myHello()
 	} else if id, err := HostID(); err == nil {
 		h.Host, h.HasHost = id, true
@@ -185,6 +185,10 @@ func (c *clientConn) sockmapJoin(mine, theirs *wire.Hello) {
 		return
 	}
 	c.sm = sockmapConn{s: s}
+	if c.tls {
+		c.sm.reason = FallbackTLS
+		return
+	}
 	if !sameHost(theirs) {
 		p.log.Debug("sockmap: peer on another host")
 		return
@@ -259,6 +263,9 @@ func (c *serverConn) sockmapAnswer(theirs *wire.Hello) wire.Hello {
 	s := c.s.opts.Sockmap
 	if s == nil || c.s.path != PathTCP {
 		return mine
+	}
+	if c.tls != nil {
+		return mine // c.sm says why not since newConn
 	}
 	c.sm = sockmapConn{s: s}
 	mine.MapID = s.mapID()

@@ -68,11 +68,22 @@ var probeRows = []struct {
 	{"io_uring", iouringTest.probe},
 	{"io_uring.send_zc", func() (string, error) { d, err := sendZCTest.probe(); return d + sendZCDetail, err }},
 	{"sockmap", sockmapTest.probe},
+	{"tls", func() (string, error) { return ktlsDetail, HaveKTLS() }},
 }
+
+// ktlsDetail is the tls row's note: what node.tls does meanwhile.
+const ktlsDetail = "Linux >= 4.13; without it node.tls is user-space TLS: plain writes, no splice, io_uring or sockmap"
+
+// HaveKTLS reports whether the kernel offers TLS as a TCP upper-layer
+// protocol (kTLS, "tls" in /proc/sys/net/ipv4/tcp_available_ulp), which
+// would let splice and the sockmap carry TLS records: nil, or why not.
+// The transport does not use it yet; its TLS is crypto/tls, in user
+// space.
+func HaveKTLS() error { return probeKTLS() }
 
 // Probe runs every probe (each conclusively once per process) and reports
 // the features of the paths, in the order memory, unix, tcp, splice,
-// vmsplice, pipe_max_size, io_uring, io_uring.send_zc, sockmap. It never
+// vmsplice, pipe_max_size, io_uring, io_uring.send_zc, sockmap, tls. It never
 // fails: an unavailable feature is a row with its reason. Off Linux every
 // row but memory is unavailable.
 func Probe() []Feature {

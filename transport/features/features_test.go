@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -61,9 +62,26 @@ func TestProbeFeatures(t *testing.T) {
 	}
 }
 
+// TestKTLS: the tls row says what the kernel's list of TCP upper-layer
+// protocols says.
+func TestKTLS(t *testing.T) {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/tcp_available_ulp")
+	if err != nil {
+		t.Skip(err)
+	}
+	has := slices.Contains(strings.Fields(string(b)), "tls")
+	kerr := HaveKTLS()
+	if has != (kerr == nil) {
+		t.Fatalf("tcp_available_ulp %q, HaveKTLS %v", b, kerr)
+	}
+	if kerr != nil && (!errors.Is(kerr, ErrNotSupported) || !strings.Contains(kerr.Error(), "tcp_available_ulp")) {
+		t.Errorf("HaveKTLS: %v; want ErrNotSupported naming tcp_available_ulp", kerr)
+	}
+}
+
 func TestProbeRows(t *testing.T) {
 	rows := Probe()
-	want := []string{"memory", "unix", "tcp", "splice", "vmsplice", "pipe_max_size", "io_uring", "io_uring.send_zc", "sockmap"}
+	want := []string{"memory", "unix", "tcp", "splice", "vmsplice", "pipe_max_size", "io_uring", "io_uring.send_zc", "sockmap", "tls"}
 	if len(rows) != len(want) {
 		t.Fatalf("%d rows %+v, want %v", len(rows), rows, want)
 	}
@@ -79,7 +97,7 @@ func TestProbeRows(t *testing.T) {
 		t.Errorf("memory unavailable: %+v", rows[0])
 	}
 	for _, r := range rows[1:] {
-		if !r.Available {
+		if !r.Available && r.Name != "tls" { // kernel TLS is reported, not required
 			err := fmt.Errorf("%s: %s: %w", r.Name, r.Reason, ErrNotSupported)
 			requireFeature(t, r.Name, err)
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -260,4 +261,19 @@ func probeSetPipeSize() error {
 		return opErrno(fmt.Sprintf("fcntl F_SETPIPE_SZ %d", size), err)
 	}
 	return nil
+}
+
+// tcpULPs lists the TCP upper-layer protocols the kernel offers.
+const tcpULPs = "/proc/sys/net/ipv4/tcp_available_ulp"
+
+func probeKTLS() error {
+	b, err := os.ReadFile(tcpULPs)
+	if err != nil {
+		return &UnsupportedFeatureError{Name: "kernel TLS", MinimumVersion: "4.13", Err: err}
+	}
+	if slices.Contains(strings.Fields(string(b)), "tls") {
+		return nil
+	}
+	return &UnsupportedFeatureError{Name: "kernel TLS", MinimumVersion: "4.13",
+		Err: fmt.Errorf("tls is not in %s (%q): the tls module is not loaded or not built", tcpULPs, strings.TrimSpace(string(b)))}
 }

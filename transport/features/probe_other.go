@@ -23,6 +23,7 @@ func probeSetPipeSize() error { return errNotLinux }
 func probeIOURing() error     { return errNotLinux }
 func probeSendZC() error      { return errNotLinux }
 func probeSockmap() error     { return errNotLinux }
+func probeKTLS() error        { return errNotLinux }
 
 // PipeMaxSize reports that there are no pipes to splice through here: 0
 // and an error wrapping [ErrNotSupported].
