@@ -1,0 +1,123 @@
+package kubernetes
+
+import (
+	"path/filepath"
+	"slices"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
+	"k8s.io/pod-security-admission/api"
+	"sigs.k8s.io/yaml"
+)
+
+// restrictedDeployment builds the overlay in restricted/ as kustomize
+// does (kustomize itself is not here): the base's manifests, each patch
+// applied as a strategic merge patch to the manifest of its kind and name,
+// the result decoded strictly. Each file must be a patch of a manifest
+// the base has, of a kind whose Go type this test names.
+func restrictedDeployment(t *testing.T) *deployment {
+	t.Helper()
+	k := readKustomization(t, "restricted")
+	if !slices.Equal(k.Resources, []string{".."}) || len(k.Patches) == 0 {
+		t.Fatalf("restricted/kustomization.yaml: resources %q and %d patches, want the base (..) and patches", k.Resources, len(k.Patches))
+	}
+	files, _ := filepath.Glob("restricted/*.yaml")
+	for _, f := range files {
+		if b := filepath.Base(f); b != "kustomization.yaml" && !slices.ContainsFunc(k.Patches, func(p patchRef) bool { return p.Path == b }) {
+			t.Errorf("restricted/kustomization.yaml does not list %s", b)
+		}
+	}
+	types := map[string]any{"Namespace": corev1.Namespace{}, "DaemonSet": appsv1.DaemonSet{}}
+	docs := baseDocuments(t)
+	for _, p := range k.Patches {
+		file := filepath.Join("restricted", p.Path)
+		patch := mustRead(t, file)
+		key := docKey(t, file, patch)
+		base, ok := docs[key]
+		if !ok {
+			t.Fatalf("%s: the base has no %s", file, key)
+		}
+		var kind struct {
+			Kind string `json:"kind"`
+		}
+		_ = yaml.Unmarshal(patch, &kind)
+		schema, ok := types[kind.Kind]
+		if !ok {
+			t.Fatalf("%s: a patch of a %s, which this test cannot apply", file, kind.Kind)
+		}
+		baseJSON, err1 := yaml.YAMLToJSON(base)
+		patchJSON, err2 := yaml.YAMLToJSON(patch)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("%s: %v %v", file, err1, err2)
+		}
+		out, err := strategicpatch.StrategicMergePatch(baseJSON, patchJSON, schema)
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		docs[key] = out
+	}
+	return decodeDeployment(t, docs)
+}
+
+// TestRestrictedOverlay checks the variant without accelerators: what
+// every variant must have (checkDeployment), a namespace that enforces
+// `restricted`, and a pod that meets it without exception: not root, no
+// capability, the runtime's seccomp profile, no privilege escalation, no
+// hostPath, no host namespace, and --accel none so that the node does not
+// try what it cannot have.
+func TestRestrictedOverlay(t *testing.T) {
+	d := restrictedDeployment(t)
+	checkDeployment(t, d)
+
+	for _, l := range []string{"enforce", "audit", "warn"} {
+		if v := d.ns.Labels["pod-security.kubernetes.io/"+l]; v != string(api.LevelRestricted) {
+			t.Errorf("namespace pod-security.kubernetes.io/%s=%q, want restricted", l, v)
+		}
+	}
+	spec := &d.ds.Spec.Template.Spec
+	if got := podSecurity(api.LevelRestricted, spec); len(got) > 0 {
+		t.Errorf("the restricted pod breaks restricted's %q", got)
+	}
+	if got := admission(t, api.LevelRestricted, spec); len(got) > 0 {
+		t.Errorf("Pod Security admission refuses the restricted pod: %q", got)
+	}
+
+	// What the issue names, each said once more in its own words.
+	c := spec.Containers[0]
+	if a := accelArg(c.Args); a != "none" {
+		t.Errorf("--accel %q, want none", a)
+	}
+	sc := c.SecurityContext
+	if sc == nil || sc.Capabilities == nil || sc.SeccompProfile == nil {
+		t.Fatalf("securityContext %+v", sc)
+	}
+	if !isTrue(sc.RunAsNonRoot) || sc.RunAsUser == nil || *sc.RunAsUser != 65532 {
+		t.Errorf("runAsNonRoot %v, runAsUser %v: want true and 65532 (the image's user)", sc.RunAsNonRoot, sc.RunAsUser)
+	}
+	if len(sc.Capabilities.Add) > 0 || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) {
+		t.Errorf("capabilities %+v: want ALL dropped, none added", sc.Capabilities)
+	}
+	if sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Errorf("seccomp %s, want RuntimeDefault", sc.SeccompProfile.Type)
+	}
+	if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation || isTrue(sc.Privileged) {
+		t.Errorf("allowPrivilegeEscalation %v, privileged %v: want false", sc.AllowPrivilegeEscalation, sc.Privileged)
+	}
+	if spec.HostNetwork || spec.HostPID || spec.HostIPC {
+		t.Error("a host namespace")
+	}
+	for _, v := range spec.Volumes {
+		if v.HostPath != nil {
+			t.Errorf("volume %s: hostPath %s", v.Name, v.HostPath.Path)
+		}
+	}
+	// uid 65532 reads the Secret's files through fsGroup: group-readable,
+	// group 65532.
+	auth := volumeOf(*spec, "auth")
+	if ps := spec.SecurityContext; auth == nil || auth.Secret.DefaultMode == nil || *auth.Secret.DefaultMode&0o040 == 0 ||
+		ps == nil || ps.FSGroup == nil || *ps.FSGroup != 65532 {
+		t.Errorf("uid 65532 cannot read the rrnode-auth Secret's files: want them group-readable and fsGroup 65532")
+	}
+}
