@@ -124,6 +124,9 @@ func New(ctx context.Context, cfg *Config, opts *Options) (*Node, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	for _, w := range c.Insecure() {
+		log.Warn(w)
+	}
 	n := &Node{
 		cfg:        c,
 		log:        log,
