@@ -27,6 +27,7 @@ const (
 //
 //	POST /v1/functions/{name}  invoke: the body, read straight into the function's memory
 //	GET  /healthz              200 "ok", or 503 "draining" during Shutdown
+//	GET  /readyz               whether to route invocations here: for now the same as /healthz
 //	GET  /metrics              Prometheus text
 //
 // An invocation's answer: 200 with the reply written straight from the
@@ -38,6 +39,7 @@ func (n *Node) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/functions/{name}", n.serveInvoke)
 	mux.HandleFunc("GET /healthz", n.serveHealth)
+	mux.HandleFunc("GET /readyz", n.serveHealth)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics.reg, promhttp.HandlerOpts{}))
 	return mux
 }
