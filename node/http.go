@@ -30,6 +30,11 @@ const (
 //	GET  /readyz               whether to route invocations here: for now the same as /healthz
 //	GET  /metrics              Prometheus text
 //
+// With node.http_auth.token_file, an invocation needs the header
+// Authorization: Bearer TOKEN, one of the file's tokens. Without it the
+// answer is 401 with a WWW-Authenticate challenge and a JSON error, before
+// any of the body is read; /healthz, /readyz and /metrics need no token.
+//
 // An invocation's answer: 200 with the reply written straight from the
 // replying guest's memory, followed by the trailers Rr-Trace and Rr-Error;
 // 204 with an Rr-Trace header if the chain succeeded without a reply; or,
@@ -88,6 +93,9 @@ func (h *httpInvocation) Write(payload []byte) (int, error) {
 }
 
 func (n *Node) serveInvoke(w http.ResponseWriter, r *http.Request) {
+	if !n.authorize(w, r) {
+		return
+	}
 	name := r.PathValue("name")
 	if r.ContentLength < 0 || (r.ContentLength == 0 && r.Header.Get("Content-Length") == "") {
 		writeError(w, http.StatusLengthRequired, runtime.CodeTransport, "Content-Length required: the body is read straight into the function's memory", nil)
