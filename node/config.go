@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"net/netip"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -38,8 +39,21 @@ import (
 //	    unix: a.sock             # "" = no unix listener; relative to the config file's directory
 //	    unix_mode: "0600"        # octal permission bits, default 0600
 //	    unix_group: ""           # group name or numeric gid; "" = the process's group
+//	    unix_allow:              # peer credentials the unix socket accepts, besides its mode
+//	      uids: [1000]           # empty = only the socket's mode and group apply
+//	      gids: []
 //	    tcp: 0.0.0.0:7070        # host:port; "" = no tcp listener
 //	    max_conns: 1024          # per listener, 1..65536
+//	  auth:                      # peers prove a shared key on the unix and tcp paths
+//	    keys: keys               # one key a line; the first signs, all verify
+//	    insecure: false          # true lets a non-loopback tcp bind go without keys or tls
+//	  tls:                       # tcp path over mutual TLS: all three or none
+//	    cert: node.crt
+//	    key: node.key
+//	    ca: ca.crt
+//	  http_auth:                 # bearer tokens on POST /v1/functions/*
+//	    token_file: tokens       # one token a line, each accepted
+//	    insecure: false          # true lets a non-loopback node.http go without a token
 //	  tcp_send: auto             # auto, write or splice
 //	  verify: false              # CRC32C on the frames this node sends
 //	  dial_timeout: 5s
@@ -57,6 +71,13 @@ import (
 //	    max_conns: 16            # connections to it, 1..1024
 //
 // Sizes are an integer (bytes) or a string with a suffix B, KiB, MiB or GiB.
+// File paths (modules, sockets, keys, tokens, certificates) are relative to
+// the config file's directory.
+//
+// A configuration is safe by default: a tcp listener or an HTTP ingress
+// bound to an address that is not loopback needs authentication
+// (node.auth.keys or node.tls; node.http_auth.token_file), or an explicit
+// insecure: true, which [Config.Insecure] reports.
 type Config struct {
 	// Path is the file the configuration was read from; errors name it.
 	Path      string
@@ -85,6 +106,55 @@ type NodeConfig struct {
 	// (--accel sockmap); "" = bpf.DefaultPinDir. Nodes that should
 	// redirect to each other must use the same one.
 	SockmapPinDir string
+	Auth          AuthConfig     // node.auth: the key peers prove on the unix and tcp paths
+	HTTPAuth      HTTPAuthConfig // node.http_auth: the bearer tokens of the HTTP ingress
+	TLS           TLSConfig      // node.tls: the tcp path over mutual TLS
+}
+
+// AuthConfig is node.auth: how peers on the unix and tcp paths prove that
+// they may send to this node.
+type AuthConfig struct {
+	// Keys is the file of shared keys, one a line (32 random bytes in hex
+	// or base64): the first signs, every one verifies, so that a key can
+	// be rotated without a flag day. "" = none. LoadConfig resolves a
+	// relative path against the config file's directory, New one set in
+	// Go against the working directory.
+	Keys string
+	// Insecure allows a tcp listener on an address that is not loopback
+	// without Keys or TLS: anyone who can reach it can run this node's
+	// functions. For a network you trust; [Config.Insecure] warns of it.
+	Insecure bool
+}
+
+// HTTPAuthConfig is node.http_auth: the bearer tokens the HTTP ingress
+// asks of POST /v1/functions/*.
+type HTTPAuthConfig struct {
+	// TokenFile holds the accepted tokens, one a line, each at least
+	// MinTokenLen characters; "" = no token asked. Resolved like
+	// AuthConfig.Keys; New reads it.
+	TokenFile string
+	// Insecure allows node.http on an address that is not loopback
+	// without TokenFile. For a network you trust; [Config.Insecure] warns
+	// of it.
+	Insecure bool
+}
+
+// TLSConfig is node.tls: the tcp path over TLS with client certificates,
+// which authenticates peers as node.auth does. All three files or none;
+// paths are resolved like AuthConfig.Keys.
+type TLSConfig struct {
+	Cert string // this node's certificate chain, PEM
+	Key  string // its private key, PEM
+	CA   string // the CA certificates that peers' certificates must chain to, PEM
+}
+
+// UnixAllow is node.listen.unix_allow: the peer credentials (SO_PEERCRED)
+// the unix listener accepts on top of the socket's mode. A peer is
+// accepted if its uid is in UIDs or its gid is in GIDs; both empty = only
+// the socket's mode and group apply.
+type UnixAllow struct {
+	UIDs []uint32
+	GIDs []uint32
 }
 
 // ListenConfig is node.listen: the sockets peer nodes connect to. Neither
@@ -98,9 +168,10 @@ type ListenConfig struct {
 	UnixGroup string      // group name or numeric gid of the socket; "" = the process's group
 	// UnixGID is UnixGroup resolved, -1 when it is empty. LoadConfig and
 	// New set it from UnixGroup; a value set by the caller is overwritten.
-	UnixGID  int
-	TCP      string // host:port of the tcp path; "" = none; port 0 picks a free one
-	MaxConns int    // connections per listener; default: DefaultListenConns
+	UnixGID   int
+	UnixAllow UnixAllow // peer credentials the unix listener accepts
+	TCP       string    // host:port of the tcp path; "" = none; port 0 picks a free one
+	MaxConns  int       // connections per listener; default: DefaultListenConns
 }
 
 // PeerConfig is one entry of the peers section: another node, and the
@@ -150,6 +221,9 @@ const (
 	MaxPeerConns   = 1024
 	// MaxPayloadLimit is one more than the largest max_payload: ABI lengths are u32.
 	MaxPayloadLimit = 1 << 32
+	// MinTokenLen is the shortest token node.http_auth.token_file may
+	// hold: 16 characters are 96 bits of a random base64 token.
+	MinTokenLen = 16
 )
 
 // maxUnixPath is the longest unix socket path: sun_path holds 108 bytes
@@ -179,8 +253,9 @@ func (e *ConfigError) Error() string {
 func (e *ConfigError) Unwrap() error { return e.Err }
 
 // LoadConfig reads and validates the YAML configuration in file. Module
-// paths and unix socket paths are resolved against the file's directory,
-// and each module must exist.
+// paths, unix socket paths and the files of node.auth, node.http_auth and
+// node.tls are resolved against the file's directory, and each file must
+// exist.
 func LoadConfig(file string) (*Config, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
@@ -228,8 +303,10 @@ func ParseConfig(data []byte, file string) (*Config, error) {
 			cfg.Functions[i].Module = filepath.Join(dir, m)
 		}
 	}
-	if u := cfg.Node.Listen.Unix; u != "" && !filepath.IsAbs(u) {
-		cfg.Node.Listen.Unix = filepath.Join(dir, u)
+	for _, p := range []*string{&cfg.Node.Listen.Unix, &cfg.Node.Auth.Keys, &cfg.Node.HTTPAuth.TokenFile, &cfg.Node.TLS.Cert, &cfg.Node.TLS.Key, &cfg.Node.TLS.CA} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
 	}
 	for i := range cfg.Peers {
 		if p, ok := strings.CutPrefix(cfg.Peers[i].Address, unixScheme); ok && p != "" && !filepath.IsAbs(p) {
@@ -251,27 +328,52 @@ type rawConfig struct {
 }
 
 type rawNode struct {
-	Name              string    `yaml:"name"`
-	HTTP              string    `yaml:"http"`
-	MaxPayload        yaml.Node `yaml:"max_payload"`
-	MaxDepth          yaml.Node `yaml:"max_depth"`
-	InvocationTimeout yaml.Node `yaml:"invocation_timeout"`
-	DrainTimeout      yaml.Node `yaml:"drain_timeout"`
-	CacheDir          string    `yaml:"cache_dir"`
-	Listen            rawListen `yaml:"listen"`
-	TCPSend           yaml.Node `yaml:"tcp_send"`
-	Verify            yaml.Node `yaml:"verify"`
-	DialTimeout       yaml.Node `yaml:"dial_timeout"`
-	IOTimeout         yaml.Node `yaml:"io_timeout"`
-	SockmapPinDir     string    `yaml:"sockmap_pin_dir"`
+	Name              string      `yaml:"name"`
+	HTTP              string      `yaml:"http"`
+	MaxPayload        yaml.Node   `yaml:"max_payload"`
+	MaxDepth          yaml.Node   `yaml:"max_depth"`
+	InvocationTimeout yaml.Node   `yaml:"invocation_timeout"`
+	DrainTimeout      yaml.Node   `yaml:"drain_timeout"`
+	CacheDir          string      `yaml:"cache_dir"`
+	Listen            rawListen   `yaml:"listen"`
+	TCPSend           yaml.Node   `yaml:"tcp_send"`
+	Verify            yaml.Node   `yaml:"verify"`
+	DialTimeout       yaml.Node   `yaml:"dial_timeout"`
+	IOTimeout         yaml.Node   `yaml:"io_timeout"`
+	SockmapPinDir     string      `yaml:"sockmap_pin_dir"`
+	Auth              rawAuth     `yaml:"auth"`
+	HTTPAuth          rawHTTPAuth `yaml:"http_auth"`
+	TLS               rawTLS      `yaml:"tls"`
 }
 
 type rawListen struct {
-	Unix      string    `yaml:"unix"`
-	UnixMode  yaml.Node `yaml:"unix_mode"`
-	UnixGroup string    `yaml:"unix_group"`
-	TCP       string    `yaml:"tcp"`
-	MaxConns  yaml.Node `yaml:"max_conns"`
+	Unix      string       `yaml:"unix"`
+	UnixMode  yaml.Node    `yaml:"unix_mode"`
+	UnixGroup string       `yaml:"unix_group"`
+	UnixAllow rawUnixAllow `yaml:"unix_allow"`
+	TCP       string       `yaml:"tcp"`
+	MaxConns  yaml.Node    `yaml:"max_conns"`
+}
+
+type rawUnixAllow struct {
+	UIDs []yaml.Node `yaml:"uids"`
+	GIDs []yaml.Node `yaml:"gids"`
+}
+
+type rawAuth struct {
+	Keys     string    `yaml:"keys"`
+	Insecure yaml.Node `yaml:"insecure"`
+}
+
+type rawHTTPAuth struct {
+	TokenFile string    `yaml:"token_file"`
+	Insecure  yaml.Node `yaml:"insecure"`
+}
+
+type rawTLS struct {
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+	CA   string `yaml:"ca"`
 }
 
 type rawPeer struct {
@@ -353,6 +455,9 @@ func (r *rawConfig) config() (*Config, *ConfigError) {
 			TCP:       r.Node.Listen.TCP,
 		},
 		SockmapPinDir: r.Node.SockmapPinDir,
+		Auth:          AuthConfig{Keys: r.Node.Auth.Keys},
+		HTTPAuth:      HTTPAuthConfig{TokenFile: r.Node.HTTPAuth.TokenFile},
+		TLS:           TLSConfig{Cert: r.Node.TLS.Cert, Key: r.Node.TLS.Key, CA: r.Node.TLS.CA},
 	}}
 	var err *ConfigError
 	if cfg.Node.MaxPayload, err = parseSize(&r.Node.MaxPayload, "node.max_payload"); err != nil {
@@ -383,6 +488,18 @@ func (r *rawConfig) config() (*Config, *ConfigError) {
 		return nil, err
 	}
 	if cfg.Node.IOTimeout, err = parseDuration(&r.Node.IOTimeout, "node.io_timeout"); err != nil {
+		return nil, err
+	}
+	if cfg.Node.Listen.UnixAllow.UIDs, err = parseIDs(r.Node.Listen.UnixAllow.UIDs, "node.listen.unix_allow.uids"); err != nil {
+		return nil, err
+	}
+	if cfg.Node.Listen.UnixAllow.GIDs, err = parseIDs(r.Node.Listen.UnixAllow.GIDs, "node.listen.unix_allow.gids"); err != nil {
+		return nil, err
+	}
+	if cfg.Node.Auth.Insecure, err = parseBool(&r.Node.Auth.Insecure, "node.auth.insecure", false); err != nil {
+		return nil, err
+	}
+	if cfg.Node.HTTPAuth.Insecure, err = parseBool(&r.Node.HTTPAuth.Insecure, "node.http_auth.insecure", false); err != nil {
 		return nil, err
 	}
 	for i, rf := range r.Functions {
@@ -427,6 +544,25 @@ func parseInt(n *yaml.Node, field string, lo, hi int) (int, *ConfigError) {
 		return 0, &ConfigError{Field: field, Err: fmt.Errorf("%d is out of range %d..%d", v, lo, hi)}
 	}
 	return int(v), nil
+}
+
+// maxID is the largest uid or gid: (uid_t)-1 means "no change" to the
+// kernel, never a credential.
+const maxID = 1<<32 - 2
+
+// parseIDs parses a list of uids or gids, each an integer 0..maxID.
+func parseIDs(list []yaml.Node, field string) ([]uint32, *ConfigError) {
+	var ids []uint32
+	for i := range list {
+		n := &list[i]
+		f := fmt.Sprintf("%s[%d]", field, i)
+		v, err := strconv.ParseUint(n.Value, 10, 64)
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!int" || err != nil || v > maxID {
+			return nil, &ConfigError{Field: f, Err: fmt.Errorf("want an integer 0..%d, got %q (line %d)", maxID, n.Value, n.Line)}
+		}
+		ids = append(ids, uint32(v))
+	}
+	return ids, nil
 }
 
 // parseBool accepts YAML 1.2's true and false only (not yes/no/on/off).
@@ -558,6 +694,9 @@ func (c *Config) check() error {
 	if err := c.checkTransport(); err != nil {
 		return err
 	}
+	if err := c.checkAuth(); err != nil {
+		return err
+	}
 	if n.SockmapPinDir == "" {
 		n.SockmapPinDir = bpf.DefaultPinDir
 	}
@@ -653,6 +792,119 @@ func (c *Config) checkTransport() error {
 		return err
 	}
 	return nil
+}
+
+// checkAuth validates the authentication fields, and refuses what would
+// expose the node without authentication: a tcp listener or an HTTP
+// ingress on an address that is not loopback, unless the field's insecure
+// says so. It runs after the listeners' addresses are checked.
+func (c *Config) checkAuth() error {
+	bad := c.bad
+	n := &c.Node
+	allow := &n.Listen.UnixAllow
+	// New copies the Config but not these arrays: keep the caller's apart.
+	allow.UIDs, allow.GIDs = slices.Clone(allow.UIDs), slices.Clone(allow.GIDs)
+	for _, ids := range []struct {
+		field string
+		list  []uint32
+	}{{"node.listen.unix_allow.uids", allow.UIDs}, {"node.listen.unix_allow.gids", allow.GIDs}} {
+		for i, id := range ids.list {
+			if id > maxID {
+				return bad(fmt.Sprintf("%s[%d]", ids.field, i), "%d is out of range 0..%d", id, maxID)
+			}
+		}
+	}
+	tls := n.TLS != TLSConfig{}
+	if tls {
+		for _, f := range []struct{ name, path string }{{"cert", n.TLS.Cert}, {"key", n.TLS.Key}, {"ca", n.TLS.CA}} {
+			if f.path == "" {
+				return bad("node.tls."+f.name, "missing: node.tls needs cert, key and ca, or none of them")
+			}
+		}
+	}
+	for _, f := range []struct {
+		field string
+		path  *string
+	}{
+		{"node.auth.keys", &n.Auth.Keys},
+		{"node.http_auth.token_file", &n.HTTPAuth.TokenFile},
+		{"node.tls.cert", &n.TLS.Cert},
+		{"node.tls.key", &n.TLS.Key},
+		{"node.tls.ca", &n.TLS.CA},
+	} {
+		if *f.path == "" {
+			continue
+		}
+		p, err := regularFile(*f.path)
+		if err != nil {
+			return bad(f.field, "%w", err)
+		}
+		*f.path = p
+	}
+	if tcp := n.Listen.TCP; tcp != "" && !isLoopback(tcp) && n.Auth.Keys == "" && !tls && !n.Auth.Insecure {
+		return bad("node.listen.tcp", "%s is not a loopback address, and neither node.auth.keys nor node.tls is set: "+
+			"anyone who can reach it can write into this node's guests and run its functions; "+
+			"run `rrnode keygen > keys` and set node.auth.keys: keys (the same keys on every node), "+
+			"or set node.tls, or set node.auth.insecure: true on a network you trust", tcp)
+	}
+	if !isLoopback(n.HTTP) && n.HTTPAuth.TokenFile == "" && !n.HTTPAuth.Insecure {
+		return bad("node.http", "%s is not a loopback address, and node.http_auth.token_file is not set: "+
+			"anyone who can reach it can run this node's functions; "+
+			"put a token of at least %d characters in a file (`rrnode keygen > token` makes one) and set node.http_auth.token_file, "+
+			"or set node.http_auth.insecure: true on a network you trust", n.HTTP, MinTokenLen)
+	}
+	return nil
+}
+
+// Insecure returns a warning for each exposure without authentication
+// that the configuration allows with insecure: true (a tcp listener or an
+// HTTP ingress on an address that is not loopback, without keys, TLS or
+// tokens), or nil. New logs each one at every start. Call it on a checked
+// Config: one from LoadConfig, or Node.Config.
+func (c *Config) Insecure() []string {
+	var warnings []string
+	n := &c.Node
+	if tcp := n.Listen.TCP; tcp != "" && n.Auth.Insecure && n.Auth.Keys == "" && n.TLS == (TLSConfig{}) && !isLoopback(tcp) {
+		warnings = append(warnings, fmt.Sprintf("node.listen.tcp %s is not loopback and peers are not authenticated (node.auth.insecure: true): "+
+			"anyone who can reach it can write into this node's guests and run its functions", tcp))
+	}
+	if http := n.HTTP; http != "" && n.HTTPAuth.Insecure && n.HTTPAuth.TokenFile == "" && !isLoopback(http) {
+		warnings = append(warnings, fmt.Sprintf("node.http %s is not loopback and asks no token (node.http_auth.insecure: true): "+
+			"anyone who can reach it can run this node's functions", http))
+	}
+	return warnings
+}
+
+// isLoopback reports whether the host of addr (host:port) is "localhost"
+// or a loopback IP (127.0.0.0/8, ::1). An empty host, 0.0.0.0 and :: bind
+// every interface; any other name may resolve anywhere.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+// regularFile returns path made absolute (against the working directory)
+// if it names a regular file.
+func regularFile(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	st, err := os.Stat(abs)
+	if err != nil {
+		return "", err
+	}
+	if !st.Mode().IsRegular() {
+		return "", fmt.Errorf("%s is not a regular file", abs)
+	}
+	return abs, nil
 }
 
 // checkPeers applies the peers' defaults, resolves their addresses and

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"reflect"
 	goruntime "runtime"
 	"slices"
 	"strconv"
@@ -69,7 +70,7 @@ functions:
 		IOTimeout:     node.DefaultIOTimeout,
 		SockmapPinDir: bpf.DefaultPinDir,
 	}
-	if cfg.Node != want {
+	if !reflect.DeepEqual(cfg.Node, want) {
 		t.Errorf("node = %+v, want %+v", cfg.Node, want)
 	}
 	if cfg.Path != path {
@@ -184,7 +185,7 @@ peers:
 		IOTimeout:     2 * time.Minute,
 		SockmapPinDir: "/sys/fs/bpf/rr/a",
 	}
-	if cfg.Node != want {
+	if !reflect.DeepEqual(cfg.Node, want) {
 		t.Errorf("node =\n%+v, want\n%+v", cfg.Node, want)
 	}
 	wantPeers := []node.PeerConfig{
@@ -294,10 +295,12 @@ func TestConfigBuiltInGo(t *testing.T) {
 	module := wasmbuild.ForTest(t, testdata+"echo") // builds in the module's directory
 	wd := t.TempDir()
 	t.Chdir(wd)
+	writeFiles(t, wd, testToken+"\n", "tokens")
 	cfg := &node.Config{
 		Node: node.NodeConfig{
 			CacheDir: cacheDir,
-			Listen:   node.ListenConfig{Unix: "a.sock", UnixGID: 7},
+			Listen:   node.ListenConfig{Unix: "a.sock", UnixGID: 7, UnixAllow: node.UnixAllow{UIDs: []uint32{1000}}},
+			HTTPAuth: node.HTTPAuthConfig{TokenFile: "tokens"},
 		},
 		Functions: []node.FunctionConfig{{Name: "echo", Module: module, Pool: 1}},
 		Peers:     []node.PeerConfig{{Name: "b", Address: "unix://b.sock", Functions: []string{"remote"}}},
@@ -314,9 +317,15 @@ func TestConfigBuiltInGo(t *testing.T) {
 		}
 	})
 	got := n.Config()
-	wantListen := node.ListenConfig{Unix: filepath.Join(wd, "a.sock"), UnixMode: node.DefaultUnixMode, UnixGID: -1, MaxConns: node.DefaultListenConns}
-	if got.Node.Listen != wantListen {
+	wantListen := node.ListenConfig{Unix: filepath.Join(wd, "a.sock"), UnixMode: node.DefaultUnixMode, UnixGID: -1, UnixAllow: node.UnixAllow{UIDs: []uint32{1000}}, MaxConns: node.DefaultListenConns}
+	if !reflect.DeepEqual(got.Node.Listen, wantListen) {
 		t.Errorf("listen = %+v, want %+v", got.Node.Listen, wantListen)
+	}
+	if want := filepath.Join(wd, "tokens"); got.Node.HTTPAuth.TokenFile != want {
+		t.Errorf("http_auth.token_file = %q, want %q", got.Node.HTTPAuth.TokenFile, want)
+	}
+	if got.Node.Listen.UnixAllow.UIDs[0] = 1; cfg.Node.Listen.UnixAllow.UIDs[0] != 1000 {
+		t.Errorf("the node's unix_allow.uids share the caller's array")
 	}
 	if got.Node.TCPSend != transport.MechanismAuto || got.Node.DialTimeout != node.DefaultDialTimeout || got.Node.IOTimeout != node.DefaultIOTimeout || got.Node.Verify {
 		t.Errorf("node = %+v", got.Node)
@@ -324,7 +333,7 @@ func TestConfigBuiltInGo(t *testing.T) {
 	if len(got.Peers) != 1 || got.Peers[0].Address != "unix://"+filepath.Join(wd, "b.sock") || got.Peers[0].MaxConns != node.DefaultPeerConns {
 		t.Errorf("peers = %+v", got.Peers)
 	}
-	if cfg.Node != orig.Node || cfg.Peers[0].Address != origPeers[0].Address || cfg.Peers[0].MaxConns != 0 {
+	if !reflect.DeepEqual(cfg.Node, orig.Node) || cfg.Peers[0].Address != origPeers[0].Address || cfg.Peers[0].MaxConns != 0 {
 		t.Errorf("New modified its argument: node %+v, peers %+v", cfg.Node, cfg.Peers)
 	}
 }
@@ -350,6 +359,12 @@ func TestConfigBuiltInGoErrors(t *testing.T) {
 		{"io_timeout", func(c *node.Config) { c.Node.IOTimeout = -time.Second }, "node.io_timeout", "not positive"},
 		{"peer max_conns", func(c *node.Config) { c.Peers[0].MaxConns = -1 }, "peers[0].max_conns", "out of range 1..1024"},
 		{"peer address", func(c *node.Config) { c.Peers[0].Address = "b.sock" }, "peers[0].address", "want unix:///absolute/path"},
+		{"uid -1", func(c *node.Config) { c.Node.Listen.UnixAllow.UIDs = []uint32{0, 1<<32 - 1} }, "node.listen.unix_allow.uids[1]", "out of range 0..4294967294"},
+		{"gid -1", func(c *node.Config) { c.Node.Listen.UnixAllow.GIDs = []uint32{1<<32 - 1} }, "node.listen.unix_allow.gids[0]", "out of range"},
+		{"tls partial", func(c *node.Config) { c.Node.TLS = node.TLSConfig{Cert: module, CA: module} }, "node.tls.key", "needs cert, key and ca"},
+		{"keys relative", func(c *node.Config) { c.Node.Auth.Keys = "rr-no-such-keys" }, "node.auth.keys", "rr-no-such-keys: no such file"},
+		{"tcp exposed", func(c *node.Config) { c.Node.Listen.TCP = ":0" }, "node.listen.tcp", "rrnode keygen > keys"},
+		{"http exposed", func(c *node.Config) { c.Node.HTTP = "0.0.0.0:8080" }, "node.http", "node.http_auth.token_file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := &node.Config{
@@ -435,6 +450,32 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"listen max_conns zero", listen("max_conns: 0"), "node.listen.max_conns", "out of range 1..65536"},
 		{"listen max_conns too big", listen("max_conns: 65537"), "node.listen.max_conns", "out of range 1..65536"},
 		{"listen max_conns words", listen("max_conns: lots"), "node.listen.max_conns", "want an integer"},
+		{"unix_allow not a mapping", listen("unix_allow: [1000]"), "node.listen.unix_allow", "want a mapping"},
+		{"unknown unix_allow field", listen("unix_allow: {users: [1]}"), "node.listen.unix_allow.users", "unknown field"},
+		{"uids not a list", listen("unix_allow: {uids: 1000}"), "node.listen.unix_allow.uids", "want a list"},
+		{"uid negative", listen("unix_allow: {uids: [-1]}"), "node.listen.unix_allow.uids[0]", "want an integer 0..4294967294"},
+		{"uid 2^32-1", listen("unix_allow: {uids: [0, 4294967295]}"), "node.listen.unix_allow.uids[1]", `got "4294967295"`},
+		{"uid a name", listen("unix_allow: {uids: [root]}"), "node.listen.unix_allow.uids[0]", `got "root"`},
+		{"uid quoted", listen("unix_allow: {uids: ['1000']}"), "node.listen.unix_allow.uids[0]", "want an integer"},
+		{"uid a list", listen("unix_allow: {uids: [[1]]}"), "node.listen.unix_allow.uids[0]", "want an integer"},
+		{"gid too big", listen("unix_allow: {gids: [1, 2, 99999999999]}"), "node.listen.unix_allow.gids[2]", "want an integer"},
+		{"gid on its line", listen("unix_allow:\n      gids:\n        - 1\n        - x"), "node.listen.unix_allow.gids[1]", "(line 6)"},
+
+		// node.auth, node.http_auth, node.tls
+		{"auth not a mapping", "node:\n  auth: keys\n" + fns, "node.auth", "want a mapping"},
+		{"unknown auth field", "node:\n  auth: {key: k}\n" + fns, "node.auth.key", "unknown field"},
+		{"keys missing", "node:\n  auth: {keys: keys}\n" + fns, "node.auth.keys", "no such file"},
+		{"keys a directory", "node:\n  auth: {keys: .}\n" + fns, "node.auth.keys", "not a regular file"},
+		{"auth insecure not a bool", "node:\n  auth: {insecure: yes}\n" + fns, "node.auth.insecure", "want true or false"},
+		{"unknown http_auth field", "node:\n  http_auth: {tokens: t}\n" + fns, "node.http_auth.tokens", "unknown field"},
+		{"token_file missing", "node:\n  http_auth: {token_file: tokens}\n" + fns, "node.http_auth.token_file", "no such file"},
+		{"token_file a directory", "node:\n  http_auth: {token_file: /}\n" + fns, "node.http_auth.token_file", "/ is not a regular file"},
+		{"http_auth insecure not a bool", "node:\n  http_auth: {insecure: 1}\n" + fns, "node.http_auth.insecure", "want true or false"},
+		{"unknown tls field", "node:\n  tls: {certificate: c}\n" + fns, "node.tls.certificate", "unknown field"},
+		{"tls cert only", "node:\n  tls: {cert: fn.wasm}\n" + fns, "node.tls.key", "node.tls needs cert, key and ca, or none of them"},
+		{"tls no ca", "node:\n  tls: {cert: fn.wasm, key: fn.wasm}\n" + fns, "node.tls.ca", "missing"},
+		{"tls no cert", "node:\n  tls: {key: fn.wasm, ca: fn.wasm}\n" + fns, "node.tls.cert", "missing"},
+		{"tls ca missing", "node:\n  tls: {cert: fn.wasm, key: fn.wasm, ca: ca.crt}\n" + fns, "node.tls.ca", "no such file"},
 
 		// node transport fields
 		{"tcp_send", "node:\n  tcp_send: sendfile\n" + fns, "node.tcp_send", `"sendfile": want auto, write or splice`},
@@ -498,6 +539,176 @@ func TestLoadConfigErrors(t *testing.T) {
 				t.Errorf("error %q does not say %q", msg, tc.msg)
 			}
 		})
+	}
+}
+
+// writeFiles writes each name (a path relative to dir) with content.
+func writeFiles(t *testing.T, dir, content string, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// testToken is a token of node.http_auth.token_file, as `rrnode keygen`
+// prints one.
+const testToken = "3b0a6f4f0f4b1e0fd2c9a1d8e5f7a6b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8"
+
+func TestLoadConfigAuth(t *testing.T) {
+	path := writeConfig(t, `
+node:
+  http: 0.0.0.0:8080
+  listen:
+    unix: a.sock
+    unix_allow:
+      uids: [0, 1000, 4294967294]
+      gids: [5]
+    tcp: :7070
+  auth:
+    keys: secret/keys
+    insecure: true
+  http_auth:
+    token_file: ../tokens
+    insecure: false
+  tls:
+    cert: tls/node.crt
+    key: /abs/node.key
+    ca: tls/ca.crt
+functions:
+  - {name: f, module: fn.wasm}
+`)
+	dir := filepath.Dir(path)
+	_, err := node.LoadConfig(path)
+	var ce *node.ConfigError
+	if !errors.As(err, &ce) || ce.Field != "node.auth.keys" || !strings.Contains(err.Error(), filepath.Join(dir, "secret", "keys")) {
+		t.Fatalf("LoadConfig without the files = %v, want node.auth.keys naming %s", err, filepath.Join(dir, "secret", "keys"))
+	}
+	writeFiles(t, dir, testToken+"\n", "secret/keys", "../tokens", "tls/node.crt", "tls/ca.crt")
+	// An absolute path stays as it is: make one that exists.
+	key := filepath.Join(t.TempDir(), "node.key")
+	writeFiles(t, filepath.Dir(key), "", "node.key")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(string(data), "/abs/node.key", key, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := node.LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := cfg.Node
+	if want := (node.UnixAllow{UIDs: []uint32{0, 1000, 4294967294}, GIDs: []uint32{5}}); !reflect.DeepEqual(n.Listen.UnixAllow, want) {
+		t.Errorf("listen.unix_allow = %+v, want %+v", n.Listen.UnixAllow, want)
+	}
+	if want := (node.AuthConfig{Keys: filepath.Join(dir, "secret", "keys"), Insecure: true}); n.Auth != want {
+		t.Errorf("auth = %+v, want %+v", n.Auth, want)
+	}
+	if want := (node.HTTPAuthConfig{TokenFile: filepath.Join(filepath.Dir(dir), "tokens")}); n.HTTPAuth != want {
+		t.Errorf("http_auth = %+v, want %+v", n.HTTPAuth, want)
+	}
+	if want := (node.TLSConfig{Cert: filepath.Join(dir, "tls", "node.crt"), Key: key, CA: filepath.Join(dir, "tls", "ca.crt")}); n.TLS != want {
+		t.Errorf("tls = %+v, want %+v", n.TLS, want)
+	}
+	// Keys are set: auth.insecure allows nothing more, and nothing is
+	// exposed without authentication.
+	if w := cfg.Insecure(); w != nil {
+		t.Errorf("Insecure() = %q, want none", w)
+	}
+}
+
+// TestConfigExposure checks the safe default: a tcp listener or an HTTP
+// ingress on an address that is not loopback needs authentication or an
+// explicit insecure: true, which Insecure reports.
+func TestConfigExposure(t *testing.T) {
+	const fns = "functions:\n  - {name: f, module: fn.wasm}\n"
+	for _, tc := range []struct {
+		name, node string
+		field      string   // the refused field, "" if accepted
+		warnings   []string // what Insecure says of an accepted one
+	}{
+		{"loopback tcp", "listen: {tcp: '127.0.0.1:7070'}", "", nil},
+		{"loopback tcp 127/8", "listen: {tcp: '127.3.2.1:0'}", "", nil},
+		{"loopback tcp ::1", "listen: {tcp: '[::1]:7070'}", "", nil},
+		{"loopback tcp localhost", "listen: {tcp: 'localhost:7070'}", "", nil},
+		{"loopback http", "http: '127.0.0.1:8080'", "", nil},
+		{"loopback http localhost", "http: 'localhost:8080'", "", nil},
+		{"loopback http ::1", "http: '[::1]:8080'", "", nil},
+		{"loopback with insecure", "listen: {tcp: '127.0.0.1:7070'}\n  http: '[::1]:80'\n  auth: {insecure: true}\n  http_auth: {insecure: true}", "", nil},
+
+		{"tcp any", "listen: {tcp: '0.0.0.0:7070'}", "node.listen.tcp", nil},
+		{"tcp no host", "listen: {tcp: ':7070'}", "node.listen.tcp", nil},
+		{"tcp ipv6 any", "listen: {tcp: '[::]:7070'}", "node.listen.tcp", nil},
+		{"tcp other ip", "listen: {tcp: '198.18.0.2:7070'}", "node.listen.tcp", nil},
+		{"tcp hostname", "listen: {tcp: 'node-b.internal:7070'}", "node.listen.tcp", nil},
+		{"tcp loopback-like name", "listen: {tcp: '127.0.0.1.nip.io:7070'}", "node.listen.tcp", nil},
+		{"tcp with keys", "listen: {tcp: '0.0.0.0:7070'}\n  auth: {keys: keys}", "", nil},
+		{"tcp with tls", "listen: {tcp: '0.0.0.0:7070'}\n  tls: {cert: keys, key: keys, ca: keys}", "", nil},
+		{"tcp insecure", "listen: {tcp: '0.0.0.0:7070'}\n  auth: {insecure: true}", "", []string{"node.listen.tcp 0.0.0.0:7070 is not loopback"}},
+		{"tcp insecure: false", "listen: {tcp: '0.0.0.0:7070'}\n  auth: {insecure: false}", "node.listen.tcp", nil},
+		{"tcp http_auth does not do", "listen: {tcp: '0.0.0.0:7070'}\n  http_auth: {token_file: keys, insecure: true}", "node.listen.tcp", nil},
+
+		{"http any", "http: '0.0.0.0:8080'", "node.http", nil},
+		{"http no host", "http: ':8080'", "node.http", nil},
+		{"http other ip", "http: '10.0.0.1:8080'", "node.http", nil},
+		{"http with token", "http: '0.0.0.0:8080'\n  http_auth: {token_file: keys}", "", nil},
+		{"http insecure", "http: '0.0.0.0:8080'\n  http_auth: {insecure: true}", "", []string{"node.http 0.0.0.0:8080 is not loopback"}},
+		{"http auth does not do", "http: '0.0.0.0:8080'\n  auth: {keys: keys, insecure: true}", "node.http", nil},
+		{"both insecure", "http: '[::]:8080'\n  listen: {tcp: ':7070'}\n  auth: {insecure: true}\n  http_auth: {insecure: true}", "",
+			[]string{"node.listen.tcp :7070 is not loopback", "node.http [::]:8080 is not loopback"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeConfig(t, "node:\n  "+tc.node+"\n"+fns)
+			writeFiles(t, filepath.Dir(path), testToken+"\n", "keys")
+			cfg, err := node.LoadConfig(path)
+			if tc.field == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := cfg.Insecure()
+				if len(got) != len(tc.warnings) {
+					t.Fatalf("Insecure() = %q, want %d warnings", got, len(tc.warnings))
+				}
+				for i, w := range tc.warnings {
+					if !strings.HasPrefix(got[i], w) || !strings.Contains(got[i], "anyone who can reach it") {
+						t.Errorf("Insecure()[%d] = %q, want it to start with %q and say why", i, got[i], w)
+					}
+				}
+				return
+			}
+			var ce *node.ConfigError
+			if !errors.As(err, &ce) || ce.Field != tc.field {
+				t.Fatalf("LoadConfig = %v, want a refusal of %s", err, tc.field)
+			}
+			want := []string{"not a loopback address", "anyone who can reach it", "on a network you trust"}
+			if tc.field == "node.listen.tcp" {
+				want = append(want, "rrnode keygen > keys", "node.auth.keys", "node.tls", "node.auth.insecure: true", "write into this node's guests")
+			} else {
+				want = append(want, "node.http_auth.token_file", "node.http_auth.insecure: true")
+			}
+			for _, w := range want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// TestInsecureWarnsAtStart checks that New logs each exposure allowed by
+// insecure: true, once.
+func TestInsecureWarnsAtStart(t *testing.T) {
+	n := startNode(t, strings.Replace(testConfig, "node:\n", "node:\n  http: 0.0.0.0:0\n  http_auth: {insecure: true}\n", 1), nil)
+	logs := n.logs.String()
+	if c := strings.Count(logs, "node.http 0.0.0.0:0 is not loopback"); c != 1 || !strings.Contains(logs, `"level":"WARN"`) {
+		t.Errorf("the warning is logged %d times, want once at WARN; log:\n%s", c, logs)
 	}
 }
 

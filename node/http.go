@@ -27,7 +27,13 @@ const (
 //
 //	POST /v1/functions/{name}  invoke: the body, read straight into the function's memory
 //	GET  /healthz              200 "ok", or 503 "draining" during Shutdown
+//	GET  /readyz               whether to route invocations here: for now the same as /healthz
 //	GET  /metrics              Prometheus text
+//
+// With node.http_auth.token_file, an invocation needs the header
+// Authorization: Bearer TOKEN, one of the file's tokens. Without it the
+// answer is 401 with a WWW-Authenticate challenge and a JSON error, before
+// any of the body is read; /healthz, /readyz and /metrics need no token.
 //
 // An invocation's answer: 200 with the reply written straight from the
 // replying guest's memory, followed by the trailers Rr-Trace and Rr-Error;
@@ -38,6 +44,7 @@ func (n *Node) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/functions/{name}", n.serveInvoke)
 	mux.HandleFunc("GET /healthz", n.serveHealth)
+	mux.HandleFunc("GET /readyz", n.serveHealth)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics.reg, promhttp.HandlerOpts{}))
 	return mux
 }
@@ -86,6 +93,9 @@ func (h *httpInvocation) Write(payload []byte) (int, error) {
 }
 
 func (n *Node) serveInvoke(w http.ResponseWriter, r *http.Request) {
+	if !n.authorize(w, r) {
+		return
+	}
 	name := r.PathValue("name")
 	if r.ContentLength < 0 || (r.ContentLength == 0 && r.Header.Get("Content-Length") == "") {
 		writeError(w, http.StatusLengthRequired, runtime.CodeTransport, "Content-Length required: the body is read straight into the function's memory", nil)

@@ -60,6 +60,9 @@ type Node struct {
 	fallbackLog fallbackLog
 	copiedLog   sync.Once
 	invs        sync.Pool // *invocation
+	// refusalLog logs refused connections and requests, rate-limited.
+	refusalLog *rateLog
+	httpAuth   httpAuth // node.http_auth's tokens; read-only after New
 
 	errTooDeep error
 
@@ -124,6 +127,9 @@ func New(ctx context.Context, cfg *Config, opts *Options) (*Node, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	for _, w := range c.Insecure() {
+		log.Warn(w)
+	}
 	n := &Node{
 		cfg:        c,
 		log:        log,
@@ -131,6 +137,7 @@ func New(ctx context.Context, cfg *Config, opts *Options) (*Node, error) {
 		ownsEngine: o.Engine != nil && o.CloseEngine,
 		fns:        make(map[string]*function, len(c.Functions)),
 		metrics:    newMetrics(),
+		refusalLog: newRateLog(log),
 		errTooDeep: fmt.Errorf("send chain longer than max_depth %d: %w", c.Node.MaxDepth, runtime.CodeBusy),
 		drained:    make(chan struct{}),
 	}
@@ -143,6 +150,9 @@ func New(ctx context.Context, cfg *Config, opts *Options) (*Node, error) {
 	}
 	if ctx.Err() != nil {
 		return fail(context.Cause(ctx))
+	}
+	if err := n.loadHTTPAuth(); err != nil {
+		return fail(err)
 	}
 	if err := n.accel(o.Accel, o.StrictAccel); err != nil {
 		return fail(err)

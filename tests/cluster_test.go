@@ -87,6 +87,9 @@ type nodeConfig struct {
 	peers      []peer
 	// sockmapPinDir is node.sockmap_pin_dir; "" = the default.
 	sockmapPinDir string
+	// insecureTCP is node.auth.insecure: true, which a listenTCP on a veth
+	// address (198.18.x, not loopback) needs without keys.
+	insecureTCP bool
 }
 
 // pipelineFns are the example pipeline's functions.
@@ -122,6 +125,9 @@ func (c nodeConfig) write(t *testing.T, tr tree, dir string) string {
 		if c.listenTCP != "" {
 			fmt.Fprintf(&b, "    tcp: %s\n", c.listenTCP)
 		}
+	}
+	if c.insecureTCP {
+		b.WriteString("  auth:\n    insecure: true\n")
 	}
 	b.WriteString("functions:\n")
 	for _, f := range c.functions {

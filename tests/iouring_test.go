@@ -84,7 +84,7 @@ func TestIOURingTCPNetns(t *testing.T) {
 	tr := buildAll(t)
 	veth(t, nsA, "198.18.0.1/24", nsB, "198.18.0.2/24")
 	dir := t.TempDir()
-	b := launch(t, tr, "b", nodeConfig{name: "b", listenTCP: "198.18.0.2:7070", functions: []fn{transformFn, consumerFn, verifyFn}}.write(t, tr, dir), launchOpts{ns: nsB, args: iouringArgs})
+	b := launch(t, tr, "b", nodeConfig{name: "b", listenTCP: "198.18.0.2:7070", insecureTCP: true, functions: []fn{transformFn, consumerFn, verifyFn}}.write(t, tr, dir), launchOpts{ns: nsB, args: iouringArgs})
 	a := launch(t, tr, "a", nodeConfig{
 		name:      "a",
 		functions: []fn{producerFn, reuseFn},

@@ -29,7 +29,7 @@ func TestTCPPipelineNetns(t *testing.T) {
 	tr := buildAll(t)
 	veth(t, nsA, "198.18.0.1/24", nsB, "198.18.0.2/24")
 	dir := t.TempDir()
-	b := launch(t, tr, "b", nodeConfig{name: "b", listenTCP: "198.18.0.2:7070", functions: []fn{transformFn, consumerFn}}.write(t, tr, dir), launchOpts{ns: nsB})
+	b := launch(t, tr, "b", nodeConfig{name: "b", listenTCP: "198.18.0.2:7070", insecureTCP: true, functions: []fn{transformFn, consumerFn}}.write(t, tr, dir), launchOpts{ns: nsB})
 	if got := b.listenAddr(t, "tcp"); got != "198.18.0.2:7070" {
 		t.Errorf("b listens on %s", got)
 	}
@@ -159,12 +159,13 @@ func TestTCPChainNetns(t *testing.T) {
 	veth(t, nsA, "198.18.1.1/24", nsB, "198.18.1.2/24")
 	veth(t, nsB, "198.18.2.1/24", nsC, "198.18.2.2/24")
 	dir := t.TempDir()
-	c := launch(t, tr, "c", nodeConfig{name: "c", listenTCP: "198.18.2.2:7070", functions: []fn{consumerFn}}.write(t, tr, dir), launchOpts{ns: nsC})
+	c := launch(t, tr, "c", nodeConfig{name: "c", listenTCP: "198.18.2.2:7070", insecureTCP: true, functions: []fn{consumerFn}}.write(t, tr, dir), launchOpts{ns: nsC})
 	b := launch(t, tr, "b", nodeConfig{
-		name:      "b",
-		listenTCP: "198.18.1.2:7070",
-		functions: []fn{transformFn},
-		peers:     []peer{{name: "c", address: "tcp://198.18.2.2:7070", functions: []string{"consumer"}}},
+		name:        "b",
+		listenTCP:   "198.18.1.2:7070",
+		insecureTCP: true,
+		functions:   []fn{transformFn},
+		peers:       []peer{{name: "c", address: "tcp://198.18.2.2:7070", functions: []string{"consumer"}}},
 	}.write(t, tr, dir), launchOpts{ns: nsB})
 	a := launch(t, tr, "a", nodeConfig{
 		name:      "a",

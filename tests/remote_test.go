@@ -185,7 +185,7 @@ func TestBufferReuse(t *testing.T) {
 			t.Fatal(err)
 		}
 		dir := t.TempDir()
-		b := launch(t, tr, "b", nodeConfig{name: "b", listenTCP: "198.18.0.2:7070", functions: []fn{verifyFn}}.write(t, tr, dir), launchOpts{ns: nsB})
+		b := launch(t, tr, "b", nodeConfig{name: "b", listenTCP: "198.18.0.2:7070", insecureTCP: true, functions: []fn{verifyFn}}.write(t, tr, dir), launchOpts{ns: nsB})
 		a := launch(t, tr, "a", nodeConfig{
 			name:      "a",
 			functions: []fn{reuseFn},

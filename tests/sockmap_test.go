@@ -94,7 +94,7 @@ func sockmapPair(t *testing.T, tr tree, dir string, aOpts, bOpts launchOpts) (a,
 	veth(t, nsA, "198.18.0.1/24", nsB, "198.18.0.2/24")
 	cdir := t.TempDir()
 	bOpts.ns = nsB
-	b = launch(t, tr, "b", nodeConfig{name: "b", listenTCP: "198.18.0.2:7070", sockmapPinDir: dir, functions: []fn{transformFn, consumerFn}}.write(t, tr, cdir), bOpts)
+	b = launch(t, tr, "b", nodeConfig{name: "b", listenTCP: "198.18.0.2:7070", insecureTCP: true, sockmapPinDir: dir, functions: []fn{transformFn, consumerFn}}.write(t, tr, cdir), bOpts)
 	aOpts.ns = nsA
 	a = launch(t, tr, "a", nodeConfig{
 		name:          "a",
