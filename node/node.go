@@ -80,6 +80,8 @@ type Node struct {
 	servers  []*http.Server
 	shutdown bool
 
+	sec security // the keys, certificates and credentials connections must prove
+
 	routes           map[string]*peer // function name -> the peer hosting it; read-only after New
 	peers            []*peer
 	transportServers []*transport.Server // unix, tcp
@@ -155,6 +157,9 @@ func New(ctx context.Context, cfg *Config, opts *Options) (*Node, error) {
 		return fail(err)
 	}
 	if err := n.accel(o.Accel, o.StrictAccel); err != nil {
+		return fail(err)
+	}
+	if err := n.setupSecurity(); err != nil {
 		return fail(err)
 	}
 	if err := n.setupRemote(); err != nil {
@@ -264,6 +269,8 @@ func (n *Node) Config() Config {
 	c := n.cfg
 	c.Functions = slices.Clone(c.Functions)
 	c.Peers = slices.Clone(c.Peers)
+	ua := &c.Node.Listen.UnixAllow
+	ua.UIDs, ua.GIDs = slices.Clone(ua.UIDs), slices.Clone(ua.GIDs)
 	return c
 }
 

@@ -45,6 +45,8 @@ func (n *Node) setupRemote() error {
 				log.Info("send mechanism chosen", "mechanism", mechanism.String(), "why", why)
 			},
 			OnZeroCopyCopied: n.zeroCopyCopied,
+			Auth:             n.sec.auth,
+			TLS:              n.sec.tls,
 		})
 		if err != nil {
 			return fmt.Errorf("peer %s: %w", pc.Name, err)
@@ -68,6 +70,9 @@ func (n *Node) setupRemote() error {
 			IOURing:    n.accels.iouring,
 			OnFallback: n.fallback,
 			Sockmap:    n.accels.sockmap,
+			Auth:       n.sec.auth,
+			TLS:        n.sec.tls,
+			UnixAllow:  n.sec.unixAllow,
 		})
 		n.transportServers = append(n.transportServers, srv)
 		n.metrics.forServer(srv)
@@ -136,6 +141,7 @@ func (n *Node) sendRemote(inv *invocation, p *peer, from, to string, payload []b
 	}
 	sent, err := p.tp.Send(inv.ctx, to, payload, reply)
 	if err != nil {
+		n.peerAuthFailed(p, path, err)
 		err = remoteError(p, to, err)
 	}
 	total := time.Since(start)
@@ -170,14 +176,6 @@ func (r *replyRelay) Write(p []byte) (int, error) {
 	}
 	inv.replied = true
 	return inv.reply.Write(p)
-}
-
-// refused is the transport servers' OnRefused: it counts the refusal and
-// logs it as a warning (a connection closed for being idle, or by the
-// node's own shutdown, is no refusal and never reaches it).
-func (n *Node) refused(r transport.Refusal) {
-	n.metrics.refusal(r.Path, r.Reason)
-	n.log.Warn("connection closed: "+r.Reason, "path", r.Path.String(), "peer", r.Remote, "at", r.At, "err", r.Err)
 }
 
 // zeroCopyCopied is the peers' OnZeroCopyCopied: it counts the connection

@@ -19,6 +19,7 @@ import (
 
 	"github.com/roadrunner-wasm/roadrunner/bpf"
 	"github.com/roadrunner-wasm/roadrunner/internal/netns"
+	"github.com/roadrunner-wasm/roadrunner/internal/testcerts"
 	"github.com/roadrunner-wasm/roadrunner/transport"
 	"github.com/roadrunner-wasm/roadrunner/transport/features"
 	"github.com/roadrunner-wasm/roadrunner/transport/wire"
@@ -95,6 +96,10 @@ func BenchmarkPaths(b *testing.B) {
 			{name: "tcp-iouring-send", network: "tcp", ring: true, plainRecv: true},
 			{name: "tcp-iouring-recv", network: "tcp", plainSend: true, ringRecv: true},
 			{name: "tcp-sockmap", network: "tcp", mech: transport.MechanismWrite, sockmap: true},
+			{name: "unix-auth", network: "unix", auth: true},
+			{name: "tcp-write-auth", network: "tcp", mech: transport.MechanismWrite, auth: true},
+			{name: "tcp-tls", network: "tcp", tls: true},
+			{name: "tcp-tls-auth", network: "tcp", tls: true, auth: true},
 		})
 	})
 	b.Run("veth", func(b *testing.B) {
@@ -153,6 +158,23 @@ type pathsCase struct {
 	// sockmap: both ends' sockets in a sockmap (--accel sockmap), the
 	// plain loop's too.
 	sockmap bool
+	// auth: the connection begins with the authenticated HELLO; tls: the
+	// tcp path is TLS 1.3 (and writes with plain calls).
+	auth, tls bool
+}
+
+// benchSecurity is the Auth and TLS of case c for each side, nil where c
+// has none.
+func benchSecurity(b *testing.B, c pathsCase) (dialAuth, listenAuth *transport.Auth, dialTLS, listenTLS *transport.TLS) {
+	if c.auth {
+		key := newKey()
+		dialAuth, listenAuth = newAuth(b, "dialer", 0, key), newAuth(b, "listener", 0, key)
+	}
+	if c.tls {
+		ca := testcerts.NewCA(b, b.TempDir(), "bench")
+		dialTLS, listenTLS = loadTLS(b, ca, "dialer"), loadTLS(b, ca, "listener")
+	}
+	return
 }
 
 // benchSockmap opens a sockmap pinned under a directory of the
@@ -281,7 +303,10 @@ func transportLoop(b *testing.B, env *pathsEnv, c pathsCase, payload, recv []byt
 	if err != nil {
 		b.Fatal(err)
 	}
+	dialAuth, listenAuth, dialTLS, listenTLS := benchSecurity(b, c)
 	srv := transport.NewServer(&benchSink{buf: recv}, path, &transport.ServerOptions{
+		Auth:      listenAuth,
+		TLS:       listenTLS,
 		Sockmap:   sm,
 		Limits:    wire.Limits{MaxPayload: 1 << 30},
 		Logger:    quiet,
@@ -310,6 +335,8 @@ func transportLoop(b *testing.B, env *pathsEnv, c pathsCase, payload, recv []byt
 	var chose transport.Mechanism
 	var why string
 	p, err := transport.NewPeer(addr, &transport.DialOptions{
+		Auth:        dialAuth,
+		TLS:         dialTLS,
 		Mechanism:   c.mech,
 		Sockmap:     sm,
 		IOURing:     c.ring,

@@ -19,10 +19,15 @@ import (
 )
 
 type invokeFlags struct {
-	data  string
-	addr  string
-	trace bool
+	data      string
+	addr      string
+	trace     bool
+	tokenFile string
 }
+
+// tokenEnv names the environment variable invoke reads a bearer token
+// from when --token-file is not given.
+const tokenEnv = "RRNODE_TOKEN"
 
 // DefaultAddr is where invoke finds a node unless --addr says otherwise.
 const DefaultAddr = "http://" + node.DefaultHTTP
@@ -44,6 +49,7 @@ the node's error if the invocation failed, before or after its reply.`,
 	fl.StringVar(&f.data, "data", "", "the payload: @FILE for a file's content, - for standard input, or the TEXT itself (default: empty)")
 	fl.StringVar(&f.addr, "addr", DefaultAddr, "the node's ingress `URL`")
 	fl.BoolVar(&f.trace, "trace", false, "print the invocation's hops to standard error, one per line")
+	fl.StringVar(&f.tokenFile, "token-file", "", "send the first token of `FILE` (a node.http_auth.token_file) as the bearer token (default: $"+tokenEnv+", if set)")
 	return c
 }
 
@@ -83,6 +89,24 @@ func payload(data string, stdin io.Reader) (body io.ReadCloser, size int64, err 
 	}
 }
 
+// bearerToken is the first non-blank line of file, or $RRNODE_TOKEN when
+// file is "".
+func bearerToken(file string) (string, error) {
+	if file == "" {
+		return strings.TrimSpace(os.Getenv(tokenEnv)), nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("--token-file: %w", err)
+	}
+	for l := range strings.Lines(string(b)) {
+		if t := strings.TrimSpace(l); t != "" {
+			return t, nil
+		}
+	}
+	return "", fmt.Errorf("--token-file %s: no token in it", file)
+}
+
 func runInvoke(ctx context.Context, name string, f invokeFlags, std stdio) error {
 	base, err := url.Parse(f.addr)
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
@@ -103,6 +127,13 @@ func runInvoke(ctx context.Context, name string, f invokeFlags, std stdio) error
 		req.Body = http.NoBody
 	}
 	req.Header.Set("Content-Type", "application/octet-stream")
+	token, err := bearerToken(f.tokenFile)
+	if err != nil {
+		return err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("invoke %s: %w", name, err)

@@ -8,7 +8,12 @@
 #   (b) --privileged, and the DaemonSet's capabilities with seccomp
 #       unconfined: rrnode probe shows io_uring and sockmap available;
 #   (c) two privileged containers on a podman network (198.19.1.0/24),
-#       --accel sockmap, payloads over tcp verified, the redirect counted.
+#       --accel sockmap, payloads over tcp verified, the redirect counted;
+#   (d) a third container with another key is refused by the HELLO and
+#       counted, and nothing reaches a guest.
+# Every node gets its keys and token as the DaemonSet does, from a
+# read-only mount at /etc/rrnode/auth (made here with rrnode keygen); the
+# image refuses to start without them.
 # Base images cannot be pulled here: debootstrap makes a Debian one and the
 # machine's Go toolchain is added to it as golang:1.26. Everything lives
 # under a temporary directory, removed at the end. Needs root.
@@ -23,7 +28,7 @@ fail() { echo "test-container: FAIL: $*" >&2; exit 1; }
 # bridge on the host: removed at the end if this test made it.
 bridge_before=$(ip link show cni-podman0 >/dev/null 2>&1 && echo yes || echo no)
 cleanup() {
-	podman rm -f -t 5 rr-a rr-back rr-edge >/dev/null 2>&1 || true
+	podman rm -f -t 5 rr-a rr-back rr-edge rr-stranger >/dev/null 2>&1 || true
 	podman network rm rr-test-net >/dev/null 2>&1 || true
 	podman system reset -f >/dev/null 2>&1 || true
 	if [ "$bridge_before" = no ]; then ip link del cni-podman0 >/dev/null 2>&1 || true; fi
@@ -90,9 +95,21 @@ waithealthy() {
 	podman logs "$1" 2>&1 | tail -20
 	fail "$1 did not become healthy"
 }
+# The cluster's keys and the ingress token, as the DaemonSet's Secret
+# holds them, readable by the image's uid 65532; and a stranger's key.
+mkdir -m 0755 "$work/auth" "$work/stranger"
+podman run --rm --network none localhost/rrnode:test keygen >"$work/auth/keys"
+podman run --rm --network none localhost/rrnode:test keygen >"$work/auth/token"
+podman run --rm --network none localhost/rrnode:test keygen >"$work/stranger/keys"
+cp "$work/auth/token" "$work/stranger/token"
+chmod 0644 "$work/auth/"* "$work/stranger/"*
+grep -Eqx '[0-9a-f]{64}' "$work/auth/keys" || fail "rrnode keygen printed '$(cat "$work/auth/keys")', want 64 hex digits"
+[ "$(cat "$work/auth/keys")" != "$(cat "$work/stranger/keys")" ] || fail "rrnode keygen printed the same key twice"
+auth=(-v "$work/auth:/etc/rrnode/auth:ro")
+
 # invoke PORT FILE: the pipeline, its consumer's verdict checked.
 invoke() {
-	out=$("$work/rrnode" invoke --addr "http://127.0.0.1:$1" producer --data "@$2") || fail "invoke $2: $out"
+	out=$("$work/rrnode" invoke --token-file "$work/auth/token" --addr "http://127.0.0.1:$1" producer --data "@$2") || fail "invoke $2: $out"
 	case $out in *'"verified":true'*) echo "  $(basename "$2"): $out" ;; *) fail "invoke $2: $out" ;; esac
 }
 metric() { curl -fsS "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m { print $2 }'; }
@@ -116,8 +133,15 @@ probed() {
 # Every container is on this network or on none.
 podman network create --subnet 198.19.1.0/24 rr-test-net >/dev/null
 
+step "the image's default config without keys and token: refused, naming the fix"
+if podman run --rm --network rr-test-net localhost/rrnode:test start --config /etc/rrnode/rrnode.yaml >"$work/nokeys.log" 2>&1; then
+	fail "the image started without /etc/rrnode/auth: $(cat "$work/nokeys.log")"
+fi
+grep -q 'node.auth.keys' "$work/nokeys.log" || fail "the refusal does not name node.auth.keys: $(cat "$work/nokeys.log")"
+echo "  $(grep -m1 'node.auth.keys' "$work/nokeys.log" | cut -c1-200)"
+
 step "(a) default seccomp profile, --accel iouring,sockmap"
-podman run -d --name rr-a --network rr-test-net -p 127.0.0.1:18080:8080 localhost/rrnode:test \
+podman run -d --name rr-a --network rr-test-net -p 127.0.0.1:18080:8080 "${auth[@]}" localhost/rrnode:test \
 	start --config /etc/rrnode/rrnode.yaml --accel iouring,sockmap >/dev/null 2>"$work/run.err"
 waithealthy rr-a
 invoke 18080 "$work/1m"
@@ -132,10 +156,14 @@ podman run --rm --network none localhost/rrnode:test probe --json >"$work/probe-
 probed "$work/probe-a.json" io_uring false ENOSYS || fail "(a) probe: io_uring not refused with ENOSYS: $(cat "$work/probe-a.json")"
 probed "$work/probe-a.json" sockmap false EPERM || fail "(a) probe: sockmap not refused with EPERM: $(cat "$work/probe-a.json")"
 podman healthcheck run rr-a || fail "(a) HEALTHCHECK failed"
+code=$(curl -s -o /dev/null -w '%{http_code}' --data-binary x http://127.0.0.1:18080/v1/functions/producer)
+[ "$code" = 401 ] || fail "(a) an invocation without the token got $code, want 401"
+[ "$(metric_sum 18080 rr_auth_failures_total 'path="http"')" = 1 ] || fail "(a) the refused invocation is not counted in rr_auth_failures_total{path=\"http\"}"
+echo "  without the token: 401, counted"
 echo "  served on plain syscalls; io_uring ENOSYS and sockmap EPERM logged, rr_accel 0, probe says why; HEALTHCHECK passes"
 podman rm -f -t 5 rr-a >/dev/null 2>&1
 
-conf=(-v "$repo/deploy/container:/etc/rrnode/test:ro")
+conf=(-v "$repo/deploy/container:/etc/rrnode/test:ro" "${auth[@]}")
 
 step "(a) two containers over tcp, default seccomp profile, --accel iouring,sockmap: fallbacks counted"
 podman run -d --name rr-back --network rr-test-net --ip 198.19.1.10 "${conf[@]}" localhost/rrnode:test \
@@ -186,5 +214,28 @@ echo "  verified over tcp; the sockmap redirected $redirected bytes"
 podman rm -f -t 10 rr-edge rr-back >/dev/null 2>&1
 [ ! -e /sys/fs/bpf/rr-container-test ] || fail "(c) pins left in /sys/fs/bpf/rr-container-test after both nodes stopped"
 echo "  pins removed by the last node out"
+
+step "(d) a third container with another key: refused by the HELLO, counted, no guest reached"
+podman run -d --name rr-back --network rr-test-net --ip 198.19.1.10 -p 127.0.0.1:18083:8080 "${conf[@]}" localhost/rrnode:test \
+	start --config /etc/rrnode/test/back.yaml >/dev/null 2>>"$work/run.err"
+waithealthy rr-back
+podman run -d --name rr-stranger --network rr-test-net --ip 198.19.1.12 -p 127.0.0.1:18082:8080 \
+	-v "$repo/deploy/container:/etc/rrnode/test:ro" -v "$work/stranger:/etc/rrnode/auth:ro" localhost/rrnode:test \
+	start --config /etc/rrnode/test/edge.yaml >/dev/null 2>>"$work/run.err"
+waithealthy rr-stranger
+if out=$("$work/rrnode" invoke --token-file "$work/auth/token" --addr http://127.0.0.1:18082 producer --data "@$work/1m" 2>&1); then
+	fail "(d) a node with another key reached back: $out"
+fi
+echo "  the stranger's invocation failed: $(tail -1 <<<"$out" | cut -c1-160)"
+[ "$(metric_sum 18083 rr_auth_failures_total 'path="tcp"' 'reason="bad_mac"')" -ge 1 ] ||
+	fail "(d) back did not count rr_auth_failures_total{path=\"tcp\",reason=\"bad_mac\"}: $(curl -s http://127.0.0.1:18083/metrics | grep rr_auth)"
+[ "$(metric_sum 18082 rr_auth_failures_total 'path="tcp"' 'reason="bad_mac"')" -ge 1 ] ||
+	fail "(d) the stranger did not count back's proof as bad_mac"
+for f in transform consumer; do
+	[ "$(metric_sum 18083 rr_invocations_total "function=\"$f\"")" = 0 ] || fail "(d) back's $f was invoked"
+done
+podman logs rr-back 2>&1 | grep -q 'authentication failed.*reason=bad_mac' || fail "(d) back logged no refusal: $(podman logs rr-back 2>&1 | tail -5)"
+echo "  back counted and logged bad_mac; its transform and consumer never ran"
+podman rm -f -t 10 rr-stranger rr-back >/dev/null 2>&1
 
 step "done"
