@@ -90,6 +90,11 @@ type nodeConfig struct {
 	// insecureTCP is node.auth.insecure: true, which a listenTCP on a veth
 	// address (198.18.x, not loopback) needs without keys.
 	insecureTCP bool
+	// keys is node.auth.keys; tls is node.tls's cert, key and ca files;
+	// tcpSend is node.tcp_send. "" leaves each out.
+	keys    string
+	tls     [3]string
+	tcpSend string
 }
 
 // pipelineFns are the example pipeline's functions.
@@ -126,8 +131,19 @@ func (c nodeConfig) write(t *testing.T, tr tree, dir string) string {
 			fmt.Fprintf(&b, "    tcp: %s\n", c.listenTCP)
 		}
 	}
-	if c.insecureTCP {
+	switch {
+	case c.insecureTCP && c.keys != "":
+		fmt.Fprintf(&b, "  auth:\n    keys: %s\n    insecure: true\n", c.keys)
+	case c.insecureTCP:
 		b.WriteString("  auth:\n    insecure: true\n")
+	case c.keys != "":
+		fmt.Fprintf(&b, "  auth:\n    keys: %s\n", c.keys)
+	}
+	if c.tls[0] != "" {
+		fmt.Fprintf(&b, "  tls:\n    cert: %s\n    key: %s\n    ca: %s\n", c.tls[0], c.tls[1], c.tls[2])
+	}
+	if c.tcpSend != "" {
+		fmt.Fprintf(&b, "  tcp_send: %s\n", c.tcpSend)
 	}
 	b.WriteString("functions:\n")
 	for _, f := range c.functions {
