@@ -114,6 +114,11 @@ test:
 	@# is loaded (golang/go#75804, fixed in Go 1.27). 100000 runs take ~10 s.
 	$(GO) test -run '^$$' -fuzz '^FuzzParseHeader$$' -fuzztime 100000x ./transport/wire/
 	$(GO) test -run '^$$' -fuzz '^FuzzReadFrame$$' -fuzztime 100000x ./transport/wire/
+	@# The HELLO codec, and the listener's side of the authenticated HELLO
+	@# fed arbitrary bytes by a dialer without the key (a unix connection
+	@# per input, so a count of its own).
+	$(GO) test -run '^$$' -fuzz '^FuzzParseHello$$' -fuzztime 100000x ./transport/wire/
+	$(GO) test -run '^$$' -fuzz '^FuzzAuthListener$$' -fuzztime 20000x ./transport/
 	@# The Wasmtime engine (cgo): its conformance suite under -race (16 s
 	@# against 10 s without), and the example pipeline on rrnode start
 	@# --engine wasmtime without it (a race build of the 54 MB rrnode would

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/roadrunner-wasm/roadrunner/internal/privileged"
 	"github.com/roadrunner-wasm/roadrunner/internal/testcerts"
 	"github.com/roadrunner-wasm/roadrunner/transport"
 )
@@ -118,7 +119,7 @@ func TestTLSRefused(t *testing.T) {
 func TestTLSOpenSSL(t *testing.T) {
 	openssl, err := exec.LookPath("openssl")
 	if err != nil {
-		t.Skip("openssl not installed (apt-get install openssl)")
+		privileged.Skip(t, "openssl not installed (apt-get install openssl; .ci/run does)")
 	}
 	ca := testcerts.NewCA(t, t.TempDir(), "cluster")
 	sk := &sink{}

@@ -91,10 +91,22 @@ functions:
 // the test then checks it exited 0 after draining.
 func startNode(t *testing.T, args ...string) (addr string, logs *syncBuffer) {
 	t.Helper()
+	return startNodeWith(t, writeConfig(t, ""), args...)
+}
+
+// startNodeConfig is startNode on the config file config.
+func startNodeConfig(t *testing.T, config string) string {
+	t.Helper()
+	addr, _ := startNodeWith(t, config)
+	return addr
+}
+
+func startNodeWith(t *testing.T, config string, args ...string) (addr string, logs *syncBuffer) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs = &syncBuffer{}
 	exited := make(chan int, 1)
-	args = append([]string{"start", "--config", writeConfig(t, ""), "--http", "127.0.0.1:0", "--log-format", "json"}, args...)
+	args = append([]string{"start", "--config", config, "--http", "127.0.0.1:0", "--log-format", "json"}, args...)
 	go func() { exited <- run(ctx, args, stdio{in: strings.NewReader(""), out: logs, err: logs}) }()
 	t.Cleanup(func() {
 		cancel()

@@ -3,7 +3,6 @@ package kubernetes
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -70,48 +69,11 @@ func parseNodeConfig(t *testing.T, name, text string) *nodeConfig {
 	local := strings.NewReplacer(wasmDir, dir+"/wasm/", authDir, dir+"/auth/")
 
 	cfg, err := node.ParseConfig([]byte(local.Replace(text)), name)
-	if field, ok := unknownAuthField(err); ok {
-		// The node package compiled here predates node.auth and
-		// node.http_auth (issue 16: the config code merges separately).
-		// Parse the rest; the paths above are still checked. Once the
-		// config code is in, ParseConfig knows both fields, this branch is
-		// never taken, and it goes.
-		t.Logf("%s: node.ParseConfig does not know %s yet: parsed without node.auth and node.http_auth", name, field)
-		cfg, err = node.ParseConfig([]byte(local.Replace(withoutAuth(t, text))), name)
-	}
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
 	out.Config = cfg
 	return &out
-}
-
-// unknownAuthField says whether err is ParseConfig refusing node.auth or
-// node.http_auth as unknown fields, and which.
-func unknownAuthField(err error) (string, bool) {
-	var ce *node.ConfigError
-	if !errors.As(err, &ce) || (ce.Field != "node.auth" && ce.Field != "node.http_auth") {
-		return "", false
-	}
-	return ce.Field, strings.HasPrefix(ce.Err.Error(), "unknown field")
-}
-
-// withoutAuth is the config text without node.auth and node.http_auth.
-func withoutAuth(t *testing.T, text string) string {
-	t.Helper()
-	var m map[string]any
-	if err := yaml.Unmarshal([]byte(text), &m); err != nil {
-		t.Fatal(err)
-	}
-	if n, ok := m["node"].(map[string]any); ok {
-		delete(n, "auth")
-		delete(n, "http_auth")
-	}
-	b, err := yaml.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
 
 // newKey is what `rrnode keygen` prints: 32 random bytes, 64 hex digits.
