@@ -7,9 +7,11 @@ import (
 )
 
 // rateLog writes at most burst lines per interval for each key (a kind of
-// refusal, say) and counts the rest, which the next line written for that
-// key reports as suppressed: a flood of bad connections costs a few lines,
-// not one each. The counters in /metrics keep the full count.
+// refusal, say) at Warn level and counts the rest, which the next line
+// written for that key reports as suppressed: a flood of bad connections
+// costs a few lines, not one each. The counters in /metrics keep the full
+// count, and a node logging at Debug level writes the suppressed lines
+// there (--log-level debug shows every one).
 type rateLog struct {
 	log      *slog.Logger
 	burst    int
@@ -60,6 +62,7 @@ func (r *rateLog) warn(key, msg string, args ...any) {
 	if w.written >= r.burst {
 		w.suppressed++
 		r.mu.Unlock()
+		r.log.Debug(msg, args...)
 		return
 	}
 	w.written++

@@ -293,7 +293,9 @@ func TestBadFrames(t *testing.T) {
 			{name: "counter", module: "counter"}, // the target of the bad frames
 			{name: "good", module: "counter"},    // of the good ones
 		},
-	}.write(t, tr, dir), launchOpts{})
+		// Refusals are logged at Warn a few per reason and interval, and
+		// every one at Debug: the test reads each one's line.
+	}.write(t, tr, dir), launchOpts{args: []string{"--log-level", "debug"}})
 	addrs := map[string]string{"unix": b.listenAddr(t, "unix"), "tcp": b.listenAddr(t, "tcp")}
 
 	valid := func(name string, n int) (wire.Header, []byte) {
