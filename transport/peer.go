@@ -381,6 +381,8 @@ func (p *Peer) dial(ctx context.Context) (*clientConn, error) {
 			return nil, fmt.Errorf("dial %s: %w", p.address, err)
 		}
 	case p.opts.Sockmap != nil && c.tls:
+		// Without the HELLO nothing says whether the listener is on this
+		// host: every transfer counts as one the map could have taken.
 		c.sm = sockmapConn{s: p.opts.Sockmap, reason: FallbackTLS}
 	case p.opts.Sockmap != nil && p.path == PathTCP:
 		if err := c.hello(ctx); err != nil {

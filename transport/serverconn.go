@@ -94,7 +94,10 @@ func (s *Server) newConn(nc net.Conn) *serverConn {
 	if s.tls != nil {
 		c.tls = tls.Server(nc, s.tls)
 		c.nc = c.tls
-		if sm := s.opts.Sockmap; sm != nil && !sm.opp {
+		if sm := s.opts.Sockmap; sm != nil && !sm.opp && s.opts.Auth == nil {
+			// Without the HELLO, nothing says whether the dialer is on
+			// this host: every frame counts. With it, sockmapAnswer
+			// decides.
 			c.sm = sockmapConn{s: sm, reason: FallbackTLS}
 		}
 	}
@@ -187,12 +190,18 @@ func (c *serverConn) serve() {
 		s.mu.Unlock()
 		s.wg.Done()
 	}()
-	if !c.admitted() || !c.handshake() {
+	// The TLS handshake and the HELLO share one bound from accept.
+	timeout := DefaultAuthTimeout
+	if s.opts.Auth != nil {
+		timeout = s.opts.Auth.timeout
+	}
+	deadline := time.Now().Add(timeout)
+	if !c.admitted() || !c.handshake(deadline) {
 		return
 	}
 	first := true
 	if s.opts.Auth != nil {
-		if !c.authenticate() {
+		if !c.authenticate(deadline) {
 			return
 		}
 		first = false // the exchange is over: another HELLO is a bad frame
@@ -280,19 +289,14 @@ func (c *serverConn) serve() {
 	}
 }
 
-// handshake runs the TLS handshake of a TLS connection, within
-// DefaultAuthTimeout (or the Auth's timeout) from accept, and reports a
-// failure to OnRefused (Reason RefusedAuth, Auth AuthTLS). It returns
-// true at once for a connection without TLS.
-func (c *serverConn) handshake() bool {
+// handshake runs the TLS handshake of a TLS connection by deadline, and
+// reports a failure to OnRefused (Reason RefusedAuth, Auth AuthTLS). It
+// returns true at once for a connection without TLS.
+func (c *serverConn) handshake(deadline time.Time) bool {
 	if c.tls == nil {
 		return true
 	}
-	timeout := DefaultAuthTimeout
-	if a := c.s.opts.Auth; a != nil {
-		timeout = a.timeout
-	}
-	c.nc.SetDeadline(time.Now().Add(timeout))
+	c.nc.SetDeadline(deadline)
 	err := c.tls.Handshake()
 	c.nc.SetDeadline(time.Time{})
 	if err != nil {
@@ -305,12 +309,12 @@ func (c *serverConn) handshake() bool {
 }
 
 // authenticate runs the listener's side of the authenticated HELLO, the
-// connection's first bytes, read exactly (nothing past the dialer's
-// proof leaves the socket) within the Auth's timeout from accept. It
-// reports a failure to OnRefused and returns false.
-func (c *serverConn) authenticate() bool {
+// connection's first bytes (after TLS's), read exactly (nothing past the
+// dialer's proof leaves the socket) by deadline. It reports a failure to
+// OnRefused and returns false.
+func (c *serverConn) authenticate(deadline time.Time) bool {
 	a := c.s.opts.Auth
-	c.nc.SetDeadline(time.Now().Add(a.timeout))
+	c.nc.SetDeadline(deadline)
 	_, err := a.accept(c.nc, c.sockmapAnswer)
 	if err != nil {
 		if c.closing() {

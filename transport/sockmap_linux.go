@@ -186,7 +186,10 @@ func (c *clientConn) sockmapJoin(mine, theirs *wire.Hello) {
 	}
 	c.sm = sockmapConn{s: s}
 	if c.tls {
-		c.sm.reason = FallbackTLS
+		// Only a peer on this host could have used the map.
+		if sameHost(theirs) {
+			c.sm.reason = FallbackTLS
+		}
 		return
 	}
 	if !sameHost(theirs) {
@@ -265,7 +268,13 @@ func (c *serverConn) sockmapAnswer(theirs *wire.Hello) wire.Hello {
 		return mine
 	}
 	if c.tls != nil {
-		return mine // c.sm says why not since newConn
+		// TLS's records cannot take the map; a dialer of this host that
+		// has one on would have used it.
+		c.sm = sockmapConn{s: s}
+		if sameHost(theirs) {
+			c.sm.reason = FallbackTLS
+		}
+		return mine
 	}
 	c.sm = sockmapConn{s: s}
 	mine.MapID = s.mapID()

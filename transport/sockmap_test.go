@@ -14,6 +14,7 @@ import (
 
 	"github.com/roadrunner-wasm/roadrunner/internal/netns"
 	"github.com/roadrunner-wasm/roadrunner/internal/privileged"
+	"github.com/roadrunner-wasm/roadrunner/internal/testcerts"
 	"github.com/roadrunner-wasm/roadrunner/transport"
 	"github.com/roadrunner-wasm/roadrunner/transport/features"
 )
@@ -276,6 +277,43 @@ func TestSockmapLoopback(t *testing.T) {
 			}
 			if s := fb.String(); s != "" {
 				t.Errorf("fallbacks: %s", s)
+			}
+		})
+	}
+}
+
+// TestTLSSockmap: TLS connections between two ends of this host with a
+// sockmap each stay out of the map, and every transfer counts as a
+// fallback with the reason tls on both sides, with and without the HELLO
+// keys (which tell the ends they share a host).
+func TestTLSSockmap(t *testing.T) {
+	sm, _ := openSockmap(t)
+	ca := testcerts.NewCA(t, t.TempDir(), "cluster")
+	key := newKey()
+	for _, auth := range []bool{false, true} {
+		t.Run(map[bool]string{false: "tls", true: "tls+auth"}[auth], func(t *testing.T) {
+			var sfb, dfb fallbacks
+			sk := &sink{}
+			so := &transport.ServerOptions{Sockmap: sm, TLS: loadTLS(t, ca, "l"), OnFallback: sfb.on}
+			do := &transport.DialOptions{Sockmap: sm, TLS: loadTLS(t, ca, "d"), OnFallback: dfb.on}
+			if auth {
+				so.Auth, do.Auth = newAuth(t, "l", 0, key), newAuth(t, "d", 0, key)
+			}
+			s := startServer(t, transport.PathTCP, sk, so)
+			p := newPeer(t, s.addr, do)
+			for range 3 {
+				if _, err := p.Send(context.Background(), "fn", pattern(1<<20, 5), nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n := sm.Sockets(); n != 0 {
+				t.Errorf("%d sockets in the map, want none: TLS records cannot take it", n)
+			}
+			if got := dfb.get("sockmap/plain/tls"); got != 3 {
+				t.Errorf("dialer: %s; want sockmap/plain/tls=3", dfb.String())
+			}
+			if got := sfb.get("sockmap/plain/tls"); got != 3 {
+				t.Errorf("listener: %s; want sockmap/plain/tls=3", sfb.String())
 			}
 		})
 	}
