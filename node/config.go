@@ -825,17 +825,21 @@ func (c *Config) checkAuth() error {
 	for _, f := range []struct {
 		field string
 		path  *string
+		make  string // how to make a missing one
 	}{
-		{"node.auth.keys", &n.Auth.Keys},
-		{"node.http_auth.token_file", &n.HTTPAuth.TokenFile},
-		{"node.tls.cert", &n.TLS.Cert},
-		{"node.tls.key", &n.TLS.Key},
-		{"node.tls.ca", &n.TLS.CA},
+		{"node.auth.keys", &n.Auth.Keys, "make it with `(umask 077; rrnode keygen > %s)` and give every node of the cluster the same file"},
+		{"node.http_auth.token_file", &n.HTTPAuth.TokenFile, "make it with `(umask 077; rrnode keygen > %s)` and give its line to the HTTP clients"},
+		{"node.tls.cert", &n.TLS.Cert, ""},
+		{"node.tls.key", &n.TLS.Key, ""},
+		{"node.tls.ca", &n.TLS.CA, ""},
 	} {
 		if *f.path == "" {
 			continue
 		}
 		p, err := regularFile(*f.path)
+		if errors.Is(err, fs.ErrNotExist) && f.make != "" {
+			return bad(f.field, "%w: "+f.make, err, *f.path)
+		}
 		if err != nil {
 			return bad(f.field, "%w", err)
 		}

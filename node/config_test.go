@@ -464,11 +464,11 @@ func TestLoadConfigErrors(t *testing.T) {
 		// node.auth, node.http_auth, node.tls
 		{"auth not a mapping", "node:\n  auth: keys\n" + fns, "node.auth", "want a mapping"},
 		{"unknown auth field", "node:\n  auth: {key: k}\n" + fns, "node.auth.key", "unknown field"},
-		{"keys missing", "node:\n  auth: {keys: keys}\n" + fns, "node.auth.keys", "no such file"},
+		{"keys missing", "node:\n  auth: {keys: keys}\n" + fns, "node.auth.keys", "no such file or directory: make it with `(umask 077; rrnode keygen > "},
 		{"keys a directory", "node:\n  auth: {keys: .}\n" + fns, "node.auth.keys", "not a regular file"},
 		{"auth insecure not a bool", "node:\n  auth: {insecure: yes}\n" + fns, "node.auth.insecure", "want true or false"},
 		{"unknown http_auth field", "node:\n  http_auth: {tokens: t}\n" + fns, "node.http_auth.tokens", "unknown field"},
-		{"token_file missing", "node:\n  http_auth: {token_file: tokens}\n" + fns, "node.http_auth.token_file", "no such file"},
+		{"token_file missing", "node:\n  http_auth: {token_file: tokens}\n" + fns, "node.http_auth.token_file", "no such file or directory: make it with `(umask 077; rrnode keygen > "},
 		{"token_file a directory", "node:\n  http_auth: {token_file: /}\n" + fns, "node.http_auth.token_file", "/ is not a regular file"},
 		{"http_auth insecure not a bool", "node:\n  http_auth: {insecure: 1}\n" + fns, "node.http_auth.insecure", "want true or false"},
 		{"unknown tls field", "node:\n  tls: {certificate: c}\n" + fns, "node.tls.certificate", "unknown field"},
