@@ -3,12 +3,10 @@ package node_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -305,27 +303,6 @@ func TestHealthz(t *testing.T) {
 		if r := n.get(t, path); r.status != http.StatusOK || string(r.body) != "ok\n" {
 			t.Fatalf("%s: status %d: %q", path, r.status, r.body)
 		}
-	}
-}
-
-// TestReadyzDraining: a draining node is not ready.
-func TestReadyzDraining(t *testing.T) {
-	n := startNode(t, "", nil)
-	h := n.Handler()
-	release, free := held(t)
-	go n.Invoke(context.Background(), "echo", 1, func(dst []byte) error { <-release; return nil }, io.Discard)
-	waitUntil(t, "an invocation in flight", func() bool { return n.InFlight() > 0 })
-	done := make(chan error, 1)
-	go func() { done <- n.Shutdown(context.Background()) }()
-	waitUntil(t, "/readyz answering 503 draining", func() bool {
-		// The listener is closed while the node drains: call the handler.
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
-		return rec.Code == http.StatusServiceUnavailable && rec.Body.String() == "draining\n"
-	})
-	free()
-	if err := <-done; err != nil {
-		t.Fatal(err)
 	}
 }
 

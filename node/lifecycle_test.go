@@ -103,6 +103,7 @@ func TestShutdownDeadline(t *testing.T) {
 	}
 }
 
+// TestHealthzDraining: a draining node is neither healthy nor ready.
 func TestHealthzDraining(t *testing.T) {
 	n := startNode(t, "", nil)
 	h := n.Handler()
@@ -111,12 +112,14 @@ func TestHealthzDraining(t *testing.T) {
 	waitUntil(t, "an invocation in flight", func() bool { return n.InFlight() > 0 })
 	done := make(chan error, 1)
 	go func() { done <- n.Shutdown(context.Background()) }()
-	waitUntil(t, "/healthz answering 503 draining", func() bool {
-		// The listener is closed while the node drains: call the handler.
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
-		return rec.Code == http.StatusServiceUnavailable && rec.Body.String() == "draining\n"
-	})
+	for _, path := range []string{"/healthz", "/readyz"} {
+		waitUntil(t, path+" answering 503 draining", func() bool {
+			// The listener is closed while the node drains: call the handler.
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+			return rec.Code == http.StatusServiceUnavailable && rec.Body.String() == "draining\n"
+		})
+	}
 	free()
 	if err := <-done; err != nil {
 		t.Fatal(err)
