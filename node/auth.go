@@ -47,16 +47,12 @@ func (n *Node) setupSecurity() error {
 		if n.accels.iouring {
 			lost = append(lost, "io_uring")
 		}
-		if n.accels.sockmap != nil {
+		if n.accels.sockmap != nil && n.accels.sockmap.Err() == nil { // a refused one is lost already
 			lost = append(lost, "sockmap")
 		}
 		ktls := "available but not used yet"
 		if err := features.HaveKTLS(); err != nil {
-			ktls = "absent: " + features.Reason(err)
-			var ufe *features.UnsupportedFeatureError
-			if errors.As(err, &ufe) {
-				ktls = "absent: " + ufe.Err.Error()
-			}
+			ktls = "absent: " + err.Error()
 		}
 		if len(lost) > 0 {
 			n.log.Warn("node.tls: the tcp path is user-space TLS, which these accelerators cannot apply to; its transfers use plain writes and count in rr_fallbacks_total{reason=\"tls\"}", "lost", lost, "kernel_tls", ktls)

@@ -845,13 +845,14 @@ func (c *Config) checkAuth() error {
 		}
 		*f.path = p
 	}
-	if tcp := n.Listen.TCP; tcp != "" && !isLoopback(tcp) && n.Auth.Keys == "" && !tls && !n.Auth.Insecure {
+	openTCP, openHTTP := n.unauthenticated()
+	if openTCP && !n.Auth.Insecure {
 		return bad("node.listen.tcp", "%s is not a loopback address, and neither node.auth.keys nor node.tls is set: "+
 			"anyone who can reach it can write into this node's guests and run its functions; "+
 			"run `rrnode keygen > keys` and set node.auth.keys: keys (the same keys on every node), "+
-			"or set node.tls, or set node.auth.insecure: true on a network you trust", tcp)
+			"or set node.tls, or set node.auth.insecure: true on a network you trust", n.Listen.TCP)
 	}
-	if !isLoopback(n.HTTP) && n.HTTPAuth.TokenFile == "" && !n.HTTPAuth.Insecure {
+	if openHTTP && !n.HTTPAuth.Insecure {
 		return bad("node.http", "%s is not a loopback address, and node.http_auth.token_file is not set: "+
 			"anyone who can reach it can run this node's functions; "+
 			"put a token of at least %d characters in a file (`rrnode keygen > token` makes one) and set node.http_auth.token_file, "+
@@ -868,15 +869,26 @@ func (c *Config) checkAuth() error {
 func (c *Config) Insecure() []string {
 	var warnings []string
 	n := &c.Node
-	if tcp := n.Listen.TCP; tcp != "" && n.Auth.Insecure && n.Auth.Keys == "" && n.TLS == (TLSConfig{}) && !isLoopback(tcp) {
+	openTCP, openHTTP := n.unauthenticated()
+	if openTCP && n.Auth.Insecure {
 		warnings = append(warnings, fmt.Sprintf("node.listen.tcp %s is not loopback and peers are not authenticated (node.auth.insecure: true): "+
-			"anyone who can reach it can write into this node's guests and run its functions", tcp))
+			"anyone who can reach it can write into this node's guests and run its functions", n.Listen.TCP))
 	}
-	if http := n.HTTP; http != "" && n.HTTPAuth.Insecure && n.HTTPAuth.TokenFile == "" && !isLoopback(http) {
+	if openHTTP && n.HTTPAuth.Insecure {
 		warnings = append(warnings, fmt.Sprintf("node.http %s is not loopback and asks no token (node.http_auth.insecure: true): "+
-			"anyone who can reach it can run this node's functions", http))
+			"anyone who can reach it can run this node's functions", n.HTTP))
 	}
 	return warnings
+}
+
+// unauthenticated reports which of the node's listeners bind beyond
+// loopback without authentication: the tcp path without keys or TLS, the
+// HTTP ingress without tokens. check refuses them unless insecure is set;
+// Insecure warns of them when it is.
+func (n *NodeConfig) unauthenticated() (tcp, http bool) {
+	tcp = n.Listen.TCP != "" && !isLoopback(n.Listen.TCP) && n.Auth.Keys == "" && n.TLS == (TLSConfig{})
+	http = n.HTTP != "" && !isLoopback(n.HTTP) && n.HTTPAuth.TokenFile == ""
+	return tcp, http
 }
 
 // isLoopback reports whether the host of addr (host:port) is "localhost"

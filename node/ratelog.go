@@ -16,6 +16,7 @@ type rateLog struct {
 	log      *slog.Logger
 	burst    int
 	interval time.Duration
+	now      func() time.Time // time.Now; a test's clock
 
 	mu   sync.Mutex
 	keys map[string]*rateWindow
@@ -35,14 +36,14 @@ const (
 )
 
 func newRateLog(log *slog.Logger) *rateLog {
-	return &rateLog{log: log, burst: rateLogBurst, interval: rateLogInterval, keys: map[string]*rateWindow{}}
+	return &rateLog{log: log, burst: rateLogBurst, interval: rateLogInterval, now: time.Now, keys: map[string]*rateWindow{}}
 }
 
 // warn logs msg with args at Warn level unless key has had burst lines in
 // the current interval; the first line of a new interval carries the
 // count of those suppressed in the one before ("suppressed").
 func (r *rateLog) warn(key, msg string, args ...any) {
-	now := time.Now()
+	now := r.now()
 	r.mu.Lock()
 	w := r.keys[key]
 	if w == nil {

@@ -3,6 +3,7 @@ package transport
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -147,9 +148,6 @@ func NewAuth(keys *Keys, name string, timeout time.Duration) (*Auth, error) {
 	return &Auth{keys: keys, name: name, timeout: timeout}, nil
 }
 
-// Keys are the keys the Auth was made with.
-func (a *Auth) Keys() *Keys { return a.keys }
-
 // Roles in the MAC: each side's proof covers its own role, so that one
 // side's proof can never stand for the other's.
 const (
@@ -213,6 +211,16 @@ func (e *AuthError) Error() string {
 
 func (e *AuthError) Unwrap() error { return e.Err }
 
+// helloDeadline is when a HELLO exchange (or a TLS handshake) begun now
+// must be done: after timeout, or at ctx's deadline if that comes first.
+func helloDeadline(ctx context.Context, timeout time.Duration) time.Time {
+	deadline := time.Now().Add(timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	return deadline
+}
+
 // nonce returns a fresh random nonce.
 func nonce() [wire.NonceSize]byte {
 	var n [wire.NonceSize]byte
@@ -253,6 +261,12 @@ func readHello(r io.Reader) (wire.Hello, error) {
 	if h.Kind != wire.KindHello {
 		return wire.Hello{}, &helloError{AuthNoHello, fmt.Errorf("a %s frame where a HELLO belongs", h.Kind)}
 	}
+	return readHelloPayload(r, h)
+}
+
+// readHelloPayload reads and decodes the payload of the HELLO whose header
+// h was read from r; its errors are readHello's.
+func readHelloPayload(r io.Reader, h wire.Header) (wire.Hello, error) {
 	var buf [wire.MaxHelloPayload]byte
 	p := buf[:h.PayloadLen]
 	if err := wire.ReadPayload(r, h, p); err != nil {

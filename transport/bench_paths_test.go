@@ -319,18 +319,7 @@ func transportLoop(b *testing.B, env *pathsEnv, c pathsCase, payload, recv []byt
 		},
 	})
 	ln, addr := pathsListen(b, env, c.network, true)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	b.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Close(ctx); err != nil {
-			b.Error(err)
-		}
-		if err := <-done; err != nil {
-			b.Error(err)
-		}
-	})
+	serve(b, srv, ln)
 
 	var chose transport.Mechanism
 	var why string

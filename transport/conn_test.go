@@ -176,22 +176,30 @@ func startServer(t testing.TB, path transport.Path, sk transport.Sink, opts *tra
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server log:\n%s", s.log)
+		}
+	})
+	serve(t, s.srv, s.ln) // closed before the log is shown: cleanups run last first
+	return s
+}
+
+// serve serves ln with srv until the test's cleanup, which closes srv
+// (giving its connections 5 s) and fails the test if Close or Serve did.
+func serve(t testing.TB, srv *transport.Server, ln net.Listener) {
 	done := make(chan error, 1)
-	go func() { done <- s.srv.Serve(s.ln) }()
+	go func() { done <- srv.Serve(ln) }()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if err := s.srv.Close(ctx); err != nil {
+		if err := srv.Close(ctx); err != nil {
 			t.Error(err)
 		}
 		if err := <-done; err != nil {
 			t.Error(err)
 		}
-		if t.Failed() {
-			t.Logf("server log:\n%s", s.log)
-		}
 	})
-	return s
 }
 
 func newPeer(t *testing.T, addr string, opts *transport.DialOptions) *transport.Peer {

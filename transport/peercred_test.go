@@ -84,18 +84,7 @@ func credServer(t *testing.T, dir string, sk transport.Sink, allow *transport.Un
 		UnixAllow: allow,
 		OnRefused: refused.add,
 	})
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Close(ctx); err != nil {
-			t.Error(err)
-		}
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	})
+	serve(t, srv, ln)
 	return "unix://" + sock, refused
 }
 

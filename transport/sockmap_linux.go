@@ -153,16 +153,6 @@ func (c *clientConn) hello(ctx context.Context) error {
 	return nil
 }
 
-// helloDeadline is when a HELLO exchange begun now must be done: after
-// timeout, or at ctx's deadline if that comes first.
-func helloDeadline(ctx context.Context, timeout time.Duration) time.Time {
-	deadline := time.Now().Add(timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
-	return deadline
-}
-
 // myHello is what the dialer says about itself: its host, and its map if
 // it has a sockmap on the tcp path.
 func (c *clientConn) myHello() wire.Hello {
@@ -237,16 +227,12 @@ func (c *clientConn) sockmapJoin(mine, theirs *wire.Hello) {
 // dialer's HELLO (header h) is the connection's first frame; the answer
 // is sockmapAnswer's.
 func (c *serverConn) hello(h wire.Header) error {
-	var buf [wire.MaxHelloPayload]byte
-	in := buf[:h.PayloadLen]
-	if err := wire.ReadPayload(c.br, h, in); err != nil {
-		return err
-	}
-	theirs, err := wire.ParseHello(in)
+	theirs, err := readHelloPayload(c.br, h)
 	if err != nil {
 		return err
 	}
 	mine := c.sockmapAnswer(&theirs)
+	var buf [wire.MaxHelloPayload]byte
 	payload := mine.Append(buf[:0])
 	rh := wire.Header{Kind: wire.KindHello, PayloadLen: uint64(len(payload))}
 	rh.Put(c.out[:])

@@ -4,7 +4,6 @@ package transport
 
 import (
 	"context"
-	"time"
 
 	"github.com/roadrunner-wasm/roadrunner/transport/features"
 	"github.com/roadrunner-wasm/roadrunner/transport/wire"
@@ -55,7 +54,3 @@ func (c *serverConn) hello(wire.Header) error     { return errNoSockets }
 func (c *clientConn) myHello() wire.Hello                         { return wire.Hello{} }
 func (c *clientConn) sockmapJoin(mine, theirs *wire.Hello)        {}
 func (c *serverConn) sockmapAnswer(theirs *wire.Hello) wire.Hello { return wire.Hello{} }
-
-func helloDeadline(ctx context.Context, timeout time.Duration) time.Time {
-	return time.Now().Add(timeout)
-}

@@ -90,18 +90,7 @@ func vethServer(t *testing.T, z *netns.NS, sk transport.Sink, opts transport.Ser
 	}
 	opts.Status = status
 	srv := transport.NewServer(sk, transport.PathTCP, &opts)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Close(ctx); err != nil {
-			t.Error(err)
-		}
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	})
+	serve(t, srv, ln)
 	return "tcp://" + ln.Addr().String()
 }
 

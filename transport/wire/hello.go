@@ -101,7 +101,7 @@ func ParseHello(b []byte) (Hello, error) {
 		if want := helloOptionLen(typ); want != 0 && len(v) != want {
 			return Hello{}, &FrameError{Field: "payload", Reason: fmt.Sprintf("HELLO option %d of %d bytes, want %d", typ, len(v), want)}
 		}
-		if seen := uint(1) << typ; typ < HelloKnown {
+		if seen := uint(1) << typ; typ < helloKnown {
 			if have&seen != 0 {
 				return Hello{}, &FrameError{Field: "payload", Reason: fmt.Sprintf("HELLO option %d twice", typ)}
 			}
@@ -141,8 +141,8 @@ func ParseHello(b []byte) (Hello, error) {
 	return h, nil
 }
 
-// HelloKnown is one more than the highest option type this package knows.
-const HelloKnown = HelloRefuse + 1
+// helloKnown is one more than the highest option type this package knows.
+const helloKnown = HelloRefuse + 1
 
 // helloOptionLen is the length of a known option type's value, 0 for an
 // unknown type.
