@@ -69,6 +69,18 @@ import (
 //	    address: unix://b.sock   # unix:///abs/path, unix://relative/path or tcp://host:port
 //	    functions: [transform, consumer] # the functions it hosts; none of them local
 //	    max_conns: 16            # connections to it, 1..1024
+//	cluster:                     # peers found through DNS (a headless Service)
+//	  dns: rrnode-peers.rrnode.svc.cluster.local # "" = no discovery
+//	  port: 7070                 # the tcp port of the nodes behind the name
+//	  refresh: 5s                # how often the name is resolved again
+//	  resolver: ""               # host:port of the DNS server; "" = the system's
+//	  max_conns: 16              # connections to each discovered peer, 1..1024
+//
+// node.route is nearest (default: a local function on the memory path,
+// else a replica of this host, else one of another host) or any (every
+// replica alike, chosen by load). node.listen.unix may hold {name}, which
+// becomes node.name: pods of one host sharing a directory each get a
+// socket of their own there.
 //
 // Sizes are an integer (bytes) or a string with a suffix B, KiB, MiB or GiB.
 // File paths (modules, sockets, keys, tokens, certificates) are relative to
@@ -86,7 +98,27 @@ type Config struct {
 	// Peers are the other nodes this node sends to: a send to one of a
 	// peer's functions travels on the peer's path (unix or tcp).
 	Peers []PeerConfig
+	// Cluster finds more peers, and what they host, through DNS.
+	Cluster ClusterConfig
 }
+
+// ClusterConfig is the cluster section: peers discovered through a DNS
+// name that resolves to every node (a Kubernetes headless Service), each of
+// which says in its HELLO which functions it hosts. DNS == "" turns
+// discovery off; the other fields then keep their zero values.
+type ClusterConfig struct {
+	DNS      string        // the name; "" = no discovery
+	Port     int           // the tcp port of the nodes behind it; default: DefaultClusterPort
+	Refresh  time.Duration // how often DNS is resolved again; default: DefaultClusterRefresh
+	Resolver string        // host:port of the DNS server to ask; "" = the system's resolver
+	MaxConns int           // connections to each discovered peer; default: DefaultPeerConns
+}
+
+// Routes of node.route.
+const (
+	RouteNearest = "nearest" // local, else this host's replicas, else other hosts'
+	RouteAny     = "any"     // every replica alike
+)
 
 // NodeConfig is the node section. Zero fields take their defaults.
 type NodeConfig struct {
@@ -109,6 +141,9 @@ type NodeConfig struct {
 	Auth          AuthConfig     // node.auth: the key peers prove on the unix and tcp paths
 	HTTPAuth      HTTPAuthConfig // node.http_auth: the bearer tokens of the HTTP ingress
 	TLS           TLSConfig      // node.tls: the tcp path over mutual TLS
+	// Route is how a send picks among the nodes that host its target:
+	// RouteNearest (default) or RouteAny.
+	Route string
 }
 
 // AuthConfig is node.auth: how peers on the unix and tcp paths prove that
@@ -214,6 +249,12 @@ const (
 	DefaultDialTimeout             = 5 * time.Second
 	DefaultIOTimeout               = 30 * time.Second
 	DefaultUnixMode    fs.FileMode = 0o600
+
+	DefaultClusterPort    = 7070
+	DefaultClusterRefresh = 5 * time.Second
+	// MinClusterRefresh is the shortest cluster.refresh: DNS is not a
+	// heartbeat.
+	MinClusterRefresh = 100 * time.Millisecond
 
 	MaxPool        = 1024
 	MaxDepthLimit  = 1024
@@ -325,6 +366,15 @@ type rawConfig struct {
 	Node      rawNode       `yaml:"node"`
 	Functions []rawFunction `yaml:"functions"`
 	Peers     []rawPeer     `yaml:"peers"`
+	Cluster   rawCluster    `yaml:"cluster"`
+}
+
+type rawCluster struct {
+	DNS      string    `yaml:"dns"`
+	Port     yaml.Node `yaml:"port"`
+	Refresh  yaml.Node `yaml:"refresh"`
+	Resolver string    `yaml:"resolver"`
+	MaxConns yaml.Node `yaml:"max_conns"`
 }
 
 type rawNode struct {
@@ -344,6 +394,7 @@ type rawNode struct {
 	Auth              rawAuth     `yaml:"auth"`
 	HTTPAuth          rawHTTPAuth `yaml:"http_auth"`
 	TLS               rawTLS      `yaml:"tls"`
+	Route             string      `yaml:"route"`
 }
 
 type rawListen struct {
@@ -458,7 +509,10 @@ func (r *rawConfig) config() (*Config, *ConfigError) {
 		Auth:          AuthConfig{Keys: r.Node.Auth.Keys},
 		HTTPAuth:      HTTPAuthConfig{TokenFile: r.Node.HTTPAuth.TokenFile},
 		TLS:           TLSConfig{Cert: r.Node.TLS.Cert, Key: r.Node.TLS.Key, CA: r.Node.TLS.CA},
-	}}
+		Route:         r.Node.Route,
+	},
+		Cluster: ClusterConfig{DNS: r.Cluster.DNS, Resolver: r.Cluster.Resolver},
+	}
 	var err *ConfigError
 	if cfg.Node.MaxPayload, err = parseSize(&r.Node.MaxPayload, "node.max_payload"); err != nil {
 		return nil, err
@@ -500,6 +554,15 @@ func (r *rawConfig) config() (*Config, *ConfigError) {
 		return nil, err
 	}
 	if cfg.Node.HTTPAuth.Insecure, err = parseBool(&r.Node.HTTPAuth.Insecure, "node.http_auth.insecure", false); err != nil {
+		return nil, err
+	}
+	if cfg.Cluster.Port, err = parseInt(&r.Cluster.Port, "cluster.port", 1, 65535); err != nil {
+		return nil, err
+	}
+	if cfg.Cluster.Refresh, err = parseDuration(&r.Cluster.Refresh, "cluster.refresh"); err != nil {
+		return nil, err
+	}
+	if cfg.Cluster.MaxConns, err = parseInt(&r.Cluster.MaxConns, "cluster.max_conns", 1, MaxPeerConns); err != nil {
 		return nil, err
 	}
 	for i, rf := range r.Functions {
@@ -691,6 +754,7 @@ func (c *Config) check() error {
 	if err := defaultDuration(&n.DrainTimeout, DefaultDrainTimeout, "node.drain_timeout", bad); err != nil {
 		return err
 	}
+	n.Listen.Unix = strings.ReplaceAll(n.Listen.Unix, "{name}", n.Name)
 	if err := c.checkTransport(); err != nil {
 		return err
 	}
@@ -742,7 +806,79 @@ func (c *Config) check() error {
 			return bad(field+".max_payload", "%d bytes is not under 4GiB (ABI lengths are u32)", f.MaxPayload)
 		}
 	}
-	return c.checkPeers()
+	if err := c.checkPeers(); err != nil {
+		return err
+	}
+	return c.checkCluster()
+}
+
+// checkCluster applies the defaults of node.route and the cluster section
+// and validates them.
+func (c *Config) checkCluster() error {
+	bad := c.bad
+	n := &c.Node
+	switch n.Route {
+	case "":
+		n.Route = RouteNearest
+	case RouteNearest, RouteAny:
+	default:
+		return bad("node.route", "%q: want nearest or any", n.Route)
+	}
+	cl := &c.Cluster
+	if cl.DNS == "" {
+		if *cl != (ClusterConfig{}) {
+			return bad("cluster.dns", "missing: cluster.port, refresh, resolver and max_conns apply to the nodes a DNS name finds")
+		}
+		return nil
+	}
+	if _, ok := dnsName(cl.DNS); !ok {
+		return bad("cluster.dns", "%q is not a DNS name", cl.DNS)
+	}
+	if cl.Port == 0 {
+		cl.Port = DefaultClusterPort
+	}
+	if cl.Port < 1 || cl.Port > 65535 {
+		return bad("cluster.port", "%d is out of range 1..65535", cl.Port)
+	}
+	if err := defaultDuration(&cl.Refresh, DefaultClusterRefresh, "cluster.refresh", bad); err != nil {
+		return err
+	}
+	if cl.Refresh < MinClusterRefresh {
+		return bad("cluster.refresh", "%s is under %s", cl.Refresh, MinClusterRefresh)
+	}
+	if cl.Resolver != "" {
+		if _, err := hostPort(cl.Resolver, 1); err != nil {
+			return bad("cluster.resolver", "%w", err)
+		}
+	}
+	if cl.MaxConns == 0 {
+		cl.MaxConns = DefaultPeerConns
+	}
+	if cl.MaxConns < 1 || cl.MaxConns > MaxPeerConns {
+		return bad("cluster.max_conns", "%d is out of range 1..%d", cl.MaxConns, MaxPeerConns)
+	}
+	return nil
+}
+
+// dnsName returns name without a trailing dot if it is a DNS name: labels
+// of 1 to 63 letters, digits and hyphens (not at either end), 253 bytes in
+// all.
+func dnsName(name string) (string, bool) {
+	name = strings.TrimSuffix(name, ".")
+	if name == "" || len(name) > 253 {
+		return "", false
+	}
+	for _, l := range strings.Split(name, ".") {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return "", false
+		}
+		for _, r := range l {
+			if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-' || r == '_') {
+				return "", false
+			}
+		}
+	}
+	return name, true
 }
 
 // checkTransport applies the defaults of the node's transport fields and
@@ -969,11 +1105,10 @@ func (c *Config) checkPeers() error {
 			if k, ok := local[fn]; ok {
 				return bad(ffield, "%q is also a local function (functions[%d]): a function is either local or on one peer", fn, k)
 			}
-			if at, ok := remote[fn]; ok {
-				if at.peer == i {
-					return bad(ffield, "duplicate function %q (also %s.functions[%d])", fn, field, at.fn)
-				}
-				return bad(ffield, "%q is also on peer %q (peers[%d].functions[%d]): a function is on one peer only", fn, c.Peers[at.peer].Name, at.peer, at.fn)
+			// A function on several peers has replicas: a send picks
+			// one (node.route).
+			if at, ok := remote[fn]; ok && at.peer == i {
+				return bad(ffield, "duplicate function %q (also %s.functions[%d])", fn, field, at.fn)
 			}
 			remote[fn] = place{i, j}
 		}

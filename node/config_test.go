@@ -69,6 +69,7 @@ functions:
 		DialTimeout:   node.DefaultDialTimeout,
 		IOTimeout:     node.DefaultIOTimeout,
 		SockmapPinDir: bpf.DefaultPinDir,
+		Route:         node.RouteNearest,
 	}
 	if !reflect.DeepEqual(cfg.Node, want) {
 		t.Errorf("node = %+v, want %+v", cfg.Node, want)
@@ -91,6 +92,56 @@ functions:
 	}
 	if cfg.Peers != nil {
 		t.Errorf("peers = %+v, want none", cfg.Peers)
+	}
+	if cfg.Cluster != (node.ClusterConfig{}) {
+		t.Errorf("cluster = %+v, want none", cfg.Cluster)
+	}
+}
+
+// TestLoadConfigCluster: the cluster section's defaults and values,
+// node.route, {name} in the unix socket's path, and replicas among static
+// peers.
+func TestLoadConfigCluster(t *testing.T) {
+	path := writeConfig(t, `
+node:
+  name: n1
+  route: any
+  listen: {unix: 'socks/{name}.sock'}
+functions:
+  - {name: f, module: fn.wasm}
+peers:
+  - {name: b, address: 'tcp://127.0.0.1:1', functions: [g, h]}
+  - {name: c, address: 'tcp://127.0.0.1:2', functions: [g]}
+cluster:
+  dns: rrnode-peers.rrnode.svc.cluster.local.
+  resolver: 127.0.0.1:5353
+`)
+	cfg, err := node.LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := node.ClusterConfig{
+		DNS:      "rrnode-peers.rrnode.svc.cluster.local.",
+		Port:     node.DefaultClusterPort,
+		Refresh:  node.DefaultClusterRefresh,
+		Resolver: "127.0.0.1:5353",
+		MaxConns: node.DefaultPeerConns,
+	}
+	if cfg.Cluster != want {
+		t.Errorf("cluster = %+v, want %+v", cfg.Cluster, want)
+	}
+	if cfg.Node.Route != node.RouteAny {
+		t.Errorf("route = %q, want any", cfg.Node.Route)
+	}
+	if want := filepath.Join(filepath.Dir(path), "socks", "n1.sock"); cfg.Node.Listen.Unix != want {
+		t.Errorf("listen.unix = %q, want %q", cfg.Node.Listen.Unix, want)
+	}
+	path = writeConfig(t, "functions: [{name: f, module: fn.wasm}]\ncluster: {dns: rr.local, port: 9000, refresh: 250ms, max_conns: 2}\n")
+	if cfg, err = node.LoadConfig(path); err != nil {
+		t.Fatal(err)
+	}
+	if want := (node.ClusterConfig{DNS: "rr.local", Port: 9000, Refresh: 250 * time.Millisecond, MaxConns: 2}); cfg.Cluster != want {
+		t.Errorf("cluster = %+v, want %+v", cfg.Cluster, want)
 	}
 }
 
@@ -184,6 +235,7 @@ peers:
 		DialTimeout:   250 * time.Millisecond,
 		IOTimeout:     2 * time.Minute,
 		SockmapPinDir: "/sys/fs/bpf/rr/a",
+		Route:         node.RouteNearest,
 	}
 	if !reflect.DeepEqual(cfg.Node, want) {
 		t.Errorf("node =\n%+v, want\n%+v", cfg.Node, want)
@@ -512,7 +564,19 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"peer function invalid", peer(b + ", functions: [g, a/b]"), "peers[0].functions[1]", `"a/b" is not a valid name`},
 		{"peer function local", peer(b + ", functions: [g, f]"), "peers[0].functions[1]", `"f" is also a local function (functions[0])`},
 		{"peer function twice", peer(b + ", functions: [g, h, g]"), "peers[0].functions[2]", `duplicate function "g" (also peers[0].functions[0])`},
-		{"peer function on two peers", peers(b+", functions: [g, h]", "name: c, address: 'tcp://h:1', functions: [h]"), "peers[1].functions[0]", `"h" is also on peer "b" (peers[0].functions[1])`},
+
+		// cluster
+		{"cluster unknown field", fns + "cluster: {dns: rr.local, ttl: 5s}", "cluster.ttl", "unknown field"},
+		{"cluster port without dns", fns + "cluster: {port: 7070}", "cluster.dns", "missing"},
+		{"cluster dns not a name", fns + "cluster: {dns: 'a..b'}", "cluster.dns", `"a..b" is not a DNS name`},
+		{"cluster dns hyphen", fns + "cluster: {dns: '-a.b'}", "cluster.dns", "is not a DNS name"},
+		{"cluster port", fns + "cluster: {dns: rr.local, port: 70000}", "cluster.port", "out of range 1..65535"},
+		{"cluster refresh", fns + "cluster: {dns: rr.local, refresh: 1ms}", "cluster.refresh", "1ms is under 100ms"},
+		{"cluster refresh words", fns + "cluster: {dns: rr.local, refresh: often}", "cluster.refresh", "want a duration"},
+		{"cluster resolver", fns + "cluster: {dns: rr.local, resolver: 10.0.0.1}", "cluster.resolver", "want host:port"},
+		{"cluster resolver port", fns + "cluster: {dns: rr.local, resolver: '10.0.0.1:0'}", "cluster.resolver", "1..65535"},
+		{"cluster max_conns", fns + "cluster: {dns: rr.local, max_conns: 0}", "cluster.max_conns", "out of range 1..1024"},
+		{"route", "node:\n  route: closest\n" + fns, "node.route", `"closest": want nearest or any`},
 		{"peer max_conns zero", peer(b + ", functions: [g], max_conns: 0"), "peers[0].max_conns", "out of range 1..1024"},
 		{"peer max_conns too big", peer(b + ", functions: [g], max_conns: 1025"), "peers[0].max_conns", "out of range 1..1024"},
 		{"peer max_conns words", peer(b + ", functions: [g], max_conns: few"), "peers[0].max_conns", "want an integer"},
