@@ -21,17 +21,20 @@ type clientConn struct {
 	raw syscall.RawConn
 	snd sender
 
-	nextID uint64
-	out    [wire.HeaderSize + wire.MaxNameLen]byte // header and name of the frame being sent
-	in     [wire.HeaderSize]byte
-	reply  []byte   // REPLY payloads land here, reused
-	t      transfer // the transfer being carried
+	nextID  uint64
+	out     [wire.HeaderSize + wire.MaxNameLen]byte // header and name of the frame being sent
+	in      [wire.HeaderSize]byte
+	reply   []byte   // REPLY payloads land here, reused
+	hopsBuf []byte   // HOPS payloads land here, reused
+	t       transfer // the transfer being carried
 
 	abortFn func() // c.abort, bound once
 	peek    peeker // alive's state
 
 	sm  sockmapConn // the connection's share of DialOptions.Sockmap
 	tls bool        // nc is a TLS connection over the socket raw reaches
+
+	dir bool // the listener speaks the cluster directory (its HELLO said so)
 
 	broken   bool // the connection is unusable: close it
 	answered bool // the peer answered the last frame (ACK read)
@@ -43,6 +46,7 @@ type transfer struct {
 	head    []byte // the header and the name, encoded
 	payload []byte // a view of the sender's memory
 	reply   io.Writer
+	hops    io.Writer
 	start   time.Time
 
 	landed time.Duration // set when the payload was handed to the kernel whole
@@ -79,6 +83,7 @@ func (c *clientConn) authenticate(ctx context.Context) error {
 		return err // an *AuthError, or the connection's failure
 	}
 	c.sockmapJoin(&mine, &theirs)
+	c.dir = theirs.Directory >= wire.DirectoryVersion
 	return nil
 }
 
@@ -107,7 +112,7 @@ var aLongTimeAgo = time.Unix(1, 0)
 
 // send sends one DATA frame with the connection's sender and reads its
 // answer.
-func (c *clientConn) send(ctx context.Context, to string, payload []byte, reply io.Writer, start time.Time) (Sent, error) {
+func (c *clientConn) send(ctx context.Context, to string, payload []byte, reply io.Writer, o *SendOptions, start time.Time) (Sent, error) {
 	c.answered = false
 	if err := context.Cause(ctx); err != nil {
 		return Sent{Mechanism: MechanismNone}, err
@@ -133,10 +138,18 @@ func (c *clientConn) send(ctx context.Context, to string, payload []byte, reply 
 	if reply != nil {
 		h.Flags |= wire.FlagReply
 	}
+	var hops io.Writer
+	if o != nil && c.dir {
+		h.Status = int32(min(o.Depth, wire.MaxDepth))
+		if o.Hops != nil {
+			h.Flags |= wire.FlagHops
+			hops = o.Hops
+		}
+	}
 	h.Put(c.out[:])
 	n := copy(c.out[wire.HeaderSize:], to)
 	t := &c.t
-	*t = transfer{h: h, head: c.out[:wire.HeaderSize+n], payload: payload, reply: reply, start: start, mech: MechanismNone}
+	*t = transfer{h: h, head: c.out[:wire.HeaderSize+n], payload: payload, reply: reply, hops: hops, start: start, mech: MechanismNone}
 	err := c.snd.send(ctx, c, t)
 	sent := Sent{Landed: t.landed, Mechanism: t.mech}
 	if err != nil {
@@ -162,7 +175,7 @@ func (c *clientConn) written(ctx context.Context, t *transfer, werr error) error
 // answer reads the answer to the frame t.h after its sending ended with werr
 // (have: its header is in c.in already) and makes send's result.
 func (c *clientConn) answer(ctx context.Context, t *transfer, werr error, have bool) error {
-	status, err := c.readAnswer(ctx, t.h, t.reply, werr != nil, have)
+	status, err := c.readAnswer(ctx, t, werr != nil, have)
 	switch {
 	case err != nil:
 		c.broken = true
@@ -220,7 +233,8 @@ func (c *clientConn) arm(ctx context.Context) error {
 // write (afterWriteErr) the peer may still have answered, with an ACK that
 // says why it refused the frame: that is looked for briefly. have says the
 // first header is in c.in already.
-func (c *clientConn) readAnswer(ctx context.Context, sent wire.Header, reply io.Writer, afterWriteErr, have bool) (int32, error) {
+func (c *clientConn) readAnswer(ctx context.Context, t *transfer, afterWriteErr, have bool) (int32, error) {
+	sent, reply := t.h, t.reply
 	if afterWriteErr {
 		c.nc.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
 	} else if d, ok := ctx.Deadline(); ok {
@@ -234,7 +248,7 @@ func (c *clientConn) readAnswer(ctx context.Context, sent wire.Header, reply io.
 		return 0, err
 	}
 	lim := wire.Limits{MaxPayload: c.p.opts.MaxReply}
-	replied := false
+	replied, hopped := false, false
 	for {
 		var h wire.Header
 		var err error
@@ -278,6 +292,19 @@ func (c *clientConn) readAnswer(ctx context.Context, sent wire.Header, reply io.
 				// on to its ACK.
 				c.p.log.Debug("reply not delivered", "err", werr)
 			}
+		case wire.KindHops:
+			if t.hops == nil || hopped {
+				return 0, &wire.FrameError{Field: "kind", Reason: "HOPS not asked for"}
+			}
+			hopped = true
+			if uint64(cap(c.hopsBuf)) < h.PayloadLen {
+				c.hopsBuf = make([]byte, h.PayloadLen)
+			}
+			b := c.hopsBuf[:h.PayloadLen]
+			if _, err := io.ReadFull(c.nc, b); err != nil {
+				return 0, wire.ErrPayloadTruncated
+			}
+			t.hops.Write(b)
 		default:
 			return 0, &wire.FrameError{Field: "kind", Reason: h.Kind.String() + " where an ACK belongs"}
 		}

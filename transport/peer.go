@@ -117,6 +117,13 @@ type DialOptions struct {
 	// connection whose exchange fails is closed and its Send fails with
 	// an *AuthError.
 	Auth *Auth
+	// Directory, if not nil, makes every connection begin with a HELLO
+	// that says this node speaks the cluster directory (PROTOCOL.md
+	// "Directory"), and is what [Peer.Exchange] sends: this node's name,
+	// instance, host, unix socket and functions. A connection whose
+	// listener says so too carries the chain's depth in its DATA frames
+	// and, when asked (SendOptions.Hops), the receiver's hops back.
+	Directory func() *wire.Directory
 	// OnMechanism, if not nil, is called when the peer's send mechanism is
 	// settled, with the reason: at the first connection for a fixed
 	// mechanism or a virtual link, after sampling for MechanismAuto through
@@ -278,6 +285,12 @@ func (p *Peer) Conns() (open, idle int) {
 // of the transport (the payload may or may not have reached the peer's
 // function). Steady-state sends do not allocate.
 func (p *Peer) Send(ctx context.Context, to string, payload []byte, reply io.Writer) (Sent, error) {
+	return p.SendWith(ctx, to, payload, reply, nil)
+}
+
+// SendWith is Send with extras (nil means none): the chain's depth, and
+// where the receiver's hops go.
+func (p *Peer) SendWith(ctx context.Context, to string, payload []byte, reply io.Writer, o *SendOptions) (Sent, error) {
 	if len(to) == 0 || len(to) > wire.MaxNameLen || !wire.ValidName([]byte(to)) {
 		return Sent{Mechanism: MechanismNone}, fmt.Errorf("send to %q: not a function name", to)
 	}
@@ -287,9 +300,9 @@ func (p *Peer) Send(ctx context.Context, to string, payload []byte, reply io.Wri
 	start := time.Now()
 	c, err := p.get(ctx)
 	if err != nil {
-		return Sent{Mechanism: MechanismNone}, err
+		return Sent{Mechanism: MechanismNone}, &notSent{err}
 	}
-	sent, err := c.send(ctx, to, payload, reply, start)
+	sent, err := c.send(ctx, to, payload, reply, o, start)
 	if c.broken {
 		p.discard(c)
 		if !c.answered {
@@ -384,7 +397,7 @@ func (p *Peer) dial(ctx context.Context) (*clientConn, error) {
 		// Without the HELLO nothing says whether the listener is on this
 		// host: every transfer counts as one the map could have taken.
 		c.sm = sockmapConn{s: p.opts.Sockmap, reason: FallbackTLS}
-	case p.opts.Sockmap != nil && p.path == PathTCP:
+	case p.opts.Sockmap != nil && p.path == PathTCP, p.opts.Directory != nil:
 		if err := c.hello(ctx); err != nil {
 			c.close()
 			return nil, fmt.Errorf("dial %s: %w", p.address, err)

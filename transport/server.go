@@ -133,6 +133,15 @@ type ServerOptions struct {
 	// mode lets in, never widens it. A connection that is not a unix
 	// socket's ignores it. Needs Linux: see [UnixAllow].
 	UnixAllow *UnixAllow
+	// Directory, if not nil, makes the server's HELLO say it speaks the
+	// cluster directory, and answers each DIRECTORY frame a dialer sends
+	// with this node's (see [DialOptions].Directory). Without it a
+	// DIRECTORY frame is a bad frame.
+	Directory func() *wire.Directory
+	// OnDirectory, if not nil, is given the directory of every dialer
+	// that sends one (remote: the connection's address), on connecting
+	// and whenever its functions change.
+	OnDirectory func(remote string, d *wire.Directory)
 }
 
 // Server receives frames on the unix or tcp path and delivers their

@@ -232,6 +232,13 @@ func (c *serverConn) serve() {
 			}
 			continue
 		}
+		if h.Kind == wire.KindDirectory {
+			if err := c.directory(h); err != nil {
+				c.refuse(err, "directory")
+				return
+			}
+			continue
+		}
 		if h.Kind != wire.KindData {
 			c.refuse(&wire.FrameError{Field: "kind", Reason: h.Kind.String() + " where a DATA frame belongs"}, "header")
 			return
@@ -249,9 +256,13 @@ func (c *serverConn) serve() {
 			s.opts.OnFallback(AccelSockmap.String(), "plain", c.sm.reason)
 		}
 		c.h, c.read, c.fillErr, c.replied = h, false, nil, false
-		c.origin.Reply, c.origin.Mechanism = nil, MechanismRead
+		c.origin.Reply, c.origin.Mechanism, c.origin.Hops = nil, MechanismRead, nil
+		c.origin.Depth = uint32(h.Status)
 		if h.Flags&wire.FlagReply != 0 {
 			c.origin.Reply = c
+		}
+		if h.Flags&wire.FlagHops != 0 {
+			c.origin.Hops = hopsWriter{c}
 		}
 		err = s.sink.Deliver(s.base, &c.origin, to, h.PayloadLen, c.fill)
 		if c.fillErr != nil {

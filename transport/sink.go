@@ -23,6 +23,13 @@ type Origin struct {
 	// has returned nil: MechanismCopy on the memory path, MechanismRead or
 	// MechanismIOURing on a Server's.
 	Mechanism Mechanism
+	// Depth is how many hops the payload's chain made before it reached
+	// this node, as its sender said (SendOptions.Depth); 0 if it did not.
+	Depth uint32
+	// Hops, if not nil, takes what the receiving node reports of the hops
+	// it made for this delivery, in one Write before Deliver returns: the
+	// sender asked for them (SendOptions.Hops).
+	Hops io.Writer
 }
 
 // Sink is where payloads land. node implements it over runtime.Function.

@@ -150,6 +150,7 @@ func (c *clientConn) hello(ctx context.Context) error {
 		return fmt.Errorf("hello: %w", err)
 	}
 	c.sockmapJoin(&mine, &theirs)
+	c.dir = theirs.Directory >= wire.DirectoryVersion
 	return nil
 }
 
@@ -161,6 +162,9 @@ func (c *clientConn) myHello() wire.Hello {
 		h = c.p.opts.Sockmap.myHello()
 	} else if id, err := HostID(); err == nil {
 		h.Host, h.HasHost = id, true
+	}
+	if c.p.opts.Directory != nil {
+		h.Directory = wire.DirectoryVersion
 	}
 	return h
 }
@@ -248,6 +252,9 @@ func (c *serverConn) sockmapAnswer(theirs *wire.Hello) wire.Hello {
 	var mine wire.Hello
 	if id, err := HostID(); err == nil {
 		mine.Host, mine.HasHost = id, true
+	}
+	if c.s.opts.Directory != nil {
+		mine.Directory = wire.DirectoryVersion
 	}
 	s := c.s.opts.Sockmap
 	if s == nil || c.s.path != PathTCP {

@@ -39,6 +39,8 @@ const (
 	MaxPayloadLimit = 1 << 32
 	// MaxHelloPayload is the largest payload of a HELLO frame.
 	MaxHelloPayload = 256
+	// MaxDepth is the largest chain depth a DATA frame's status may carry.
+	MaxDepth = 1 << 16
 )
 
 // Kind is the kind of a frame.
@@ -60,6 +62,17 @@ const (
 	// name, a payload within the limits of a DATA payload, the DATA frame's
 	// id, status 0. Only a DATA frame with FlagReply may be answered by one.
 	KindReply Kind = 4
+	// KindDirectory carries a [Directory]: no name, a payload of at most
+	// MaxDirectoryPayload bytes, status 0. A dialer sends one only on a
+	// connection whose listener's HELLO had HelloDirectory, and the
+	// listener answers it with its own DIRECTORY frame, of the same id.
+	// A node that knows no such kind refuses it as a bad frame.
+	KindDirectory Kind = 5
+	// KindHops carries the hops the receiver of a DATA frame with FlagHops
+	// made, back to its sender, before the ACK: no name, at most
+	// MaxHopsPayload bytes (their encoding is the application's), the DATA
+	// frame's id, status 0.
+	KindHops Kind = 6
 )
 
 func (k Kind) String() string {
@@ -72,6 +85,10 @@ func (k Kind) String() string {
 		return "HELLO"
 	case KindReply:
 		return "REPLY"
+	case KindDirectory:
+		return "DIRECTORY"
+	case KindHops:
+		return "HOPS"
 	}
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }
@@ -93,8 +110,13 @@ const (
 	// after it: it refused the frame before reading its payload, so the
 	// stream cannot carry another frame. ACK frames only.
 	FlagClose Flags = 1 << 2
+	// FlagHops says that the sender of a DATA frame takes the hops its
+	// receiver makes, in a HOPS frame before the ACK. A sender sets it
+	// only on a connection whose listener's HELLO had HelloDirectory.
+	// DATA frames only.
+	FlagHops Flags = 1 << 3
 
-	knownFlags = FlagCRC | FlagReply | FlagClose
+	knownFlags = FlagCRC | FlagReply | FlagClose | FlagHops
 )
 
 // Header is a decoded frame header. The magic is implied.
@@ -105,10 +127,12 @@ type Header struct {
 	PayloadLen uint64 // bytes of payload that follow the name
 	ID         uint64 // chosen by the sender of a DATA frame, echoed by its ACK
 	CRC        uint32 // CRC32C of the payload if Flags has FlagCRC, else 0
-	// Status is an ABI code (abi.Code, docs/ABI.md): 0 or a code of the
-	// table, sent as a u32 in two's complement. Only ACK frames carry one;
-	// it is 0 in the others. Callers convert with int32(code) and
-	// abi.Code(status).
+	// Status is, on an ACK, an ABI code (abi.Code, docs/ABI.md): 0 or a
+	// code of the table, sent as a u32 in two's complement; callers
+	// convert with int32(code) and abi.Code(status). On a DATA frame it is
+	// the depth of the sender's chain, 0 to MaxDepth (0: not said; a
+	// sender says it only to a listener whose HELLO had HelloDirectory).
+	// It is 0 in the other frames.
 	Status int32
 }
 
@@ -217,7 +241,11 @@ var (
 	errPayloadAck   = &FrameError{Field: "payload_len", Reason: "not zero on ACK"}
 	errPayloadHello = &FrameError{Field: "payload_len", Reason: "over 256 on HELLO"}
 	errCRCUnflagged = &FrameError{Field: "crc32c", Reason: "not zero without the crc flag"}
-	errStatusData   = &FrameError{Field: "status", Reason: "not zero on DATA"}
+	errStatusData   = &FrameError{Field: "status", Reason: "not a depth (0 to 65536) on DATA"}
+	errFlagsHops    = &FrameError{Field: "flags", Reason: "hops flag on a frame other than DATA"}
+	errNameOther    = &FrameError{Field: "name_len", Reason: "not zero on DIRECTORY or HOPS"}
+	errPayloadDir   = &FrameError{Field: "payload_len", Reason: "over the limit of DIRECTORY or HOPS"}
+	errStatusOther  = &FrameError{Field: "status", Reason: "not zero on DIRECTORY or HOPS"}
 	errStatusHello  = &FrameError{Field: "status", Reason: "not zero on HELLO"}
 	errStatusAck    = &FrameError{Field: "status", Reason: "not a code of ABI version 1"}
 	errNameShort    = &FrameError{Field: "name", Reason: "truncated", Err: io.ErrUnexpectedEOF}
@@ -232,14 +260,16 @@ var (
 //
 //  1. b holds HeaderSize bytes (else the error wraps io.ErrUnexpectedEOF);
 //  2. magic is "RRF1";
-//  3. kind is DATA, ACK, HELLO or REPLY;
-//  4. flags has no unknown bit, FlagCRC and FlagReply only on DATA,
-//     FlagClose only on ACK;
+//  3. kind is DATA, ACK, HELLO, REPLY, DIRECTORY or HOPS;
+//  4. flags has no unknown bit, FlagCRC, FlagReply and FlagHops only on
+//     DATA, FlagClose only on ACK;
 //  5. name_len: 1 to lim's MaxName on DATA, 0 otherwise;
 //  6. payload_len: on DATA and REPLY under 4 GiB and at most lim's
-//     MaxPayload, 0 on ACK, at most MaxHelloPayload on HELLO;
+//     MaxPayload, 0 on ACK, at most MaxHelloPayload on HELLO,
+//     MaxDirectoryPayload on DIRECTORY, MaxHopsPayload on HOPS;
 //  7. crc32c is 0 unless FlagCRC is set;
-//  8. status: an ABI code (0 or a defined negative code) on ACK, 0 otherwise.
+//  8. status: an ABI code (0 or a defined negative code) on ACK, a depth
+//     (0 to MaxDepth) on DATA, 0 otherwise.
 //
 // The name's bytes, whether the target exists, and the payload's CRC are
 // the caller's to check, with ReadName, its registry and ReadPayload.
@@ -270,7 +300,7 @@ func ParseHeader(b []byte, lim Limits) (Header, error) {
 // before writing a frame, to fail locally rather than have the peer close
 // the connection.
 func (h *Header) Validate(lim Limits) error {
-	if h.Kind < KindData || h.Kind > KindReply {
+	if h.Kind < KindData || h.Kind > KindHops {
 		return errKind
 	}
 	if h.Flags&^knownFlags != 0 {
@@ -285,6 +315,9 @@ func (h *Header) Validate(lim Limits) error {
 	if h.Flags&FlagClose != 0 && h.Kind != KindAck {
 		return errFlagsClose
 	}
+	if h.Flags&FlagHops != 0 && h.Kind != KindData {
+		return errFlagsHops
+	}
 	switch h.Kind {
 	case KindData:
 		switch {
@@ -298,7 +331,7 @@ func (h *Header) Validate(lim Limits) error {
 			return errPayloadLong
 		case h.Flags&FlagCRC == 0 && h.CRC != 0:
 			return errCRCUnflagged
-		case h.Status != 0:
+		case h.Status < 0 || h.Status > MaxDepth:
 			return errStatusData
 		}
 	case KindAck:
@@ -335,6 +368,21 @@ func (h *Header) Validate(lim Limits) error {
 			return errCRCUnflagged
 		case h.Status != 0:
 			return errStatusReply
+		}
+	case KindDirectory, KindHops:
+		limit := uint64(MaxDirectoryPayload)
+		if h.Kind == KindHops {
+			limit = MaxHopsPayload
+		}
+		switch {
+		case h.NameLen != 0:
+			return errNameOther
+		case h.PayloadLen > limit:
+			return errPayloadDir
+		case h.CRC != 0:
+			return errCRCUnflagged
+		case h.Status != 0:
+			return errStatusOther
 		}
 	}
 	return nil

@@ -54,7 +54,7 @@ func TestHeaderLayout(t *testing.T) {
 	if wire.Magic != 0x31465252 {
 		t.Fatalf("Magic = %#x", wire.Magic)
 	}
-	for k, s := range map[wire.Kind]string{1: "DATA", 2: "ACK", 3: "HELLO", 4: "REPLY", 0: "Kind(0)", 9: "Kind(9)"} {
+	for k, s := range map[wire.Kind]string{1: "DATA", 2: "ACK", 3: "HELLO", 4: "REPLY", 5: "DIRECTORY", 6: "HOPS", 0: "Kind(0)", 9: "Kind(9)"} {
 		if k.String() != s {
 			t.Errorf("Kind(%d).String() = %q, want %q", k, k.String(), s)
 		}
@@ -151,6 +151,11 @@ func TestParseHeaderInvalid(t *testing.T) {
 		f(&h)
 		return encode(h)
 	}
+	dir := func(f func(*wire.Header)) []byte {
+		h := wire.Header{Kind: wire.KindDirectory, PayloadLen: 32, ID: 9}
+		f(&h)
+		return encode(h)
+	}
 	lim := wire.Limits{MaxPayload: 1 << 20, MaxName: 16}
 	for _, tc := range []struct {
 		name  string
@@ -162,9 +167,16 @@ func TestParseHeaderInvalid(t *testing.T) {
 		{"magic byte order", append([]byte("1FRR"), data(func(*wire.Header) {})[4:]...), lim, "magic"},
 		{"zeroes", make([]byte, 32), lim, "magic"},
 		{"kind 0", data(func(h *wire.Header) { h.Kind = 0 }), lim, "kind"},
-		{"kind 5", data(func(h *wire.Header) { h.Kind = 5 }), lim, "kind"},
+		{"kind 7", data(func(h *wire.Header) { h.Kind = 7 }), lim, "kind"},
 		{"kind 255", data(func(h *wire.Header) { h.Kind = 255 }), lim, "kind"},
-		{"flag bit 3", data(func(h *wire.Header) { h.Flags = 8 }), lim, "flags"},
+		{"flag bit 4", data(func(h *wire.Header) { h.Flags = 16 }), lim, "flags"},
+		{"hops flag on REPLY", reply(func(h *wire.Header) { h.Flags = wire.FlagHops }), lim, "flags"},
+		{"status over a depth on DATA", data(func(h *wire.Header) { h.Status = wire.MaxDepth + 1 }), lim, "status"},
+		{"DIRECTORY with a name", dir(func(h *wire.Header) { h.NameLen = 1 }), lim, "name_len"},
+		{"DIRECTORY over limit", dir(func(h *wire.Header) { h.PayloadLen = wire.MaxDirectoryPayload + 1 }), lim, "payload_len"},
+		{"DIRECTORY with a status", dir(func(h *wire.Header) { h.Status = 1 }), lim, "status"},
+		{"DIRECTORY with a crc", dir(func(h *wire.Header) { h.CRC = 1 }), lim, "crc32c"},
+		{"HOPS over limit", dir(func(h *wire.Header) { h.Kind = wire.KindHops; h.PayloadLen = wire.MaxHopsPayload + 1 }), lim, "payload_len"},
 		{"close flag on DATA", data(func(h *wire.Header) { h.Flags = wire.FlagClose }), lim, "flags"},
 		{"close flag on REPLY", reply(func(h *wire.Header) { h.Flags = wire.FlagClose }), lim, "flags"},
 		{"reply flag on ACK", ack(func(h *wire.Header) { h.Flags = wire.FlagReply }), lim, "flags"},

@@ -18,6 +18,10 @@ const (
 	HelloName    = 6 // 1 to MaxNameLen bytes of [A-Za-z0-9._-]: the sender's node name
 	HelloMAC     = 7 // 32 bytes: the sender's proof, an HMAC-SHA256 (PROTOCOL.md "Authentication")
 	HelloRefuse  = 8 // 1 byte, 1: the dialer found the listener's proof bad and closes
+	// HelloDirectory is 1 byte, DirectoryVersion: the sender speaks the
+	// cluster directory (DIRECTORY frames), chain depths in DATA frames'
+	// status, and FlagHops.
+	HelloDirectory = 9
 )
 
 // AuthVersion is the version of the HELLO authentication this package
@@ -45,10 +49,12 @@ type Hello struct {
 	MAC      [MACSize]byte
 	HasMAC   bool
 	Refuse   bool // the sender refuses the other end's proof
+
+	Directory uint8 // the directory version the sender speaks; 0: none
 }
 
 // Append appends h's encoding to b: the options h has, in type order. The
-// result is at most 36+3+34+66+34+3 = 176 bytes, under MaxHelloPayload; a
+// result is at most 36+3+34+66+34+3+3 = 179 bytes, under MaxHelloPayload; a
 // Name that is not a valid name (ValidName) is left out.
 func (h *Hello) Append(b []byte) []byte {
 	if h.HasHost {
@@ -80,6 +86,9 @@ func (h *Hello) Append(b []byte) []byte {
 	}
 	if h.Refuse {
 		b = append(b, HelloRefuse, 1, 1)
+	}
+	if h.Directory != 0 {
+		b = append(b, HelloDirectory, 1, h.Directory)
 	}
 	return b
 }
@@ -136,13 +145,18 @@ func ParseHello(b []byte) (Hello, error) {
 				return Hello{}, &FrameError{Field: "payload", Reason: fmt.Sprintf("HELLO refusal %d, want 1", v[0])}
 			}
 			h.Refuse = true
+		case HelloDirectory:
+			if v[0] == 0 {
+				return Hello{}, &FrameError{Field: "payload", Reason: "HELLO directory version 0"}
+			}
+			h.Directory = v[0]
 		}
 	}
 	return h, nil
 }
 
 // helloKnown is one more than the highest option type this package knows.
-const helloKnown = HelloRefuse + 1
+const helloKnown = HelloDirectory + 1
 
 // helloOptionLen is the length of a known option type's value, 0 for an
 // unknown type.
@@ -160,7 +174,7 @@ func helloOptionLen(typ byte) int {
 		return NonceSize
 	case HelloMAC:
 		return MACSize
-	case HelloRefuse:
+	case HelloRefuse, HelloDirectory:
 		return 1
 	}
 	return 0 // unknown, or HelloName (of variable length)

@@ -1,0 +1,143 @@
+package transport
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/roadrunner-wasm/roadrunner/transport/wire"
+)
+
+// SendOptions are the extras of [Peer.SendWith].
+type SendOptions struct {
+	// Depth is how many hops the payload's chain has made before this
+	// one: a listener that speaks the cluster directory refuses the frame
+	// once the chain is longer than its own limit allows (a cycle across
+	// nodes). A listener that does not is told nothing. Zero means not
+	// said.
+	Depth uint32
+	// Hops, if not nil, receives what the receiving node reports of the
+	// hops it made for this frame (a HOPS frame's payload, whose encoding
+	// is the application's) in one Write call before Send returns, with a
+	// view valid only during that call. A listener that does not speak
+	// the cluster directory reports nothing.
+	Hops io.Writer
+}
+
+// Exchange sends this node's directory (DialOptions.Directory) to the
+// peer over one of its connections and returns the peer's, which the peer
+// answers with: how a node learns what a peer hosts, and tells it what it
+// hosts, on connecting and whenever its functions change. It fails with
+// ErrNoDirectory if the peer's HELLO did not say it speaks the directory,
+// and wraps ErrNotSent if no connection could be had.
+func (p *Peer) Exchange(ctx context.Context) (*wire.Directory, error) {
+	if p.opts.Directory == nil {
+		return nil, fmt.Errorf("exchange with %s: DialOptions.Directory not set", p.address)
+	}
+	c, err := p.get(ctx)
+	if err != nil {
+		return nil, &notSent{err}
+	}
+	d, err := c.exchange(ctx)
+	if c.broken {
+		p.discard(c)
+	} else {
+		p.put(c)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("exchange with %s: %w", p.address, err)
+	}
+	return d, nil
+}
+
+// exchange is Exchange on one connection.
+func (c *clientConn) exchange(ctx context.Context) (*wire.Directory, error) {
+	if !c.dir {
+		return nil, ErrNoDirectory
+	}
+	mine := c.p.opts.Directory()
+	payload := mine.Append(make([]byte, wire.HeaderSize, wire.HeaderSize+256+16*len(mine.Functions)))
+	c.nextID++
+	h := wire.Header{Kind: wire.KindDirectory, PayloadLen: uint64(len(payload) - wire.HeaderSize), ID: c.nextID}
+	if h.PayloadLen > wire.MaxDirectoryPayload {
+		return nil, fmt.Errorf("this node's directory is %d bytes, over %d", h.PayloadLen, wire.MaxDirectoryPayload)
+	}
+	h.Put(payload)
+	dl := time.Now().Add(c.p.opts.IOTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(dl) {
+		dl = d
+	}
+	c.nc.SetDeadline(dl)
+	defer c.nc.SetDeadline(time.Time{})
+	c.broken = true // until the answer is read whole
+	if _, err := c.nc.Write(payload); err != nil {
+		return nil, c.failure(ctx, "send directory", err)
+	}
+	ah, err := wire.ReadHeader(c.nc, &c.in, wire.Limits{})
+	if err != nil {
+		return nil, c.failure(ctx, "read directory", err)
+	}
+	if ah.Kind != wire.KindDirectory || ah.ID != h.ID {
+		return nil, &wire.FrameError{Field: "kind", Reason: fmt.Sprintf("%s %d where the DIRECTORY of frame %d belongs", ah.Kind, ah.ID, h.ID)}
+	}
+	buf := make([]byte, ah.PayloadLen)
+	if _, err := io.ReadFull(c.nc, buf); err != nil {
+		return nil, c.failure(ctx, "read directory", err)
+	}
+	d, err := wire.ParseDirectory(buf)
+	if err != nil {
+		return nil, err
+	}
+	c.broken = false
+	return &d, nil
+}
+
+// directory serves a DIRECTORY frame (header h, the connection's current
+// frame): the dialer's directory goes to OnDirectory, and this node's
+// answers it.
+func (c *serverConn) directory(h wire.Header) error {
+	o := &c.s.opts
+	if o.Directory == nil {
+		return &wire.FrameError{Field: "kind", Reason: "DIRECTORY to a node without a directory"}
+	}
+	buf := make([]byte, h.PayloadLen)
+	if _, err := io.ReadFull(c.br, buf); err != nil {
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return wire.ErrPayloadTruncated
+		}
+		return err
+	}
+	theirs, err := wire.ParseDirectory(buf)
+	if err != nil {
+		return err
+	}
+	if o.OnDirectory != nil {
+		o.OnDirectory(c.peer, &theirs)
+	}
+	mine := o.Directory()
+	payload := mine.Append(buf[:0])
+	if len(payload) > wire.MaxDirectoryPayload {
+		return fmt.Errorf("this node's directory is %d bytes, over %d", len(payload), wire.MaxDirectoryPayload)
+	}
+	ah := wire.Header{Kind: wire.KindDirectory, PayloadLen: uint64(len(payload)), ID: h.ID}
+	ah.Put(c.out[:])
+	return c.writeFrame(c.out[:], payload)
+}
+
+// hopsWriter sends the HOPS frame of the frame its connection serves.
+type hopsWriter struct{ c *serverConn }
+
+func (w hopsWriter) Write(p []byte) (int, error) {
+	c := w.c
+	if len(p) > wire.MaxHopsPayload {
+		p = p[:0] // too many to report: the sender gets none rather than a cut encoding
+	}
+	var out [wire.HeaderSize]byte
+	h := wire.Header{Kind: wire.KindHops, PayloadLen: uint64(len(p)), ID: c.h.ID}
+	h.Put(out[:])
+	if err := c.writeFrame(out[:], p); err != nil {
+		return 0, fmt.Errorf("hops to %s: %w", c.peer, err)
+	}
+	return len(p), nil
+}
