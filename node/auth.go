@@ -1,7 +1,6 @@
 package node
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/roadrunner-wasm/roadrunner/transport"
@@ -79,17 +78,4 @@ func (n *Node) refused(r transport.Refusal) {
 	}
 	n.metrics.refusal(r.Path, r.Reason)
 	n.refusalLog.warn(r.Reason, "connection closed: "+r.Reason, "path", r.Path.String(), "peer", r.Remote, "at", r.At, "err", r.Err)
-}
-
-// peerAuthFailed counts and logs a peer this node dialed that failed to
-// prove the key (or refused this node's proof, which its own node counts).
-func (n *Node) peerAuthFailed(p *peer, path transport.Path, err error) {
-	var ae *transport.AuthError
-	if !errors.As(err, &ae) {
-		return
-	}
-	if ae.Reason != "" {
-		n.metrics.authFailure(path.String(), ae.Reason)
-	}
-	n.refusalLog.warn("dial-auth/"+p.name, "peer failed authentication", "peer_name", p.name, "peer", p.tp.Address(), "reason", ae.Reason, "err", ae.Err)
 }

@@ -26,6 +26,7 @@ const (
 // Handler returns the node's HTTP handler:
 //
 //	POST /v1/functions/{name}  invoke: the body, read straight into the function's memory
+//	GET  /v1/cluster           the node's directory (ClusterView), JSON
 //	GET  /healthz              200 "ok", or 503 "draining" during Shutdown
 //	GET  /readyz               whether to route invocations here: for now the same as /healthz
 //	GET  /metrics              Prometheus text
@@ -33,7 +34,8 @@ const (
 // With node.http_auth.token_file, an invocation needs the header
 // Authorization: Bearer TOKEN, one of the file's tokens. Without it the
 // answer is 401 with a WWW-Authenticate challenge and a JSON error, before
-// any of the body is read; /healthz, /readyz and /metrics need no token.
+// any of the body is read; GET /v1/cluster asks the same token;
+// /healthz, /readyz and /metrics need none.
 //
 // An invocation's answer: 200 with the reply written straight from the
 // replying guest's memory, followed by the trailers Rr-Trace and Rr-Error;
@@ -43,6 +45,7 @@ const (
 func (n *Node) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/functions/{name}", n.serveInvoke)
+	mux.HandleFunc("GET /v1/cluster", n.serveCluster)
 	mux.HandleFunc("GET /healthz", n.serveHealth)
 	mux.HandleFunc("GET /readyz", n.serveHealth)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics.reg, promhttp.HandlerOpts{}))

@@ -3,10 +3,13 @@ package node
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/roadrunner-wasm/roadrunner/transport"
+	"github.com/roadrunner-wasm/roadrunner/transport/wire"
 )
 
 // IngressFrom is the from field of an invocation's first hop when it came
@@ -41,6 +44,9 @@ type Hop struct {
 	TotalNS int64 `json:"total_ns"`
 	// Result is the hop's ABI code as a label: "ok", "receiver_failed", …
 	Result string `json:"result"`
+	// Node is the node that made the hop, for the hops a peer made and
+	// sent back with its ACK; empty for this node's own.
+	Node string `json:"node,omitempty"`
 }
 
 // Trace lists an invocation's hops in the order they started.
@@ -94,6 +100,12 @@ type invocation struct {
 
 	trace Trace    // capacity MaxTraceHops
 	chain []string // functions whose rr_handle is running, outermost first; capacity max_depth
+	// base is the depth of the chain before it reached this node: what
+	// the peer that sent the payload said (0 for an ingress).
+	base int
+
+	send   transport.SendOptions // a remote send's, reused
+	hopsIn *hopsSink             // takes a peer's hops into the trace; made once
 
 	// The ingress hop's fill: the caller's, timed.
 	fill       func(dst []byte) error
@@ -120,8 +132,12 @@ func newInvocation(n *Node, maxDepth int) *invocation {
 	inv.mem.Sink = inv
 	inv.timedFill = inv.timeFill
 	inv.relay = &replyRelay{inv: inv}
+	inv.hopsIn = &hopsSink{inv: inv}
 	return inv
 }
+
+// depth is how many functions the chain holds, on this node and before it.
+func (inv *invocation) depth() int { return inv.base + len(inv.chain) }
 
 // Deliver implements transport.Sink for the invocation's memory path: a
 // send from one function of the node to another, within the invocation.
@@ -149,6 +165,7 @@ func (inv *invocation) reset() {
 		chain:     inv.chain[:0],
 		timedFill: inv.timedFill,
 		relay:     inv.relay,
+		hopsIn:    inv.hopsIn,
 	}
 }
 
@@ -180,4 +197,46 @@ func (inv *invocation) onChain(name string) bool {
 		}
 	}
 	return false
+}
+
+// hopsSink takes the hops a peer made for one of the invocation's remote
+// sends (a HOPS frame: the peer's trace as JSON) into the trace, after
+// the send's own hop.
+type hopsSink struct{ inv *invocation }
+
+func (h *hopsSink) Write(b []byte) (int, error) {
+	var hops Trace
+	if err := json.Unmarshal(b, &hops); err != nil {
+		return 0, fmt.Errorf("a peer's hops: %w", err)
+	}
+	inv := h.inv
+	for _, hop := range hops {
+		if len(inv.trace) == cap(inv.trace) {
+			break
+		}
+		inv.trace = append(inv.trace, hop)
+	}
+	return len(b), nil
+}
+
+// reportHops sends the hops this node made for a payload from a peer
+// (every one but the arrival's, which the peer has) back to that peer, each
+// marked with the node that made it.
+func (n *Node) reportHops(inv *invocation, w io.Writer) {
+	if len(inv.trace) < 2 {
+		w.Write([]byte("[]"))
+		return
+	}
+	hops := slices.Clone(inv.trace[1:])
+	for i := range hops {
+		if hops[i].Node == "" {
+			hops[i].Node = n.Name()
+		}
+	}
+	s := hops.String()
+	for len(s) > wire.MaxHopsPayload && len(hops) > 0 {
+		hops = hops[:len(hops)*wire.MaxHopsPayload/len(s)]
+		s = hops.String()
+	}
+	io.WriteString(w, s)
 }

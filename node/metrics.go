@@ -58,6 +58,10 @@ type metrics struct {
 	refused        *prometheus.CounterVec
 	authFailures   *prometheus.CounterVec
 	mechanism      *prometheus.GaugeVec
+	peers          *prometheus.GaugeVec
+	dnsLookups     *prometheus.CounterVec
+	dialFailures   *prometheus.CounterVec
+	routeRetries   prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -108,12 +112,29 @@ func newMetrics() *metrics {
 		Name: "rr_tcp_mechanism",
 		Help: "The send mechanism of each peer (1 for the current one): writev on the unix path; write or splice on the tcp path, auto while it measures both.",
 	}, []string{"peer", "mechanism"})
+	m.peers = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "rr_cluster_peers",
+		Help: "Peer nodes in this node's directory, static and discovered, by state: connecting (found in DNS, directory not yet had), up, down (failed; tried again after a backoff).",
+	}, []string{"state"})
+	m.dnsLookups = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "rr_cluster_dns_lookups_total",
+		Help: "Lookups of cluster.dns by result (ok, error). A failed lookup keeps the last directory.",
+	}, []string{"result"})
+	m.dialFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "rr_dial_failures_total",
+		Help: "Connections to peers that failed before anything was sent, by path and reason (refused, timeout, unreachable, auth, closed, removed, io).",
+	}, []string{"path", "reason"})
+	m.routeRetries = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "rr_route_retries_total",
+		Help: "Sends tried again on another replica because the first failed before anything was sent.",
+	})
 	m.transfersVec, m.transferBytesVec = transfers, transferBytes
 	m.transfers = make([]atomic.Pointer[transferCounters], nPaths*nMechs*len(codes))
 	for _, path := range transport.Paths() {
 		m.transferTime = append(m.transferTime, transferTime.WithLabelValues(path.String()))
 	}
 	m.reg.MustRegister(transfers, transferBytes, transferTime, m.invocations, m.invokeTime, m.fallbacks, m.refused, m.authFailures, m.mechanism, m.accel, m.zeroCopyCopied,
+		m.peers, m.dnsLookups, m.dialFailures, m.routeRetries,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -244,4 +265,17 @@ func (m *metrics) setAccel(accel transport.Accels, on bool) {
 // fallback counts one transfer that fell back (transport's OnFallback).
 func (m *metrics) fallback(accel, to, reason string) {
 	m.fallbacks.WithLabelValues(accel, to, reason).Inc()
+}
+
+// setPeers sets rr_cluster_peers from counts by state.
+func (m *metrics) setPeers(byState map[string]int) {
+	for state, n := range byState {
+		m.peers.WithLabelValues(state).Set(float64(n))
+	}
+}
+
+// dialFailure counts a connection to a peer that failed before anything
+// was sent.
+func (m *metrics) dialFailure(path, reason string) {
+	m.dialFailures.WithLabelValues(path, reason).Inc()
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/roadrunner-wasm/roadrunner/runtime"
@@ -65,6 +66,7 @@ type Node struct {
 	httpAuth   httpAuth // node.http_auth's tokens; read-only after New
 
 	errTooDeep error
+	routeAny   bool // node.route: any
 
 	kill       context.Context // canceled when a drain runs out of time
 	killCancel context.CancelFunc
@@ -82,8 +84,7 @@ type Node struct {
 
 	sec security // the keys, certificates and credentials connections must prove
 
-	routes           map[string]*peer // function name -> the peer hosting it; read-only after New
-	peers            []*peer
+	cl               *cluster            // the directory: peers and what they host
 	transportServers []*transport.Server // unix, tcp
 }
 
@@ -95,6 +96,7 @@ type function struct {
 	metrics    functionMetrics
 	stdout     *guestLog
 	stderr     *guestLog
+	inFlight   atomic.Int64 // deliveries running (route: any weighs it against the replicas')
 }
 
 var (
@@ -141,6 +143,7 @@ func New(ctx context.Context, cfg *Config, opts *Options) (*Node, error) {
 		metrics:    newMetrics(),
 		refusalLog: newRateLog(log),
 		errTooDeep: fmt.Errorf("send chain longer than max_depth %d: %w", c.Node.MaxDepth, runtime.CodeBusy),
+		routeAny:   c.Node.Route == RouteAny,
 		drained:    make(chan struct{}),
 	}
 	n.invs.New = func() any { return newInvocation(n, c.Node.MaxDepth) }
@@ -185,6 +188,7 @@ func New(ctx context.Context, cfg *Config, opts *Options) (*Node, error) {
 			return fail(fmt.Errorf("load functions: %w", context.Cause(ctx)))
 		}
 	}
+	n.cl.start()
 	return n, nil
 }
 
@@ -373,9 +377,10 @@ func (n *Node) Send(ctx context.Context, from, to string, payload []byte) error 
 	if inv == nil {
 		return errNoInvocation
 	}
-	if n.fns[to] == nil {
-		if p := n.routes[to]; p != nil {
-			return n.sendRemote(inv, p, from, to, payload)
+	if f := n.fns[to]; f == nil || n.routeAny {
+		t := n.cl.table.Load()
+		if m := t.pick(to, nil); m != nil && (f == nil || n.remoteLessLoaded(m, f)) {
+			return n.sendRemote(inv, t, m, from, to, payload)
 		}
 	}
 	size := uint64(len(payload))
@@ -427,7 +432,11 @@ func (n *Node) Deliver(ctx context.Context, from *transport.Origin, to string, s
 	if err != nil {
 		return err
 	}
+	inv.base = int(from.Depth)
 	err = n.ingress(inv, RemoteFrom, to, from, size, fill)
+	if from.Hops != nil {
+		n.reportHops(inv, from.Hops)
+	}
 	n.end(inv)
 	return err
 }
@@ -441,7 +450,7 @@ func (n *Node) deliver(inv *invocation, to string, size uint64, fill func(dst []
 	switch {
 	case size > f.maxPayload:
 		err = errTooLarge
-	case len(inv.chain) >= n.cfg.Node.MaxDepth:
+	case inv.depth() >= n.cfg.Node.MaxDepth:
 		err = n.errTooDeep
 	default:
 		ctx := inv.ctx
@@ -449,6 +458,7 @@ func (n *Node) deliver(inv *invocation, to string, size uint64, fill func(dst []
 			ctx = inv.noWait
 		}
 		inv.chain = append(inv.chain, f.name)
+		f.inFlight.Add(1)
 		start := time.Now()
 		if size == 0 {
 			// The pool skips rr_alloc and fill for an empty payload; fill
@@ -458,6 +468,7 @@ func (n *Node) deliver(inv *invocation, to string, size uint64, fill func(dst []
 		if err == nil {
 			err = f.fn.Deliver(ctx, uint32(size), fill)
 		}
+		f.inFlight.Add(-1)
 		inv.chain = inv.chain[:len(inv.chain)-1]
 		f.metrics.duration.Observe(time.Since(start).Seconds())
 	}
@@ -547,8 +558,8 @@ const closeGrace = 5 * time.Second
 // close closes every loaded function and the engine if the node owns it.
 func (n *Node) close(ctx context.Context) error {
 	var errs []error
-	for _, p := range n.peers {
-		p.tp.Close()
+	if n.cl != nil {
+		n.cl.close()
 	}
 	for _, f := range n.order {
 		if err := f.fn.Close(ctx); err != nil {

@@ -23,12 +23,25 @@ func sameHost(h *wire.Hello) bool {
 // the kernel's boot id (/proc/sys/kernel/random/boot_id), random at each
 // boot and the same for every process, network namespace and container
 // of the host.
+//
+// For tests only, the environment variable RR_TEST_HOST_ID (a UUID)
+// replaces it: processes of one machine then pass for nodes of different
+// hosts, which no longer see each other as same-host peers (no sockmap,
+// no unix socket between them). It cannot make two hosts pass for one:
+// the sockmap and the unix socket each check, on their own, that the
+// other end is really there.
 func HostID() ([16]byte, error) { return hostID() }
+
+// HostIDEnv is the environment variable that replaces HostID, for tests.
+const HostIDEnv = "RR_TEST_HOST_ID"
 
 var hostID = sync.OnceValues(func() ([16]byte, error) {
 	var id [16]byte
-	const path = "/proc/sys/kernel/random/boot_id"
+	path := "/proc/sys/kernel/random/boot_id"
 	b, err := os.ReadFile(path)
+	if v := os.Getenv(HostIDEnv); v != "" {
+		path, b, err = HostIDEnv, []byte(v), nil
+	}
 	if err != nil {
 		return id, fmt.Errorf("host id: %w", err)
 	}

@@ -39,7 +39,7 @@ func run(ctx context.Context, args []string, std stdio) int {
 		return usageError{fmt.Errorf("%w (see %s --help)", err, c.CommandPath())}
 	})
 	root.AddCommand(newStartCmd(std), newInvokeCmd(std), newVersionCmd(std))
-	root.AddCommand(newProbeCmd(std), newHealthCmd(std), newKeygenCmd(std))
+	root.AddCommand(newProbeCmd(std), newHealthCmd(std), newKeygenCmd(std), newClusterCmd(std))
 	root.AddCommand(newBenchCmd(std), newBenchAgentCmd(std), newBenchCheckCmd(std))
 	err := root.ExecuteContext(ctx)
 	if err == nil {
