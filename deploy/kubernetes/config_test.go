@@ -29,6 +29,9 @@ type nodeConfig struct {
 	*node.Config
 	Auth     authSettings
 	HTTPAuth httpAuthSettings
+	// node.name and node.listen.unix as written, before ParseConfig puts
+	// the name (by default the hostname: a pod's name) for {name}.
+	WrittenName, WrittenUnix string
 }
 
 type authSettings struct {
@@ -51,6 +54,10 @@ func parseNodeConfig(t *testing.T, name, text string) *nodeConfig {
 	var out nodeConfig
 	var raw struct {
 		Node struct {
+			Name   string `json:"name"`
+			Listen struct {
+				Unix string `json:"unix"`
+			} `json:"listen"`
 			Auth     authSettings     `json:"auth"`
 			HTTPAuth httpAuthSettings `json:"http_auth"`
 		} `json:"node"`
@@ -59,6 +66,7 @@ func parseNodeConfig(t *testing.T, name, text string) *nodeConfig {
 		t.Fatalf("%s: %v", name, err)
 	}
 	out.Auth, out.HTTPAuth = raw.Node.Auth, raw.Node.HTTPAuth
+	out.WrittenName, out.WrittenUnix = raw.Node.Name, raw.Node.Listen.Unix
 
 	dir := t.TempDir()
 	for _, f := range []string{"producer", "transform", "consumer"} {

@@ -166,33 +166,43 @@ func admission(t *testing.T, level api.Level, spec *corev1.PodSpec) []string {
 	return slices.Compact(reasons)
 }
 
-// TestPodSecurity checks the base's pod against the level its namespace
-// enforces, privileged, and that exactly the accelerators' exceptions
-// keep it from baseline: capabilities beyond the default set (BPF,
+// TestPodSecurity checks the base's pods, of the DaemonSet and of the
+// Deployment, against the level their namespace enforces, privileged,
+// and that exactly the accelerators' and the shared sockets' exceptions
+// keep them from baseline: capabilities beyond the default set (BPF,
 // NET_ADMIN, SYS_ADMIN, PERFMON: the sockmap), seccomp Unconfined
-// (io_uring) and the hostPath volume of /sys/fs/bpf (the host's shared
-// sockmap). restricted_test.go checks the overlay that drops them.
+// (io_uring) and the hostPath volumes of /sys/fs/bpf (the host's shared
+// sockmap) and of the host's socket directory (the unix path between
+// pods of a host). restricted_test.go checks the overlay that drops them.
 func TestPodSecurity(t *testing.T) {
 	d := decodeDeployment(t, baseDocuments(t))
 	if l := d.ns.Labels[enforceLabel]; l != string(api.LevelPrivileged) {
 		t.Errorf("namespace %s=%q, want privileged", enforceLabel, l)
 	}
-	spec := &d.ds.Spec.Template.Spec
-	want := []string{"hostPath volumes", "non-default capabilities", "seccompProfile"}
-	if got := podSecurity(api.LevelBaseline, spec); !slices.Equal(got, want) {
-		t.Errorf("the base pod breaks baseline's %q, want %q (the accelerators' exceptions, no other)", got, want)
-	}
-	if got := admission(t, api.LevelBaseline, spec); !slices.Equal(got, want) {
-		t.Errorf("Pod Security admission refuses the base pod at baseline for %q, want %q", got, want)
+	for _, w := range d.workloads() {
+		spec := &w.pod.Spec
+		want := []string{"hostPath volumes", "non-default capabilities", "seccompProfile"}
+		if got := podSecurity(api.LevelBaseline, spec); !slices.Equal(got, want) {
+			t.Errorf("%s: the base pod breaks baseline's %q, want %q (the accelerators' and sockets' exceptions, no other)", w, got, want)
+		}
+		if got := admission(t, api.LevelBaseline, spec); !slices.Equal(got, want) {
+			t.Errorf("%s: Pod Security admission refuses the base pod at baseline for %q, want %q", w, got, want)
+		}
 	}
 }
 
 // TestPodSecurityChecks holds podSecurity to the admission controller: on
-// the restricted variant's pod and on that pod with one thing changed,
-// both must name the same rules at baseline and at restricted, and
-// restricted must allow what it allows and nothing else.
+// the restricted variant's pods (of both workloads) and on each with one
+// thing changed, both must name the same rules at baseline and at
+// restricted, and restricted must allow what it allows and nothing else.
 func TestPodSecurityChecks(t *testing.T) {
 	d := restrictedDeployment(t)
+	for _, w := range d.workloads() {
+		t.Run(w.kind, func(t *testing.T) { checkPodSecurityChecks(t, &w.pod.Spec) })
+	}
+}
+
+func checkPodSecurityChecks(t *testing.T, pod *corev1.PodSpec) {
 	for _, tc := range []struct {
 		name    string
 		change  func(*corev1.PodSpec)
@@ -233,7 +243,7 @@ func TestPodSecurityChecks(t *testing.T) {
 		}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			spec := d.ds.Spec.Template.Spec.DeepCopy()
+			spec := pod.DeepCopy()
 			tc.change(spec)
 			for _, level := range []api.Level{api.LevelBaseline, api.LevelRestricted} {
 				got, want := podSecurity(level, spec), admission(t, level, spec)

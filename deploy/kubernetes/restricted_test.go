@@ -29,7 +29,7 @@ func restrictedDeployment(t *testing.T) *deployment {
 			t.Errorf("restricted/kustomization.yaml does not list %s", b)
 		}
 	}
-	types := map[string]any{"Namespace": corev1.Namespace{}, "DaemonSet": appsv1.DaemonSet{}}
+	types := map[string]any{"Namespace": corev1.Namespace{}, "DaemonSet": appsv1.DaemonSet{}, "Deployment": appsv1.Deployment{}}
 	docs := baseDocuments(t)
 	for _, p := range k.Patches {
 		file := filepath.Join("restricted", p.Path)
@@ -63,10 +63,11 @@ func restrictedDeployment(t *testing.T) *deployment {
 
 // TestRestrictedOverlay checks the variant without accelerators: what
 // every variant must have (checkDeployment), a namespace that enforces
-// `restricted`, and a pod that meets it without exception: not root, no
-// capability, the runtime's seccomp profile, no privilege escalation, no
-// hostPath, no host namespace, and --accel none so that the node does not
-// try what it cannot have.
+// `restricted`, and pods of both workloads that meet it without
+// exception: not root, no capability, the runtime's seccomp profile, no
+// privilege escalation, no hostPath (the socket directory is each pod's
+// own emptyDir), no host namespace, and --accel none so that the node
+// does not try what it cannot have.
 func TestRestrictedOverlay(t *testing.T) {
 	d := restrictedDeployment(t)
 	checkDeployment(t, d)
@@ -76,7 +77,12 @@ func TestRestrictedOverlay(t *testing.T) {
 			t.Errorf("namespace pod-security.kubernetes.io/%s=%q, want restricted", l, v)
 		}
 	}
-	spec := &d.ds.Spec.Template.Spec
+	for _, w := range d.workloads() {
+		t.Run(w.kind, func(t *testing.T) { checkRestrictedPod(t, &w.pod.Spec) })
+	}
+}
+
+func checkRestrictedPod(t *testing.T, spec *corev1.PodSpec) {
 	if got := podSecurity(api.LevelRestricted, spec); len(got) > 0 {
 		t.Errorf("the restricted pod breaks restricted's %q", got)
 	}
@@ -112,6 +118,12 @@ func TestRestrictedOverlay(t *testing.T) {
 		if v.HostPath != nil {
 			t.Errorf("volume %s: hostPath %s", v.Name, v.HostPath.Path)
 		}
+	}
+	// The node still listens on its unix socket (checkDeployment), in a
+	// directory of its own that no other pod sees: peers of the host use
+	// tcp.
+	if v := volumeOf(*spec, "sockets"); v == nil || v.EmptyDir == nil {
+		t.Errorf("volume sockets %+v: want an emptyDir", v)
 	}
 	// uid 65532 reads the Secret's files through fsGroup: group-readable,
 	// group 65532.
