@@ -309,3 +309,89 @@ func sweep() {
 		}
 	}
 }
+
+// Bridge is a Linux bridge in a namespace: a switch that namespaces join
+// with [Bridge.Attach], so that several of them share one subnet, as the
+// nodes of a cluster share a network.
+type Bridge struct {
+	ns   *NS
+	name string
+}
+
+// NewBridge makes a bridge in ns with the address addr (CIDR:
+// "198.18.5.1/24") and sets it up. It goes away with ns.
+func NewBridge(ns *NS, addr string) (*Bridge, error) {
+	a, err := netlink.ParseAddr(addr)
+	if err != nil {
+		return nil, fmt.Errorf("netns: bridge: %w", err)
+	}
+	name := "rrbr" + strconv.FormatUint(veths.Add(1), 10)
+	err = ns.netlink(func(h *netlink.Handle) error {
+		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name}}
+		if err := h.LinkAdd(br); err != nil {
+			return err
+		}
+		if err := h.AddrAdd(br, a); err != nil {
+			return fmt.Errorf("add %s: %w", a, err)
+		}
+		return h.LinkSetUp(br)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("netns: bridge %s (%s): %w", name, ns.Name, err)
+	}
+	return &Bridge{ns: ns, name: name}, nil
+}
+
+// Attach joins other to the bridge with a veth pair: the end in other
+// gets addr (CIDR, in the bridge's subnet), the end in the bridge's
+// namespace is a port of the bridge. The pair goes away with either
+// namespace.
+func (b *Bridge) Attach(other *NS, addr string) error {
+	oa, err := netlink.ParseAddr(addr)
+	if err != nil {
+		return fmt.Errorf("netns: attach: %w", err)
+	}
+	n := strconv.FormatUint(veths.Add(1), 10)
+	port, end := "rrv"+n+"p", "rrv"+n+"e"
+	other.mu.RLock()
+	ofd := other.fd
+	defer other.mu.RUnlock()
+	if ofd < 0 {
+		return fmt.Errorf("netns %s: %w", other.Name, errClosed)
+	}
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: port}, PeerName: end, PeerNamespace: netlink.NsFd(ofd)}
+	err = b.ns.netlink(func(h *netlink.Handle) error {
+		if err := h.LinkAdd(veth); err != nil {
+			return err
+		}
+		br, err := h.LinkByName(b.name)
+		if err != nil {
+			return err
+		}
+		link, err := h.LinkByName(port)
+		if err != nil {
+			return err
+		}
+		if err := h.LinkSetMaster(link, br); err != nil {
+			return err
+		}
+		return h.LinkSetUp(link)
+	})
+	if err == nil {
+		err = other.netlink(func(h *netlink.Handle) error {
+			link, err := h.LinkByName(end)
+			if err != nil {
+				return err
+			}
+			if err := h.AddrAdd(link, oa); err != nil {
+				return fmt.Errorf("add %s: %w", oa, err)
+			}
+			return h.LinkSetUp(link)
+		})
+	}
+	if err != nil {
+		b.ns.netlink(func(h *netlink.Handle) error { return h.LinkDel(veth) })
+		return fmt.Errorf("netns: attach %s to bridge %s (%s): %w", other.Name, b.name, b.ns.Name, err)
+	}
+	return nil
+}

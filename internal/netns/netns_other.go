@@ -50,3 +50,12 @@ type Counters struct {
 
 // Counters fails: network namespaces need Linux.
 func (ns *NS) Counters() (Counters, error) { return Counters{}, errNotLinux }
+
+// Bridge is a bridge in a namespace; there are none on this system.
+type Bridge struct{}
+
+// NewBridge fails: network namespaces need Linux.
+func NewBridge(ns *NS, addr string) (*Bridge, error) { return nil, errNotLinux }
+
+// Attach fails: network namespaces need Linux.
+func (b *Bridge) Attach(other *NS, addr string) error { return errNotLinux }

@@ -6,6 +6,10 @@
 //	repeat K NAME    send data to NAME K times; a failure fails the handler
 //	nest K NAME      send "nest K-1 NAME" to NAME; at 0 reply "bottom"; the
 //	                 sender whose send fails replies "depth-error CODE"
+//	bounce K A B     send "bounce K-1 B A" to A: a chain that alternates
+//	                 between A and B (two nodes' functions, a cycle across
+//	                 nodes); at 0 reply "bottom"; the sender whose send
+//	                 fails replies "depth-error CODE"
 //	fail             return an error
 //	panic            panic
 //	reply2           reply "first", then reply again: the second must get
@@ -65,6 +69,16 @@ func handle(payload []byte) error {
 			return guest.Reply([]byte("bottom"))
 		}
 		next := "nest " + strconv.Itoa(k-1) + " " + args[2]
+		if err := guest.Send(args[2], []byte(next)); err != nil {
+			guest.Reply([]byte("depth-error " + code(err)))
+		}
+		return nil
+	case "bounce":
+		k, _ := strconv.Atoi(args[1])
+		if k == 0 {
+			return guest.Reply([]byte("bottom"))
+		}
+		next := "bounce " + strconv.Itoa(k-1) + " " + args[3] + " " + args[2]
 		if err := guest.Send(args[2], []byte(next)); err != nil {
 			guest.Reply([]byte("depth-error " + code(err)))
 		}

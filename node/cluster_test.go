@@ -1,0 +1,156 @@
+package node_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/roadrunner-wasm/roadrunner/node"
+	"github.com/roadrunner-wasm/roadrunner/runtime"
+	"github.com/roadrunner-wasm/roadrunner/transport"
+)
+
+// serveUnix opens n's listeners and serves its unix path.
+func serveUnix(t *testing.T, n *testNode) {
+	t.Helper()
+	lns, err := n.Listen(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	go n.ServeTransport(transport.PathUnix, lns[transport.PathUnix])
+}
+
+// TestClusterCycle: a chain that bounces between two nodes (A's ping sends
+// to B's pong, which sends to A's ping, …) is cut at max_depth, counted
+// across both nodes, and the caller's trace lists every hop, each remote
+// one with the node that made it.
+func TestClusterCycle(t *testing.T) {
+	dir := t.TempDir()
+	sockA, sockB := filepath.Join(dir, "a.sock"), filepath.Join(dir, "b.sock")
+	cfg := func(name, fn, sock, peer, peerSock, peerFn string) string {
+		return fmt.Sprintf(`
+node:
+  name: %s
+  max_depth: 6
+  invocation_timeout: 60s
+  cache_dir: {{cache}}
+  listen: {unix: %s}
+functions:
+  - {name: %s, module: {{relay}}, pool: 4}
+peers:
+  - {name: %s, address: 'unix://%s', functions: [%s]}
+`, name, sock, fn, peer, peerSock, peerFn)
+	}
+	a := startNode(t, cfg("a", "ping", sockA, "b", sockB, "pong"), nil)
+	b := startNode(t, cfg("b", "pong", sockB, "a", sockA, "ping"), nil)
+	serveUnix(t, a)
+	serveUnix(t, b)
+
+	r := a.invoke(t, "ping", []byte("bounce 100 pong ping"))
+	busy := fmt.Sprint(int32(runtime.CodeBusy))
+	if r.status != 200 || string(r.body) != "depth-error "+busy {
+		t.Fatalf("status %d, body %q: want 200 and depth-error %s (the chain cut at max_depth 6)", r.status, r.body, busy)
+	}
+	tr := r.trace(t)
+	// The ingress, then ping -> pong -> ping -> pong -> ping -> pong, the
+	// last refused: six hops from five functions, alternating nodes.
+	if len(tr) != 7 {
+		t.Fatalf("trace of %d hops, want 7: %+v", len(tr), tr)
+	}
+	for i, h := range tr[1:] {
+		// A hop is made by the node of its sender: ping's by a, pong's
+		// by b.
+		from, to, made := "ping", "pong", "a"
+		if i%2 == 1 {
+			from, to, made = "pong", "ping", "b"
+		}
+		if i == 0 {
+			made = "" // a's own hop
+		}
+		result := "ok"
+		if i == 5 {
+			result = "busy"
+		}
+		if h.From != from || h.To != to || h.Path != "unix" || h.Node != made || h.Result != result {
+			t.Errorf("hop %d: %+v, want %s -> %s over unix made by %q, %s", i+1, h, from, to, made, result)
+		}
+	}
+	if got := a.metric(t, `rr_invocations_total{function="ping",result="busy"}`); got != 1 {
+		t.Errorf("a refused %v deliveries as too deep, want 1", got)
+	}
+}
+
+// TestReplicas: a function two peers host takes sends on both (power of
+// two choices); when one stops, its sends move to the other without a
+// failure (a send that never left is tried once on another replica), and
+// the directory shows it down with its error.
+func TestReplicas(t *testing.T) {
+	dir := t.TempDir()
+	back := func(name string) *testNode {
+		n := startNode(t, fmt.Sprintf(`
+node:
+  name: %s
+  cache_dir: {{cache}}
+  listen: {unix: %s}
+functions:
+  - {name: counter, module: {{counter}}, pool: 2}
+`, name, filepath.Join(dir, name+".sock")), nil)
+		serveUnix(t, n)
+		return n
+	}
+	b1, b2 := back("b1"), back("b2")
+	front := startNode(t, fmt.Sprintf(`
+node:
+  name: front
+  cache_dir: {{cache}}
+functions:
+  - {name: relay, module: {{relay}}, pool: 2}
+peers:
+  - {name: b1, address: 'unix://%s', functions: [counter]}
+  - {name: b2, address: 'unix://%s', functions: [counter]}
+`, filepath.Join(dir, "b1.sock"), filepath.Join(dir, "b2.sock")), nil)
+
+	const sends = 40
+	count := func(n *testNode) float64 { return max(0, n.metric(t, `rr_invocations_total{function="counter",result="ok"}`)) }
+	r := front.invoke(t, "relay", []byte(fmt.Sprintf("repeat %d counter\nhi", sends)))
+	if r.status != 204 && r.status != 200 {
+		t.Fatalf("status %d, body %q", r.status, r.body)
+	}
+	n1, n2 := count(b1), count(b2)
+	if n1+n2 != sends || n1 == 0 || n2 == 0 {
+		t.Fatalf("b1 took %v sends, b2 %v: want %d between them, some on each", n1, n2, sends)
+	}
+
+	// b2 stops: every send goes to b1, none fails.
+	ctx, cancel := context.WithTimeout(context.Background(), 30e9)
+	defer cancel()
+	if err := b2.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r = front.invoke(t, "relay", []byte(fmt.Sprintf("repeat %d counter\nhi", sends)))
+	if r.status != 204 && r.status != 200 {
+		t.Fatalf("after b2 stopped: status %d, body %q", r.status, r.body)
+	}
+	if got := count(b1); got != n1+sends {
+		t.Errorf("b1 took %v sends after b2 stopped, want %v", got-n1, sends)
+	}
+	if got := front.metric(t, "rr_route_retries_total"); got < 1 {
+		t.Errorf("rr_route_retries_total = %v, want at least 1 (b2's first failure tried on b1)", got)
+	}
+	if got := front.metric(t, `rr_dial_failures_total{path="unix",reason="refused"}`); got < 1 {
+		t.Errorf(`rr_dial_failures_total{path="unix",reason="refused"} = %v, want at least 1`, got)
+	}
+	v := front.Cluster()
+	var states []string
+	for _, p := range v.Peers {
+		states = append(states, p.Name+"="+p.State)
+		if p.Name == "b2" && (p.State != node.StateDown || !strings.Contains(p.LastError, "b2.sock")) {
+			t.Errorf("b2 in the directory: %+v, want down with its error", p)
+		}
+	}
+	if strings.Join(states, ",") != "b1=up,b2=down" {
+		t.Errorf("directory states %v, want b1 up and b2 down", states)
+	}
+}
