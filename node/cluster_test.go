@@ -113,7 +113,9 @@ peers:
 `, filepath.Join(dir, "b1.sock"), filepath.Join(dir, "b2.sock")), nil)
 
 	const sends = 40
-	count := func(n *testNode) float64 { return max(0, n.metric(t, `rr_invocations_total{function="counter",result="ok"}`)) }
+	count := func(n *testNode) float64 {
+		return max(0, n.metric(t, `rr_invocations_total{function="counter",result="ok"}`))
+	}
 	r := front.invoke(t, "relay", []byte(fmt.Sprintf("repeat %d counter\nhi", sends)))
 	if r.status != 204 && r.status != 200 {
 		t.Fatalf("status %d, body %q", r.status, r.body)
