@@ -6,12 +6,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/roadrunner-wasm/roadrunner/internal/testdns"
 	"github.com/roadrunner-wasm/roadrunner/internal/wasmbuild"
 	"github.com/roadrunner-wasm/roadrunner/node"
 	"github.com/roadrunner-wasm/roadrunner/runtime"
@@ -158,4 +162,92 @@ func (w *codeWriter) Write(p []byte) (int, error) {
 	}
 	w.code = binary.LittleEndian.Uint32(p)
 	return 4, nil
+}
+
+// BenchmarkRoute measures what routing costs a remote send, side by side:
+// 1 KiB sends (where per-send costs show) from "src" to "sink" on other
+// nodes of this process over the unix path, with sink
+//
+//   - static: on one peer listed in the config (one replica: no choice);
+//   - replicas: on two listed peers (power of two choices between them);
+//   - dns: on one peer found through a real DNS server (testdns) and
+//     reached over its unix socket once its directory said where.
+//
+// The difference between the cases is routing's cost per send.
+func BenchmarkRoute(b *testing.B) {
+	module := wasmbuild.ForTest(b, runtimetest.GuestPackage)
+	for _, mode := range []string{"static", "replicas", "dns"} {
+		b.Run(mode, func(b *testing.B) { benchRoute(b, module, mode, 1<<10) })
+	}
+}
+
+func benchRoute(b *testing.B, module, mode string, size int) {
+	const head = "node:\n  name: %s\n  max_payload: 128MiB\n  invocation_timeout: 1h\n  cache_dir: %s\n"
+	sink := fmt.Sprintf("  - {name: sink, module: %s, pool: 1}\n", module)
+	dir := b.TempDir()
+	back := func(name, listen string) {
+		n := benchNode(b, nil, name, fmt.Sprintf(head, name, cacheDir)+"  listen: {"+listen+"}\nfunctions:\n"+sink)
+		lns, err := n.Listen(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		for path, ln := range lns {
+			go n.ServeTransport(path, ln)
+		}
+	}
+	src := fmt.Sprintf(head, "front", cacheDir) + fmt.Sprintf("functions:\n  - {name: src, module: %s, pool: 1}\n", module)
+	sock := func(name string) string { return filepath.Join(dir, name+".sock") }
+	switch mode {
+	case "static":
+		back("b1", "unix: "+sock("b1"))
+		src += "peers:\n  - {name: b1, address: unix://" + sock("b1") + ", functions: [sink]}\n"
+	case "replicas":
+		back("b1", "unix: "+sock("b1"))
+		back("b2", "unix: "+sock("b2"))
+		src += "peers:\n  - {name: b1, address: unix://" + sock("b1") + ", functions: [sink]}\n" +
+			"  - {name: b2, address: unix://" + sock("b2") + ", functions: [sink]}\n"
+	case "dns":
+		port := freePort(b)
+		back("b1", fmt.Sprintf("unix: %s, tcp: '127.0.0.1:%d'", sock("b1"), port))
+		dns := testdns.Start(b)
+		dns.Set("rr.bench", netip.MustParseAddr("127.0.0.1"))
+		src += fmt.Sprintf("cluster: {dns: rr.bench, port: %d, resolver: '%s', refresh: 1s}\n", port, dns.Addr())
+	}
+	n := benchNode(b, nil, "front", src)
+	if mode == "dns" {
+		for {
+			if v := n.Cluster(); len(v.Peers) == 1 && v.Peers[0].State == node.StateUp && v.Peers[0].Path == "unix" {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	ctx := context.Background()
+	cmd := []byte{0, 'R', 'R', 'C', 'L', 0, 0, 0, 0, 0, 0, 0, 0, 4, 's', 'i', 'n', 'k'}
+	binary.LittleEndian.PutUint32(cmd[9:], uint32(size))
+	var reply codeWriter
+	run := func(count int) {
+		binary.LittleEndian.PutUint32(cmd[5:], uint32(count))
+		if _, err := n.Invoke(ctx, "src", uint64(len(cmd)), func(dst []byte) error { copy(dst, cmd); return nil }, &reply); err != nil {
+			b.Fatal(err)
+		}
+		if reply.code != 0 {
+			b.Fatalf("a send failed with code %d", int32(reply.code))
+		}
+	}
+	run(3)
+	b.SetBytes(int64(size))
+	b.ResetTimer()
+	run(b.N)
+}
+
+// freePort returns a loopback tcp port free a moment ago.
+func freePort(tb testing.TB) int {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }

@@ -95,6 +95,8 @@ type nodeConfig struct {
 	keys    string
 	tls     [3]string
 	tcpSend string
+	// extra is YAML appended as it is (a cluster section, say).
+	extra string
 }
 
 // pipelineFns are the example pipeline's functions.
@@ -162,6 +164,7 @@ func (c nodeConfig) write(t *testing.T, tr tree, dir string) string {
 			fmt.Fprintf(&b, "  - name: %s\n    address: %s\n    functions: [%s]\n", p.name, p.address, strings.Join(p.functions, ", "))
 		}
 	}
+	b.WriteString(c.extra)
 	file := filepath.Join(dir, c.name+".yaml")
 	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
@@ -402,12 +405,15 @@ var remoteSizes = []int{0, 1, 1 << 20, 64 << 20, 256 << 20}
 
 // checkRemotePipeline checks the answer of a producer invocation whose
 // transform runs on another node, reached over path ("unix" or "tcp"):
-// the consumer's report travelled back in REPLY frames. The sender's trace
-// has the ingress hop and the remote hop only: the transform → consumer
-// hop happens on the other node and is in that node's metrics.
+// the consumer's report travelled back in REPLY frames, and the other
+// node's transform → consumer hop (over nextPath) in a HOPS frame, marked
+// with the node that made it.
 func checkRemotePipeline(t *testing.T, a answer, payload []byte, path, nextPath string) {
 	t.Helper()
-	checkHops(t, a, payload, path, nextPath, 2)
+	checkHops(t, a, payload, path, nextPath, 3)
+	if h := a.trace[2]; h.Node == "" {
+		t.Errorf("the transform's hop %+v names no node: it came back from a peer", h)
+	}
 }
 
 // checkHops checks a producer invocation's answer: the consumer's verified
@@ -445,7 +451,7 @@ func checkHops(t *testing.T, a answer, payload []byte, path, nextPath string, ho
 		if i == 1 && h.TransferNS == 0 {
 			t.Errorf("hop %d: transfer_ns 0: the payload never landed?", i)
 		}
-		h.TransferNS, h.TotalNS = 0, 0
+		h.TransferNS, h.TotalNS, h.Node = 0, 0, "" // the node that made a hop is the caller's to check
 		if h != wantHops[i] {
 			t.Errorf("hop %d: %+v, want %+v", i, h, wantHops[i])
 		}

@@ -10,7 +10,12 @@
 #   (c) two privileged containers on a podman network (198.19.1.0/24),
 #       --accel sockmap, payloads over tcp verified, the redirect counted;
 #   (d) a third container with another key is refused by the HELLO and
-#       counted, and nothing reaches a guest.
+#       counted, and nothing reaches a guest;
+#   (e) a cluster: three containers sharing one --network-alias, which
+#       the network's DNS (aardvark-dns) resolves to all of them as a
+#       headless Service's name resolves to its pods: the edge finds the
+#       two back replicas, the pipeline splits across them, verified;
+#       one back stopped, the other takes its share.
 # Every node gets its keys and token as the DaemonSet does, from a
 # read-only mount at /etc/rrnode/auth (made here with rrnode keygen); the
 # image refuses to start without them.
@@ -26,12 +31,12 @@ step() { printf '\ntest-container: [%ss] %s\n' "$SECONDS" "$*"; }
 fail() { echo "test-container: FAIL: $*" >&2; exit 1; }
 # podman's default network (the image build's RUN steps use it) leaves its
 # bridge on the host: removed at the end if this test made it.
-bridge_before=$(ip link show cni-podman0 >/dev/null 2>&1 && echo yes || echo no)
+bridge_before=$(ip link show podman0 >/dev/null 2>&1 && echo yes || echo no)
 cleanup() {
-	podman rm -f -t 5 rr-a rr-back rr-edge rr-stranger >/dev/null 2>&1 || true
+	podman rm -f -t 5 rr-a rr-back rr-edge rr-stranger rr-back1 rr-back2 >/dev/null 2>&1 || true
 	podman network rm rr-test-net >/dev/null 2>&1 || true
 	podman system reset -f >/dev/null 2>&1 || true
-	if [ "$bridge_before" = no ]; then ip link del cni-podman0 >/dev/null 2>&1 || true; fi
+	if [ "$bridge_before" = no ]; then ip link del podman0 >/dev/null 2>&1 || true; fi
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -48,6 +53,10 @@ cat > "$work/containers.conf" <<CONF
 default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
 [engine]
 runtime = "runc"
+[network]
+# netavark with aardvark-dns: containers of a network resolve each other's
+# names and aliases (step e).
+network_backend = "netavark"
 CONF
 cat > "$work/storage.conf" <<CONF
 [storage]
@@ -237,5 +246,35 @@ done
 podman logs rr-back 2>&1 | grep -q 'authentication failed.*reason=bad_mac' || fail "(d) back logged no refusal: $(podman logs rr-back 2>&1 | tail -5)"
 echo "  back counted and logged bad_mac; its transform and consumer never ran"
 podman rm -f -t 10 rr-stranger rr-back >/dev/null 2>&1
+
+step "(e) a cluster through the network's DNS: three containers share the alias rr-peers"
+podman run -d --name rr-back1 --hostname back1 --network rr-test-net --network-alias rr-peers -p 127.0.0.1:18085:8080 "${conf[@]}" localhost/rrnode:test \
+	start --config /etc/rrnode/test/cluster-back.yaml >/dev/null 2>>"$work/run.err"
+podman run -d --name rr-back2 --hostname back2 --network rr-test-net --network-alias rr-peers -p 127.0.0.1:18086:8080 "${conf[@]}" localhost/rrnode:test \
+	start --config /etc/rrnode/test/cluster-back.yaml >/dev/null 2>>"$work/run.err"
+podman run -d --name rr-edge --network rr-test-net --network-alias rr-peers -p 127.0.0.1:18084:8080 "${conf[@]}" localhost/rrnode:test \
+	start --config /etc/rrnode/test/cluster-edge.yaml >/dev/null 2>>"$work/run.err"
+for c in rr-back1 rr-back2 rr-edge; do waithealthy "$c"; done
+# cluster_up PORT N: the node at PORT shows N peers up (rrnode cluster -o json).
+cluster_json() { "$work/rrnode" cluster --token-file "$work/auth/token" --addr "http://127.0.0.1:$1" -o json; }
+cluster_up() { [ "$(cluster_json "$1" | grep -c '"state": "up"')" = "$2" ]; }
+for _ in $(seq 1 120); do cluster_up 18084 2 && break; sleep 0.5; done
+cluster_up 18084 2 || fail "(e) the edge does not see both backs up: $(cluster_json 18084)"
+"$work/rrnode" cluster --token-file "$work/auth/token" --addr http://127.0.0.1:18084 | sed 's/^/  /'
+for i in 1 2 3 4 5 6; do invoke 18084 "$work/1m" >/dev/null; done
+invoke 18084 "$work/64m"
+c1=$(metric_sum 18085 rr_invocations_total 'function="consumer"' 'result="ok"')
+c2=$(metric_sum 18086 rr_invocations_total 'function="consumer"' 'result="ok"')
+[ "$((c1 + c2))" = 7 ] || fail "(e) the backs' consumers ran $c1 + $c2 times, want 7"
+[ "$(metric_sum 18084 rr_transfers_total 'path="tcp"' 'result="ok"')" -ge 7 ] || fail "(e) the edge did not send its 7 transfers over tcp"
+echo "  7 pipelines verified, consumer on back1 $c1 times and on back2 $c2 times"
+podman stop -t 10 rr-back1 >/dev/null
+for i in 1 2 3 4 5; do invoke 18084 "$work/1m" >/dev/null; done
+c2b=$(metric_sum 18086 rr_invocations_total 'function="consumer"' 'result="ok"')
+[ "$((c2b - c2))" = 5 ] || fail "(e) after back1 stopped, back2's consumer ran $((c2b - c2)) times, want 5"
+for _ in $(seq 1 60); do cluster_up 18084 1 && break; sleep 0.5; done
+cluster_up 18084 1 || fail "(e) the edge still sees back1 up: $(cluster_json 18084)"
+echo "  back1 stopped: the next 5 pipelines verified on back2; the edge's directory shows it alone"
+podman rm -f -t 10 rr-edge rr-back1 rr-back2 >/dev/null 2>&1
 
 step "done"

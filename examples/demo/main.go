@@ -56,9 +56,9 @@ type options struct {
 var sizes = []int{1 << 10, 1 << 20, 64 << 20}
 
 // pipelineHops is the number of hops of one invocation:
-// http → producer → transform → consumer. The first node's trace lists the
-// hops it made: all three on one node; with the pipeline split, the first
-// two (the transform → consumer hop is in the other node's metrics).
+// http → producer → transform → consumer. The first node's trace lists all
+// three: with the pipeline split, the transform → consumer hop comes back
+// from the node that made it (in a HOPS frame), marked with its name.
 const pipelineHops = 3
 
 // setup is one arrangement of the pipeline's functions over nodes.
@@ -173,11 +173,7 @@ func runSetup(ctx context.Context, o options, st setup, dir string, out io.Write
 			if ctx.Err() != nil {
 				break
 			}
-			want := pipelineHops
-			if st.path != "" {
-				want = 2
-			}
-			v, f := invoke(ctx, client, nodes[0].URL(), size, want, out)
+			v, f := invoke(ctx, client, nodes[0].URL(), size, pipelineHops, out)
 			verified += v
 			failed += f
 		}
@@ -303,8 +299,12 @@ func invoke(ctx context.Context, client *http.Client, base string, size, wantHop
 		fmt.Fprintf(out, "status %d in %s; consumer: %s\n", res.status, round(elapsed), bytes.TrimSpace(res.body))
 	}
 	for i, h := range res.trace {
-		fmt.Fprintf(out, "  hop %-22s path %-6s %10d bytes  transfer %9s  total %9s  %s\n",
-			h.From+" → "+h.To, h.Path, h.Bytes,
+		where := h.Path
+		if h.Node != "" {
+			where += " on " + h.Node
+		}
+		fmt.Fprintf(out, "  hop %-22s path %-14s %10d bytes  transfer %9s  total %9s  %s\n",
+			h.From+" → "+h.To, where, h.Bytes,
 			round(time.Duration(h.TransferNS)), round(time.Duration(h.TotalNS)), v.hops[i])
 	}
 	if v.missing > 0 {

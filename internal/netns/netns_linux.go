@@ -325,9 +325,15 @@ func NewBridge(ns *NS, addr string) (*Bridge, error) {
 	if err != nil {
 		return nil, fmt.Errorf("netns: bridge: %w", err)
 	}
-	name := "rrbr" + strconv.FormatUint(veths.Add(1), 10)
+	id := veths.Add(1)
+	name := "rrbr" + strconv.FormatUint(id, 10)
+	// A bridge without an address of its own takes the lowest of its
+	// ports', which changes as namespaces join: the neighbours' ARP
+	// entries for it would go stale and drop packets for seconds. A
+	// locally administered address keeps it.
+	mac := net.HardwareAddr{0x02, 0x72, 0x72, byte(id >> 16), byte(id >> 8), byte(id)}
 	err = ns.netlink(func(h *netlink.Handle) error {
-		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name}}
+		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name, HardwareAddr: mac}}
 		if err := h.LinkAdd(br); err != nil {
 			return err
 		}
