@@ -101,6 +101,7 @@ type cluster struct {
 
 	// DNS discovery, if cluster.dns is set.
 	resolver *net.Resolver
+	own      map[netip.Addr]bool // this node's interface addresses, when it listens on cluster.port
 	kick     chan struct{} // a refresh now
 	stop     context.CancelFunc
 	done     chan struct{}
@@ -384,6 +385,13 @@ func (cl *cluster) failed(m *member, p *transport.Peer, err error) {
 		n.metrics.authFailure(p.Path().String(), ae.Reason)
 	}
 	cl.mu.Lock()
+	if p == m.unix {
+		// The peer's socket failed: its tcp address takes over, and the
+		// socket is tried again once the peer answers there.
+		m.unix.Close()
+		m.unix = nil
+		m.via.Store(m.tcp)
+	}
 	m.backoff = min(max(2*m.backoff, minBackoff), maxBackoff)
 	m.downUntil.Store(time.Now().Add(m.backoff).UnixNano())
 	wasUp := m.state == StateUp
@@ -454,6 +462,7 @@ func (cl *cluster) start() {
 			return d.DialContext(ctx, network, c.Resolver)
 		}}
 	}
+	cl.own = ownAddrs(cl.n.cfg.Node.Listen.TCP, c.Port)
 	ctx, cancel := context.WithCancel(context.Background())
 	cl.stop, cl.done = cancel, make(chan struct{})
 	go cl.discover(ctx)
@@ -476,6 +485,9 @@ func (cl *cluster) close() {
 // close closes m's peers: connections in use close when their transfer
 // ends. Call with mu held.
 func (m *member) close() {
+	if m.tcp == nil {
+		return // this node's own address
+	}
 	m.tcp.Close()
 	if m.unix != nil {
 		m.unix.Close()
@@ -483,32 +495,66 @@ func (m *member) close() {
 }
 
 // discover resolves cluster.dns every refresh, or at once when a peer
-// failed, and keeps the members in step.
+// failed, and keeps the members in step; between lookups it probes each
+// down peer again when its backoff ends.
 func (cl *cluster) discover(ctx context.Context) {
 	defer close(cl.done)
 	c := cl.n.cfg.Cluster
-	tick := time.NewTicker(c.Refresh)
-	defer tick.Stop()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
 	var last time.Time
+	lookup := true
 	for {
-		// A burst of failures asks for many refreshes: one per
-		// MinClusterRefresh is enough.
-		if wait := MinClusterRefresh - time.Since(last); wait > 0 {
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(wait):
+		if lookup {
+			// A burst of failures asks for many lookups: one per
+			// MinClusterRefresh is enough.
+			if wait := MinClusterRefresh - time.Since(last); wait > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(wait):
+				}
 			}
+			last = time.Now()
+			cl.lookup(ctx)
+		} else {
+			cl.probeDue(ctx)
 		}
-		last = time.Now()
-		cl.lookup(ctx)
+		next := time.Until(last.Add(c.Refresh))
+		wait := next
+		if r, ok := cl.nextRetry(); ok && r < wait {
+			wait = max(r, MinClusterRefresh)
+		}
+		timer.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
+		case <-timer.C:
+			lookup = time.Since(last) >= c.Refresh
 		case <-cl.kick:
+			lookup = true
 		}
 	}
+}
+
+// nextRetry is how long until the first backoff of a discovered down
+// peer ends; false if none is down.
+func (cl *cluster) nextRetry() (time.Duration, bool) {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	var first int64
+	for _, m := range cl.members {
+		if m.static || m.state != StateDown {
+			continue
+		}
+		if d := m.downUntil.Load(); first == 0 || d < first {
+			first = d
+		}
+	}
+	if first == 0 {
+		return 0, false
+	}
+	return time.Until(time.Unix(0, first)), true
 }
 
 // lookup resolves the name once and applies the answer: new addresses
@@ -561,6 +607,13 @@ func (cl *cluster) lookup(ctx context.Context) {
 	}
 	for addr := range want {
 		if cl.members[addr] != nil {
+			continue
+		}
+		if ap := netip.MustParseAddrPort(addr[len("tcp://"):]); cl.own[ap.Addr()] {
+			// This node's own address: known without dialing itself
+			// (its listener may not be open yet).
+			m := &member{key: addr, address: addr, tcp: nil, state: StateSelf, name: n.cfg.Node.Name, instance: cl.instance}
+			cl.members[addr] = m
 			continue
 		}
 		tp, err := n.newPeer(addr, addr, c.MaxConns, true)
@@ -774,4 +827,39 @@ func instanceID(id [16]byte) string {
 // than the local function.
 func (n *Node) remoteLessLoaded(m *member, f *function) bool {
 	return m.eligible(time.Now().UnixNano()) && m.inFlight.Load() < f.inFlight.Load()
+}
+
+// ownAddrs returns the addresses of this node's interfaces if its tcp
+// listener binds every one of them, or one of them, on port: DNS answers
+// naming one are this node. Nil if the listener is on another port, or
+// there is none.
+func ownAddrs(listen string, port int) map[netip.Addr]bool {
+	if listen == "" {
+		return nil
+	}
+	ap, err := netip.ParseAddrPort(listen)
+	if err != nil {
+		host, p, err := net.SplitHostPort(listen)
+		if err != nil || host != "" || p != fmt.Sprint(port) {
+			return nil
+		}
+		ap = netip.AddrPortFrom(netip.IPv6Unspecified(), uint16(port))
+	}
+	if int(ap.Port()) != port {
+		return nil
+	}
+	if !ap.Addr().IsUnspecified() {
+		return map[netip.Addr]bool{ap.Addr().Unmap(): true}
+	}
+	own := map[netip.Addr]bool{}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil
+	}
+	for _, a := range addrs {
+		if p, err := netip.ParsePrefix(a.String()); err == nil {
+			own[p.Addr().Unmap()] = true
+		}
+	}
+	return own
 }

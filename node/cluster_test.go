@@ -3,10 +3,13 @@ package node_test
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/roadrunner-wasm/roadrunner/internal/testdns"
 	"github.com/roadrunner-wasm/roadrunner/node"
 	"github.com/roadrunner-wasm/roadrunner/runtime"
 	"github.com/roadrunner-wasm/roadrunner/transport"
@@ -154,5 +157,83 @@ peers:
 	}
 	if strings.Join(states, ",") != "b1=up,b2=down" {
 		t.Errorf("directory states %v, want b1 up and b2 down", states)
+	}
+}
+
+// TestDirectoryPush: two nodes that found each other through a real DNS
+// server; when one changes its function list, the other knows at once
+// (the push, not the next heartbeat: refresh is a minute), and routes by
+// the new list. A node also knows its own address in the answer.
+func TestDirectoryPush(t *testing.T) {
+	dns := testdns.Start(t)
+	dns.Set("rr.test", netip.MustParseAddr("127.0.0.2"), netip.MustParseAddr("127.0.0.3"))
+	port := freePort(t)
+	cfg := func(name, ip string) string {
+		return fmt.Sprintf(`
+node:
+  name: %s
+  cache_dir: {{cache}}
+  listen: {tcp: '%s:%d'}
+functions:
+  - {name: %s-echo, module: {{echo}}, pool: 1}
+cluster: {dns: rr.test, port: %d, resolver: '%s', refresh: 1m}
+`, name, ip, port, name, port, dns.Addr())
+	}
+	serve := func(n *testNode) {
+		lns, err := n.Listen(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		go n.ServeTransport(transport.PathTCP, lns[transport.PathTCP])
+	}
+	a := startNode(t, cfg("a", "127.0.0.2"), nil)
+	serve(a)
+	b := startNode(t, cfg("b", "127.0.0.3"), nil)
+	serve(b)
+	// b found a at its start; a found b (refused at first if b was not
+	// listening yet: backoff) and both see each other up.
+	waitFor(t, func() bool { return upIn(a.Cluster(), "b") && upIn(b.Cluster(), "a") }, "a and b up in each other's directory")
+	for _, n := range []*testNode{a, b} {
+		var self int
+		for _, p := range n.Cluster().Peers {
+			if p.State == node.StateSelf {
+				self++
+			}
+		}
+		if self != 1 {
+			t.Errorf("%s: %d of its peers are itself, want its own address once: %+v", n.Name(), self, n.Cluster().Peers)
+		}
+	}
+
+	node.AnnounceFunctions(a.Node, []string{"a-echo", "a-new"})
+	v := b.Cluster()
+	for _, p := range v.Peers {
+		if p.Name == "a" && (p.Generation != 2 || strings.Join(p.Functions, ",") != "a-echo,a-new") {
+			t.Errorf("b sees a as %+v after a's push, want generation 2 with a-new", p)
+		}
+	}
+	if g := a.Cluster().Generation; g != 2 {
+		t.Errorf("a's own generation %d, want 2", g)
+	}
+}
+
+func upIn(v node.ClusterView, name string) bool {
+	for _, p := range v.Peers {
+		if p.Name == name && p.State == node.StateUp {
+			return true
+		}
+	}
+	return false
+}
+
+// waitFor polls cond until it holds, or fails t after 30 s.
+func waitFor(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("never: %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -41,7 +41,7 @@ type PeerView struct {
 	// as DNS lists it too).
 	State string `json:"state"`
 	// Path is what transfers to it use: unix (its socket, on this host)
-	// or tcp.
+	// or tcp; "" for this node's own address.
 	Path       string   `json:"path"`
 	Source     string   `json:"source"` // static or dns
 	Functions  []string `json:"functions"`
@@ -82,12 +82,15 @@ func (n *Node) Cluster() ClusterView {
 			Address:    m.address,
 			SameHost:   m.sameHost.Load(),
 			State:      m.state,
-			Path:       m.peer().Path().String(),
+			Path:       "",
 			Source:     "dns",
 			Functions:  slices.Clone(m.functions),
 			Generation: m.gen,
 			InFlight:   m.inFlight.Load(),
 			LastError:  m.lastError,
+		}
+		if tp := m.peer(); tp != nil && m.state != StateSelf {
+			p.Path = tp.Path().String()
 		}
 		if m.hasHost {
 			p.Host = instanceID(m.host)

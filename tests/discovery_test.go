@@ -144,6 +144,9 @@ func TestDiscoveryNetns(t *testing.T) {
 		return upWith(v, "n2", "unix") && upWith(v, "n3", "tcp")
 	})
 	v := n1.directory(t)
+	if p, _ := peerIn(v, "n1"); p.State != node.StateSelf || p.Address != "tcp://198.18.5.11:7070" {
+		t.Errorf("n1 sees its own address as %+v, want self", p)
+	}
 	if p, _ := peerIn(v, "n2"); !p.SameHost || strings.Join(p.Functions, ",") != "transform" {
 		t.Errorf("n1 sees n2 as %+v", p)
 	}

@@ -47,14 +47,17 @@ functions:
 }
 
 // TestCluster: rrnode cluster shows a node's directory, with a peer found
-// through a real DNS server and a static one, as a table and as JSON.
+// through a real DNS server and a static one, as a table and as JSON. The
+// peer found through DNS is on this host and names its unix socket: b
+// reaches it there once the node behind the socket proved to be the same.
 func TestCluster(t *testing.T) {
 	dns := testdns.Start(t)
 	dns.Set("peers.rr.test", netip.MustParseAddr("127.0.0.1"))
 	port := freePort(t)
 	sock := filepath.Join(t.TempDir(), "s.sock")
 	// a is behind the name; s is a static peer of b's; b finds a.
-	startNodeConfig(t, clusterConfig(t, "a", "fa", fmt.Sprintf("  listen: {tcp: '127.0.0.1:%d'}", port), ""))
+	sockA := filepath.Join(t.TempDir(), "a.sock")
+	startNodeConfig(t, clusterConfig(t, "a", "fa", fmt.Sprintf("  listen: {tcp: '127.0.0.1:%d', unix: %s}", port, sockA), ""))
 	startNodeConfig(t, clusterConfig(t, "s", "fs", fmt.Sprintf("  listen: {unix: %s}", sock), ""))
 	b := startNodeConfig(t, clusterConfig(t, "b", "fb", "", fmt.Sprintf(`peers:
   - {name: s, address: 'unix://%s', functions: [fs]}
@@ -63,7 +66,7 @@ cluster: {dns: peers.rr.test, port: %d, resolver: '%s', refresh: 200ms}
 
 	v := waitCluster(t, b, func(v *node.ClusterView) bool {
 		for _, p := range v.Peers {
-			if p.Name == "a" && p.State == node.StateUp {
+			if p.Name == "a" && p.State == node.StateUp && p.Path == "unix" {
 				return true
 			}
 		}
@@ -79,7 +82,7 @@ cluster: {dns: peers.rr.test, port: %d, resolver: '%s', refresh: 200ms}
 		t.Fatalf("peers: %+v, want a and s", v.Peers)
 	}
 	a, s := v.Peers[0], v.Peers[1]
-	if a.Name != "a" || a.Source != "dns" || a.Path != "tcp" || a.Address != fmt.Sprintf("tcp://127.0.0.1:%d", port) ||
+	if a.Name != "a" || a.Source != "dns" || a.Path != "unix" || a.Address != fmt.Sprintf("tcp://127.0.0.1:%d", port) ||
 		!a.SameHost || len(a.Instance) != 32 || a.Generation != 1 || strings.Join(a.Functions, ",") != "fa" {
 		t.Errorf("peer a: %+v", a)
 	}
@@ -96,7 +99,7 @@ cluster: {dns: peers.rr.test, port: %d, resolver: '%s', refresh: 200ms}
 		!strings.HasPrefix(lines[2], "NAME") {
 		t.Fatalf("table:\n%s", r.out)
 	}
-	for i, want := range [][]string{{"a", "tcp://127.0.0.1:", "up", "tcp", "same", "fa", "0"}, {"s", "unix://", "up", "unix", "same", "fs", "0"}} {
+	for i, want := range [][]string{{"a", "tcp://127.0.0.1:", "up", "unix", "same", "fa", "0"}, {"s", "unix://", "up", "unix", "same", "fs", "0"}} {
 		f := strings.Fields(lines[3+i])
 		if len(f) < len(want) {
 			t.Fatalf("row %q", lines[3+i])
