@@ -102,7 +102,7 @@ type cluster struct {
 	// DNS discovery, if cluster.dns is set.
 	resolver *net.Resolver
 	own      map[netip.Addr]bool // this node's interface addresses, when it listens on cluster.port
-	kick     chan struct{} // a refresh now
+	kick     chan struct{}       // a refresh now
 	stop     context.CancelFunc
 	done     chan struct{}
 	probes   sync.WaitGroup
