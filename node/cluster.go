@@ -402,6 +402,8 @@ func (cl *cluster) failed(m *member, p *transport.Peer, err error) {
 	backoff := m.backoff
 	if wasUp {
 		cl.rebuild()
+	} else {
+		n.metrics.setPeers(cl.countStates())
 	}
 	cl.mu.Unlock()
 	n.refusalLog.warn("peer/"+reason, "peer failed: marked down", "peer_name", m.name, "peer", p.Address(), "reason", reason, "retry_in", backoff.String(), "err", err)
