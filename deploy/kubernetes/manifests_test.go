@@ -22,8 +22,9 @@ import (
 	"github.com/roadrunner-wasm/roadrunner/node"
 )
 
-// deployment is one variant's manifests (the base, or an overlay built
-// from it), each decoded strictly against its Kubernetes type.
+// deployment is one variant's objects as kustomize builds them (the
+// privileged variant, base/ as it is, or the restricted overlay of it),
+// each decoded strictly against its Kubernetes type.
 type deployment struct {
 	ns     corev1.Namespace
 	cm     corev1.ConfigMap // the DaemonSet's node config
@@ -74,64 +75,6 @@ const socketDir = "/var/run/rrnode/sockets"
 // to transform, transform to consumer.
 var pipeline = []string{"producer", "transform", "consumer"}
 
-// kustomization is the part of a kustomization.yaml these manifests use.
-type kustomization struct {
-	APIVersion string     `json:"apiVersion"`
-	Kind       string     `json:"kind"`
-	Resources  []string   `json:"resources"`
-	Patches    []patchRef `json:"patches"`
-}
-
-// patchRef is a kustomization's patch: a file whose kind and name say
-// what it patches.
-type patchRef struct {
-	Path string `json:"path"`
-}
-
-// readKustomization decodes dir's kustomization.yaml strictly.
-func readKustomization(t *testing.T, dir string) kustomization {
-	t.Helper()
-	var k kustomization
-	decodeStrict(t, filepath.Join(dir, "kustomization.yaml"), mustRead(t, filepath.Join(dir, "kustomization.yaml")), &k)
-	if k.APIVersion != "kustomize.config.k8s.io/v1beta1" || k.Kind != "Kustomization" {
-		t.Fatalf("%s/kustomization.yaml: %s %s", dir, k.APIVersion, k.Kind)
-	}
-	return k
-}
-
-// baseDocuments reads the resources the base kustomization lists, keyed
-// by kind and name ("DaemonSet/rrnode"); each file holds one.
-func baseDocuments(t *testing.T) map[string][]byte {
-	t.Helper()
-	docs := map[string][]byte{}
-	for _, f := range readKustomization(t, ".").Resources {
-		b := mustRead(t, f)
-		k := docKey(t, f, b)
-		if _, dup := docs[k]; dup {
-			t.Fatalf("%s: a second %s", f, k)
-		}
-		docs[k] = b
-	}
-	return docs
-}
-
-// docKey is a manifest's kind and name, as kustomize matches a patch to
-// its target (the namespace is roadrunner throughout; checkDeployment
-// says so).
-func docKey(t *testing.T, file string, b []byte) string {
-	t.Helper()
-	var m struct {
-		Kind     string `json:"kind"`
-		Metadata struct {
-			Name string `json:"name"`
-		} `json:"metadata"`
-	}
-	if err := yaml.Unmarshal(b, &m); err != nil || m.Kind == "" || m.Metadata.Name == "" {
-		t.Fatalf("%s: no kind and name (%v)", file, err)
-	}
-	return m.Kind + "/" + m.Metadata.Name
-}
-
 // decodeDeployment decodes each document strictly into its type; every
 // kind the deployment needs must be there, and nothing else.
 func decodeDeployment(t *testing.T, docs map[string][]byte) *deployment {
@@ -180,21 +123,16 @@ func decodeStrict(t *testing.T, name string, b []byte, v any) {
 	}
 }
 
-// TestManifests decodes every manifest of the base strictly against its
-// Kubernetes type, and checks what ties them together (checkDeployment)
-// and what the base alone has: the accelerators' capabilities and seccomp
-// exception, the host's bpffs for the sockmap, the host's socket
-// directory for the unix path, and a namespace that enforces
-// `privileged` for them (TestPodSecurity says why not baseline).
+// TestManifests decodes every object of the privileged variant, as
+// kustomize builds it (the base's manifests as written:
+// TestKustomizations), strictly against its Kubernetes type, and checks
+// what ties them together (checkDeployment) and what this variant alone
+// has: the accelerators' capabilities and seccomp exception, the host's
+// bpffs for the sockmap, the host's socket directory for the unix path,
+// and a namespace that enforces `privileged` for them (TestPodSecurity
+// says why not baseline).
 func TestManifests(t *testing.T) {
-	k := readKustomization(t, ".")
-	files, _ := filepath.Glob("*.yaml")
-	for _, f := range files {
-		if f != "kustomization.yaml" && !slices.Contains(k.Resources, f) {
-			t.Errorf("kustomization.yaml does not list %s", f)
-		}
-	}
-	d := decodeDeployment(t, baseDocuments(t))
+	d := decodeDeployment(t, kustomizeBuild(t, privilegedDir))
 	cfgs := checkDeployment(t, d)
 
 	if l := d.ns.Labels[enforceLabel]; l != "privileged" {
@@ -601,7 +539,7 @@ func accelArg(args []string) string { return flagArg(args, "--accel") }
 // TestStrictDecodingRefusesUnknownFields proves the decoder is strict: a
 // misspelled field fails.
 func TestStrictDecodingRefusesUnknownFields(t *testing.T) {
-	bad := bytes.Replace(mustRead(t, "daemonset.yaml"), []byte("terminationGracePeriodSeconds"), []byte("terminationGraceSeconds"), 1)
+	bad := bytes.Replace(mustRead(t, filepath.Join(baseDir, "daemonset.yaml")), []byte("terminationGracePeriodSeconds"), []byte("terminationGraceSeconds"), 1)
 	var ds appsv1.DaemonSet
 	if err := yaml.UnmarshalStrict(bad, &ds); err == nil || !strings.Contains(err.Error(), "terminationGraceSeconds") {
 		t.Fatalf("a misspelled field decoded: %v", err)

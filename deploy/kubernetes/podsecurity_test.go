@@ -175,7 +175,7 @@ func admission(t *testing.T, level api.Level, spec *corev1.PodSpec) []string {
 // sockmap) and of the host's socket directory (the unix path between
 // pods of a host). restricted_test.go checks the overlay that drops them.
 func TestPodSecurity(t *testing.T) {
-	d := decodeDeployment(t, baseDocuments(t))
+	d := decodeDeployment(t, kustomizeBuild(t, privilegedDir))
 	if l := d.ns.Labels[enforceLabel]; l != string(api.LevelPrivileged) {
 		t.Errorf("namespace %s=%q, want privileged", enforceLabel, l)
 	}

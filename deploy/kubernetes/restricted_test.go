@@ -1,64 +1,18 @@
 package kubernetes
 
 import (
-	"path/filepath"
 	"slices"
 	"testing"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"k8s.io/pod-security-admission/api"
-	"sigs.k8s.io/yaml"
 )
 
-// restrictedDeployment builds the overlay in restricted/ as kustomize
-// does (kustomize itself is not here): the base's manifests, each patch
-// applied as a strategic merge patch to the manifest of its kind and name,
-// the result decoded strictly. Each file must be a patch of a manifest
-// the base has, of a kind whose Go type this test names.
+// restrictedDeployment is the overlay in restricted/ as kustomize builds
+// it: the base's objects with the patches applied, decoded strictly.
 func restrictedDeployment(t *testing.T) *deployment {
 	t.Helper()
-	k := readKustomization(t, "restricted")
-	if !slices.Equal(k.Resources, []string{".."}) || len(k.Patches) == 0 {
-		t.Fatalf("restricted/kustomization.yaml: resources %q and %d patches, want the base (..) and patches", k.Resources, len(k.Patches))
-	}
-	files, _ := filepath.Glob("restricted/*.yaml")
-	for _, f := range files {
-		if b := filepath.Base(f); b != "kustomization.yaml" && !slices.ContainsFunc(k.Patches, func(p patchRef) bool { return p.Path == b }) {
-			t.Errorf("restricted/kustomization.yaml does not list %s", b)
-		}
-	}
-	types := map[string]any{"Namespace": corev1.Namespace{}, "DaemonSet": appsv1.DaemonSet{}, "Deployment": appsv1.Deployment{}}
-	docs := baseDocuments(t)
-	for _, p := range k.Patches {
-		file := filepath.Join("restricted", p.Path)
-		patch := mustRead(t, file)
-		key := docKey(t, file, patch)
-		base, ok := docs[key]
-		if !ok {
-			t.Fatalf("%s: the base has no %s", file, key)
-		}
-		var kind struct {
-			Kind string `json:"kind"`
-		}
-		_ = yaml.Unmarshal(patch, &kind)
-		schema, ok := types[kind.Kind]
-		if !ok {
-			t.Fatalf("%s: a patch of a %s, which this test cannot apply", file, kind.Kind)
-		}
-		baseJSON, err1 := yaml.YAMLToJSON(base)
-		patchJSON, err2 := yaml.YAMLToJSON(patch)
-		if err1 != nil || err2 != nil {
-			t.Fatalf("%s: %v %v", file, err1, err2)
-		}
-		out, err := strategicpatch.StrategicMergePatch(baseJSON, patchJSON, schema)
-		if err != nil {
-			t.Fatalf("%s: %v", file, err)
-		}
-		docs[key] = out
-	}
-	return decodeDeployment(t, docs)
+	return decodeDeployment(t, kustomizeBuild(t, restrictedDir))
 }
 
 // TestRestrictedOverlay checks the variant without accelerators: what
