@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -385,6 +386,11 @@ func (cl *cluster) failed(m *member, p *transport.Peer, err error) {
 		n.metrics.authFailure(p.Path().String(), ae.Reason)
 	}
 	cl.mu.Lock()
+	if m.removed {
+		// Gone from DNS while the transfer or probe ran: nothing to mark.
+		cl.mu.Unlock()
+		return
+	}
 	if p == m.unix {
 		// The peer's socket failed: its tcp address takes over, and the
 		// socket is tried again once the peer answers there.
@@ -593,7 +599,7 @@ func (cl *cluster) lookup(ctx context.Context) {
 		want[addr] = true
 	}
 	cl.dns.lastOK = time.Now()
-	cl.dns.addresses = slices.Sorted(mapKeys(want))
+	cl.dns.addresses = slices.Sorted(maps.Keys(want))
 	changed := false
 	for key, m := range cl.members {
 		if m.static || want[key] {
@@ -632,16 +638,6 @@ func (cl *cluster) lookup(ctx context.Context) {
 	}
 	cl.mu.Unlock()
 	cl.probeDue(ctx)
-}
-
-func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
-	return func(yield func(K) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // probeDue probes every discovered member not probed already: each in a
