@@ -19,6 +19,24 @@
 // the functions running on it) travels in the context the node hands to
 // every delivery, which the engine hands back to the node's Send and Reply.
 //
+// # Peers and the cluster
+//
+// A send to a function the node does not host goes to a peer node that
+// does, over the unix or tcp path (transport.Peer). Peers are listed in
+// the configuration (peers), found through DNS (cluster.dns: a name that
+// resolves to every node, such as a Kubernetes headless Service), or both.
+// Each peer, once it passed the HELLO (and proved the key), says in its
+// directory what it hosts, which host it runs on and where its unix socket
+// is; [Node.Cluster] and GET /v1/cluster show what the node knows. A send
+// takes the nearest replica (node.route: nearest): this node's memory
+// path, else a peer of this host (over its unix socket once the node there
+// proved to be the same), else a peer of another host; the less loaded of
+// two picked at random among equals. A peer that fails is marked down
+// with a backoff; a send that never left is tried once on another replica,
+// no other is repeated. The chain's depth travels with the payload, so
+// max_depth applies across nodes, and the peer's hops come back into the
+// caller's trace.
+//
 // # Limits, checked before the receiver allocates
 //
 // A send to an unknown name fails with runtime.CodeUnknownFunction, a

@@ -31,6 +31,14 @@
 // [ServerOptions].UnixAllow narrows who may connect to it further, by the
 // uid and gid the kernel recorded of the connecting process.
 //
+// Nodes of a cluster learn from each other what each hosts: with
+// [DialOptions].Directory and [ServerOptions].Directory set, both ends say
+// so in their HELLO, [Peer.Exchange] trades directories (name, instance,
+// host, unix socket, functions) in DIRECTORY frames, [Peer.SendWith] tells
+// the receiver the chain's depth and asks for the hops it makes, and an
+// error matching [ErrNotSent] says a send never left this process, so
+// that it may be tried elsewhere.
+//
 // Paths, mechanisms and accelerator sets are types ([Path], [Mechanism],
 // [Accels]) with one Parse each; their String is what metrics, logs and
 // flags spell.
