@@ -221,10 +221,10 @@ func (h *hopsSink) Write(b []byte) (int, error) {
 
 // reportHops sends the hops this node made for a payload from a peer
 // (every one but the arrival's, which the peer has) back to that peer, each
-// marked with the node that made it.
+// marked with the node that made it. A delivery that made no hop sends
+// none: the frame costs the peer a read and a decode.
 func (n *Node) reportHops(inv *invocation, w io.Writer) {
 	if len(inv.trace) < 2 {
-		w.Write([]byte("[]"))
 		return
 	}
 	hops := slices.Clone(inv.trace[1:])

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -20,8 +21,8 @@ type SendOptions struct {
 	// Hops, if not nil, receives what the receiving node reports of the
 	// hops it made for this frame (a HOPS frame's payload, whose encoding
 	// is the application's) in one Write call before Send returns, with a
-	// view valid only during that call. A listener that does not speak
-	// the cluster directory reports nothing.
+	// view valid only during that call; no call if it reports none. A
+	// listener that does not speak the cluster directory reports nothing.
 	Hops io.Writer
 }
 
@@ -125,19 +126,34 @@ func (c *serverConn) directory(h wire.Header) error {
 	return c.writeFrame(c.out[:], payload)
 }
 
-// hopsWriter sends the HOPS frame of the frame its connection serves.
+// hopsWriter takes the HOPS frame of the frame its connection serves: the
+// frame goes out with the ACK, in one write.
 type hopsWriter struct{ c *serverConn }
 
 func (w hopsWriter) Write(p []byte) (int, error) {
 	c := w.c
+	if c.hopsSet {
+		return 0, errors.New("hops already written for this frame")
+	}
 	if len(p) > wire.MaxHopsPayload {
 		p = p[:0] // too many to report: the sender gets none rather than a cut encoding
 	}
-	var out [wire.HeaderSize]byte
 	h := wire.Header{Kind: wire.KindHops, PayloadLen: uint64(len(p)), ID: c.h.ID}
-	h.Put(out[:])
-	if err := c.writeFrame(out[:], p); err != nil {
-		return 0, fmt.Errorf("hops to %s: %w", c.peer, err)
-	}
+	c.hops = append(wire.AppendHeader(c.hops[:0], &h), p...)
+	c.hopsSet = true
 	return len(p), nil
+}
+
+// writeAck writes the ACK in c.out, after the frame's HOPS if any, in one
+// write.
+func (c *serverConn) writeAck() error {
+	if !c.hopsSet {
+		return c.writeFrame(c.out[:], nil)
+	}
+	c.hopsSet = false
+	err := c.writeFrame(c.hops, c.out[:])
+	if cap(c.hops) > 2*wire.MaxHopsPayload {
+		c.hops = nil
+	}
+	return err
 }

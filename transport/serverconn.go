@@ -49,6 +49,9 @@ type serverConn struct {
 	tls *tls.Conn   // nc, when the connection is TLS; nil otherwise
 
 	origin Origin // of the frame being served; Reply and Mechanism per frame
+
+	hops    []byte // the HOPS frame of the frame being served, sent with its ACK
+	hopsSet bool
 }
 
 // ringFor returns the connection's ring for a transfer of n bytes, making
@@ -257,6 +260,7 @@ func (c *serverConn) serve() {
 		}
 		c.h, c.read, c.fillErr, c.replied = h, false, nil, false
 		c.origin.Reply, c.origin.Mechanism, c.origin.Hops = nil, MechanismRead, nil
+		c.hopsSet = false
 		c.origin.Depth = uint32(h.Status)
 		if h.Flags&wire.FlagReply != 0 {
 			c.origin.Reply = c
@@ -280,7 +284,7 @@ func (c *serverConn) serve() {
 			ack.Flags = wire.FlagClose
 		}
 		ack.Put(c.out[:])
-		if werr := c.writeFrame(c.out[:], nil); werr != nil {
+		if werr := c.writeAck(); werr != nil {
 			s.log.Debug("connection lost before the ACK", "path", s.path.String(), "peer", c.peer, "function", to, "err", werr)
 			return
 		}

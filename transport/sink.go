@@ -27,8 +27,9 @@ type Origin struct {
 	// this node, as its sender said (SendOptions.Depth); 0 if it did not.
 	Depth uint32
 	// Hops, if not nil, takes what the receiving node reports of the hops
-	// it made for this delivery, in one Write before Deliver returns: the
-	// sender asked for them (SendOptions.Hops).
+	// it made for this delivery, in at most one Write before Deliver
+	// returns: the sender asked for them (SendOptions.Hops). It goes back
+	// with the ACK; a delivery that made none need not write.
 	Hops io.Writer
 }
 
