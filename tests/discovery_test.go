@@ -116,6 +116,7 @@ func TestDiscoveryNetns(t *testing.T) {
 		{"n2", hostA, []fn{transformFn}},
 		{"n3", hostB, []fn{transformFn, consumerFn}},
 		{"n4", hostB, []fn{consumerFn}},
+		{"stranger", hostB, []fn{consumerFn}}, // with another key
 	}
 	nodes := make([]*clusterNode, len(spec))
 	start := func(i int) *clusterNode {
@@ -128,8 +129,12 @@ func TestDiscoveryNetns(t *testing.T) {
 		for j := range s.fns {
 			s.fns[j].pool = 2
 		}
+		k := keys
+		if s.name == "stranger" {
+			k = writeKeys(t, dir, "other", transport.GenerateKey())
+		}
 		cfg := nodeConfig{name: s.name, listenTCP: addr.String() + ":7070", listenUnix: filepath.Join(socks, s.name+".sock"),
-			keys: keys, functions: s.fns, extra: cluster}.write(t, tr, dir)
+			keys: k, functions: s.fns, extra: cluster}.write(t, tr, dir)
 		rn := launch(t, tr, s.name, cfg, launchOpts{ns: ns, env: []string{transport.HostIDEnv + "=" + s.host}})
 		n := &clusterNode{rnode: rn, ns: ns, addr: addr}
 		nodes[i] = n
@@ -216,6 +221,28 @@ func TestDiscoveryNetns(t *testing.T) {
 	}
 	if d3, d4 := received(n3)-r3, received(n4)-r4; d3 != 0 || d4 != 10 {
 		t.Errorf("after n3 left DNS: n3 took %v consumer calls and n4 %v, want 0 and 10", d3, d4)
+	}
+
+	// A node without the key behind the name never joins: it stays down
+	// with its reason, counted, and takes no transfer.
+	stranger := start(4)
+	dns.Set(clusterName, netip.MustParseAddr("198.18.5.11"), netip.MustParseAddr("198.18.5.12"), netip.MustParseAddr("198.18.5.14"), stranger.addr)
+	authFailed := func() float64 { return n2.metrics(t).get("rr_dial_failures_total", `reason="auth"`) }
+	waitForCond(t, 30*time.Second, "n2 counted the stranger's failed HELLO", func() bool { return authFailed() > 0 })
+	if p, ok := peerIn(n2.directory(t), ""); ok && p.State == node.StateUp {
+		t.Errorf("n2 has an unnamed peer up: %+v", p)
+	}
+	for _, p := range n2.directory(t).Peers {
+		if p.Address == "tcp://"+stranger.addr.String()+":7070" && (p.State != node.StateDown || p.Name != "" || len(p.Functions) != 0) {
+			t.Errorf("n2 sees the stranger as %+v: want down, nameless, hosting nothing", p)
+		}
+	}
+	rs := received(stranger)
+	for range 5 {
+		checkHops(t, n1.invoke(t, "producer", small), small, "unix", "tcp", 3)
+	}
+	if got := received(stranger) - rs; got != 0 {
+		t.Errorf("the stranger's consumer ran %v times", got)
 	}
 
 	// n3 back; then n4 killed with SIGKILL under load: its share moves to
