@@ -38,7 +38,7 @@ DEMO_SRC := $(filter-out %_test.go,$(wildcard examples/demo/*.go internal/nodepr
 
 .DEFAULT_GOAL := all
 .DELETE_ON_ERROR:
-.PHONY: all build wasm demo generate test lint cross test-wasmedge test-container bench bench-go bench-smoke bench-engines bench-wasmedge clean FORCE check-wasmedge
+.PHONY: all build wasm demo generate test lint cross test-wasmedge test-container bench bench-go bench-smoke bench-engines bench-wasmedge cluster-scale clean FORCE check-wasmedge
 
 all: build wasm
 
@@ -207,6 +207,15 @@ bench-engines:
 # wazero and WasmEdge side by side: memory path, unix path, cold start.
 bench-wasmedge: check-wasmedge
 	$(WASMEDGE_ENV) $(GO) test -tags wasmedge -run '^$$' -bench 'Wasmedge' -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) ./node/
+
+# The cluster directory's cost at CLUSTER_SCALE nodes on loopback
+# addresses behind one DNS name (tests/scale_test.go): convergence,
+# connections, memory and CPU per node, logged, against a node without a
+# cluster section. A measurement, not part of make test: run it on an
+# otherwise idle machine. About 90 s at 50 nodes (75 s at 10).
+CLUSTER_SCALE ?= 50
+cluster-scale:
+	RR_CLUSTER_SCALE=$(CLUSTER_SCALE) $(GO) test ./tests/ -run TestClusterScale -count=1 -v -timeout 20m
 
 clean:
 	rm -rf build
