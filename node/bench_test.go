@@ -132,9 +132,14 @@ func benchSendOn(b *testing.B, eng runtime.Engine, module string, size int, inte
 		n = benchNode(b, eng, "front", fmt.Sprintf(head, cacheDir)+"functions:\n"+src+
 			"peers:\n  - {name: back, address: unix://"+sock+", functions: [sink]}\n")
 	}
-	ctx := context.Background()
+	sendLoop(b, n, size)
+}
 
-	// Control payload L: count, size, name.
+// sendLoop has n's "src" send size bytes to "sink" b.N times in one
+// invocation (the conformance guest's control payload L: count, size,
+// name), after three sends that grow and touch both guests' buffers.
+func sendLoop(b *testing.B, n *node.Node, size int) {
+	ctx := context.Background()
 	cmd := []byte{0, 'R', 'R', 'C', 'L', 0, 0, 0, 0, 0, 0, 0, 0, 4, 's', 'i', 'n', 'k'}
 	binary.LittleEndian.PutUint32(cmd[9:], uint32(size))
 	var reply codeWriter
@@ -147,7 +152,7 @@ func benchSendOn(b *testing.B, eng runtime.Engine, module string, size int, inte
 			b.Fatalf("a send failed with code %d", int32(reply.code))
 		}
 	}
-	run(3) // warm up: both guests' buffers grown and touched
+	run(3)
 	b.SetBytes(int64(size))
 	b.ResetTimer()
 	run(b.N)
@@ -222,23 +227,7 @@ func benchRoute(b *testing.B, module, mode string, size int) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	ctx := context.Background()
-	cmd := []byte{0, 'R', 'R', 'C', 'L', 0, 0, 0, 0, 0, 0, 0, 0, 4, 's', 'i', 'n', 'k'}
-	binary.LittleEndian.PutUint32(cmd[9:], uint32(size))
-	var reply codeWriter
-	run := func(count int) {
-		binary.LittleEndian.PutUint32(cmd[5:], uint32(count))
-		if _, err := n.Invoke(ctx, "src", uint64(len(cmd)), func(dst []byte) error { copy(dst, cmd); return nil }, &reply); err != nil {
-			b.Fatal(err)
-		}
-		if reply.code != 0 {
-			b.Fatalf("a send failed with code %d", int32(reply.code))
-		}
-	}
-	run(3)
-	b.SetBytes(int64(size))
-	b.ResetTimer()
-	run(b.N)
+	sendLoop(b, n, size)
 }
 
 // freePort returns a loopback tcp port free a moment ago.
