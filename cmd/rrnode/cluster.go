@@ -58,10 +58,6 @@ func runCluster(ctx context.Context, f clusterFlags, std stdio) error {
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
 		return usageError{fmt.Errorf("--addr %q: want a URL such as %s", f.addr, DefaultAddr)}
 	}
-	token, err := bearerToken(f.tokenFile)
-	if err != nil {
-		return err
-	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 	target := base.JoinPath("v1", "cluster")
@@ -69,8 +65,8 @@ func runCluster(ctx context.Context, f clusterFlags, std stdio) error {
 	if err != nil {
 		return err
 	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+	if err := setBearer(req, f.tokenFile); err != nil {
+		return err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -107,6 +107,19 @@ func bearerToken(file string) (string, error) {
 	return "", fmt.Errorf("--token-file %s: no token in it", file)
 }
 
+// setBearer puts the bearer token of tokenFile (or $RRNODE_TOKEN) in
+// req's Authorization header, if there is one.
+func setBearer(req *http.Request, tokenFile string) error {
+	token, err := bearerToken(tokenFile)
+	if err != nil {
+		return err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return nil
+}
+
 func runInvoke(ctx context.Context, name string, f invokeFlags, std stdio) error {
 	base, err := url.Parse(f.addr)
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
@@ -127,12 +140,8 @@ func runInvoke(ctx context.Context, name string, f invokeFlags, std stdio) error
 		req.Body = http.NoBody
 	}
 	req.Header.Set("Content-Type", "application/octet-stream")
-	token, err := bearerToken(f.tokenFile)
-	if err != nil {
+	if err := setBearer(req, f.tokenFile); err != nil {
 		return err
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
