@@ -237,3 +237,61 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestUnixOtherNode: a peer of this host names a unix socket at which
+// another node answers (the peer's own listener is gone, another took
+// the path): the node behind the socket does not prove to be the peer, so
+// the peer is reached over tcp, and the mismatch is logged.
+func TestUnixOtherNode(t *testing.T) {
+	dns := testdns.Start(t)
+	dns.Set("rr.test", netip.MustParseAddr("127.0.0.4"))
+	port := freePort(t)
+	sock := filepath.Join(t.TempDir(), "b.sock")
+	b := startNode(t, fmt.Sprintf(`
+node:
+  name: b
+  cache_dir: {{cache}}
+  listen: {tcp: '127.0.0.4:%d', unix: %s}
+functions:
+  - {name: echo, module: {{echo}}, pool: 1}
+`, port, sock), nil)
+	lns, err := b.Listen(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	go b.ServeTransport(transport.PathTCP, lns[transport.PathTCP])
+	lns[transport.PathUnix].Close() // b's socket is gone...
+	c := startNode(t, fmt.Sprintf(`
+node:
+  name: c
+  cache_dir: {{cache}}
+  listen: {unix: %s}
+functions:
+  - {name: echo, module: {{echo}}, pool: 1}
+`, sock), nil)
+	serveUnix(t, c) // ...and c answers at its path.
+	front := startNode(t, fmt.Sprintf(`
+node:
+  name: front
+  cache_dir: {{cache}}
+functions:
+  - {name: relay, module: {{relay}}, pool: 1}
+cluster: {dns: rr.test, port: %d, resolver: '%s', refresh: 200ms}
+`, port, dns.Addr()), nil)
+	waitFor(t, func() bool { return upIn(front.Cluster(), "b") }, "b up in front's directory")
+	for _, p := range front.Cluster().Peers {
+		if p.Name == "b" && (p.Path != "tcp" || !p.SameHost) {
+			t.Errorf("front reaches b as %+v, want tcp: the socket b named answers as c", p)
+		}
+	}
+	if !strings.Contains(front.logs.String(), "answers as another node") {
+		t.Errorf("front did not log the socket answering as another node:\n%s", front.logs)
+	}
+	r := front.invoke(t, "relay", []byte("send echo\nhi"))
+	if r.status != 200 || string(r.body) != "hi" { // echo's reply is the invocation's first
+		t.Fatalf("relay to b's echo: %d %q", r.status, r.body)
+	}
+	if got := b.metric(t, `rr_invocations_total{function="echo",result="ok"}`); got != 1 {
+		t.Errorf("b's echo ran %v times, want 1 (c's never)", got)
+	}
+}
