@@ -45,7 +45,7 @@ func checkAccepted(t *testing.T, h wire.Header, lim wire.Limits) {
 	if maxName <= 0 {
 		maxName = wire.MaxNameLen
 	}
-	if h.Flags&^(wire.FlagCRC|wire.FlagReply|wire.FlagClose) != 0 {
+	if h.Flags&^(wire.FlagCRC|wire.FlagReply|wire.FlagClose|wire.FlagHops) != 0 {
 		t.Fatalf("accepted unknown flags: %+v", h)
 	}
 	if h.Flags&wire.FlagCRC == 0 && h.CRC != 0 {
@@ -54,7 +54,7 @@ func checkAccepted(t *testing.T, h wire.Header, lim wire.Limits) {
 	switch h.Kind {
 	case wire.KindData:
 		if h.NameLen == 0 || int(h.NameLen) > maxName || h.PayloadLen > maxPayload ||
-			h.PayloadLen >= wire.MaxPayloadLimit || h.Status != 0 {
+			h.PayloadLen >= wire.MaxPayloadLimit || h.Status < 0 || h.Status > wire.MaxDepth {
 			t.Fatalf("accepted DATA %+v under %+v", h, lim)
 		}
 	case wire.KindAck:
@@ -68,6 +68,14 @@ func checkAccepted(t *testing.T, h wire.Header, lim wire.Limits) {
 	case wire.KindReply:
 		if h.NameLen != 0 || h.PayloadLen > maxPayload || h.Flags != 0 || h.Status != 0 {
 			t.Fatalf("accepted REPLY %+v", h)
+		}
+	case wire.KindDirectory, wire.KindHops:
+		limit := uint64(wire.MaxDirectoryPayload)
+		if h.Kind == wire.KindHops {
+			limit = wire.MaxHopsPayload
+		}
+		if h.NameLen != 0 || h.PayloadLen > limit || h.Flags != 0 || h.Status != 0 {
+			t.Fatalf("accepted %v %+v", h.Kind, h)
 		}
 	default:
 		t.Fatalf("accepted kind %v", h.Kind)
