@@ -302,7 +302,10 @@ func (c *clientConn) readAnswer(ctx context.Context, t *transfer, afterWriteErr,
 			}
 			b := c.hopsBuf[:h.PayloadLen]
 			if _, err := io.ReadFull(c.nc, b); err != nil {
-				return 0, wire.ErrPayloadTruncated
+				if err == io.EOF || err == io.ErrUnexpectedEOF {
+					return 0, wire.ErrPayloadTruncated
+				}
+				return 0, err
 			}
 			t.hops.Write(b)
 		default:
