@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/roadrunner-wasm/roadrunner/internal/testcerts"
 	"github.com/roadrunner-wasm/roadrunner/transport"
 	"github.com/roadrunner-wasm/roadrunner/transport/wire"
 )
@@ -228,5 +229,36 @@ func TestNotSent(t *testing.T) {
 	r := newPeer(t, s.addr, &transport.DialOptions{Auth: newAuth(t, "dia", 0, key)})
 	if _, err := r.Send(context.Background(), "nope", []byte("x"), nil); err == nil || errors.Is(err, transport.ErrNotSent) {
 		t.Errorf("Send to an unknown function: %v, want a status, not ErrNotSent", err)
+	}
+}
+
+// TestDirectoryTLS: over TLS, with and without keys, the directory is
+// exchanged and the depth and hops cross as on a plain connection.
+func TestDirectoryTLS(t *testing.T) {
+	ca := testcerts.NewCA(t, t.TempDir(), "cluster")
+	key := newKey()
+	for _, auth := range []bool{false, true} {
+		t.Run(fmt.Sprintf("auth=%v", auth), func(t *testing.T) {
+			sk := &dirSink{}
+			lis := &directory{d: wire.Directory{Name: "lis", Generation: 3, Functions: []string{"fn"}}}
+			so := &transport.ServerOptions{TLS: loadTLS(t, ca, "lis"), Directory: lis.get}
+			do := transport.DialOptions{TLS: loadTLS(t, ca, "dia"), Directory: (&directory{d: wire.Directory{Name: "dia"}}).get}
+			if auth {
+				so.Auth, do.Auth = newAuth(t, "lis", 0, key), newAuth(t, "dia", 0, key)
+			}
+			s := startServer(t, transport.PathTCP, sk, so)
+			p := newPeer(t, s.addr, &do)
+			d, err := p.Exchange(context.Background())
+			if err != nil || d.Name != "lis" || d.Generation != 3 {
+				t.Fatalf("Exchange over TLS = %+v, %v", d, err)
+			}
+			var hops bytes.Buffer
+			if _, err := p.SendWith(context.Background(), "fn", []byte("x"), nil, &transport.SendOptions{Depth: 2, Hops: &hops}); err != nil {
+				t.Fatal(err)
+			}
+			if sk.depth.Load() != 2 || hops.String() != "hops of fn" {
+				t.Errorf("depth %d, hops %q", sk.depth.Load(), hops.String())
+			}
+		})
 	}
 }
