@@ -87,7 +87,6 @@ type routeTable struct {
 
 type replicas struct {
 	tiers [][]*member
-	local bool // the function is also this node's (route: any weighs it with the peers)
 }
 
 // cluster is a node's directory: its peers, static and discovered, and
@@ -158,8 +157,9 @@ func newCluster(n *Node) (*cluster, error) {
 // DialOptions.Directory).
 func (cl *cluster) directory() *wire.Directory { return cl.self.Load() }
 
-// newPeer makes a transport peer of this node's settings. discovered
-// peers are asked for their directory.
+// newPeer makes a transport peer of this node's settings, which speaks
+// the directory. A discovered peer (found through DNS, named by its
+// address) gets no rr_tcp_mechanism series: peers come and go.
 func (n *Node) newPeer(address, name string, maxConns int, discovered bool) (*transport.Peer, error) {
 	c := &n.cfg
 	log := n.log.With("peer_name", name)
@@ -218,7 +218,7 @@ func (cl *cluster) rebuild() {
 		for _, f := range m.functions {
 			r := t.fns[f]
 			if r == nil {
-				r = &replicas{tiers: make([][]*member, 2), local: cl.n.fns[f] != nil}
+				r = &replicas{tiers: make([][]*member, 2)}
 				t.fns[f] = r
 			}
 			r.tiers[tier] = append(r.tiers[tier], m)
