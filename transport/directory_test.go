@@ -232,19 +232,25 @@ func TestNotSent(t *testing.T) {
 	}
 }
 
-// TestDirectoryTLS: over TLS, with and without keys, the directory is
-// exchanged and the depth and hops cross as on a plain connection.
+// TestDirectoryTLS: over TLS, with and without keys, with and without a
+// sockmap (which TLS cannot use), the directory is exchanged and the depth
+// and hops cross as on a plain connection.
 func TestDirectoryTLS(t *testing.T) {
 	ca := testcerts.NewCA(t, t.TempDir(), "cluster")
 	key := newKey()
-	for _, auth := range []bool{false, true} {
-		t.Run(fmt.Sprintf("auth=%v", auth), func(t *testing.T) {
+	for _, c := range []struct{ auth, sockmap bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+		auth := c.auth
+		t.Run(fmt.Sprintf("auth=%v/sockmap=%v", c.auth, c.sockmap), func(t *testing.T) {
 			sk := &dirSink{}
 			lis := &directory{d: wire.Directory{Name: "lis", Generation: 3, Functions: []string{"fn"}}}
 			so := &transport.ServerOptions{TLS: loadTLS(t, ca, "lis"), Directory: lis.get}
 			do := transport.DialOptions{TLS: loadTLS(t, ca, "dia"), Directory: (&directory{d: wire.Directory{Name: "dia"}}).get}
 			if auth {
 				so.Auth, do.Auth = newAuth(t, "lis", 0, key), newAuth(t, "dia", 0, key)
+			}
+			if c.sockmap {
+				sm, _ := openSockmap(t)
+				so.Sockmap, do.Sockmap = sm, sm
 			}
 			s := startServer(t, transport.PathTCP, sk, so)
 			p := newPeer(t, s.addr, &do)

@@ -393,15 +393,17 @@ func (p *Peer) dial(ctx context.Context) (*clientConn, error) {
 			c.close()
 			return nil, fmt.Errorf("dial %s: %w", p.address, err)
 		}
-	case p.opts.Sockmap != nil && c.tls:
-		// Without the HELLO nothing says whether the listener is on this
-		// host: every transfer counts as one the map could have taken.
-		c.sm = sockmapConn{s: p.opts.Sockmap, reason: FallbackTLS}
-	case p.opts.Sockmap != nil && p.path == PathTCP, p.opts.Directory != nil:
+	case p.opts.Directory != nil, p.opts.Sockmap != nil && p.path == PathTCP && !c.tls:
+		// The plain HELLO; over TLS its sockmapJoin counts a listener of
+		// this host as one the map could have taken.
 		if err := c.hello(ctx); err != nil {
 			c.close()
 			return nil, fmt.Errorf("dial %s: %w", p.address, err)
 		}
+	case p.opts.Sockmap != nil && c.tls:
+		// Without the HELLO nothing says whether the listener is on this
+		// host: every transfer counts as one the map could have taken.
+		c.sm = sockmapConn{s: p.opts.Sockmap, reason: FallbackTLS}
 	}
 	p.log.Debug("connected", "local", nc.LocalAddr().String())
 	if p.auto != nil {
