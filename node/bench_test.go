@@ -230,13 +230,36 @@ func benchRoute(b *testing.B, module, mode string, size int) {
 	sendLoop(b, n, size)
 }
 
-// freePort returns a loopback tcp port free a moment ago.
-func freePort(tb testing.TB) int {
+// freePort returns a tcp port free a moment ago on every one of hosts
+// (loopback addresses; 127.0.0.1 if none). Tests that give their nodes
+// 127.0.0.2 and up share no port with the rest, which listen on
+// 127.0.0.1.
+func freePort(tb testing.TB, hosts ...string) int {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
+	if len(hosts) == 0 {
+		hosts = []string{"127.0.0.1"}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	for range 20 {
+		first, err := net.Listen("tcp", net.JoinHostPort(hosts[0], "0"))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		port := first.Addr().(*net.TCPAddr).Port
+		lns := []net.Listener{first}
+		for _, h := range hosts[1:] {
+			ln, err := net.Listen("tcp", net.JoinHostPort(h, fmt.Sprint(port)))
+			if err != nil {
+				break
+			}
+			lns = append(lns, ln)
+		}
+		for _, ln := range lns {
+			ln.Close()
+		}
+		if len(lns) == len(hosts) {
+			return port
+		}
+	}
+	tb.Fatalf("no port free on all of %v", hosts)
+	return 0
 }

@@ -41,7 +41,6 @@ const (
 // member is one peer node in the directory: a static peer of the config,
 // or one that DNS found.
 type member struct {
-	key     string // "static/NAME" or the address
 	static  bool
 	address string          // the tcp (or static unix) address dialed
 	tcp     *transport.Peer // the peer at address
@@ -142,12 +141,12 @@ func newCluster(n *Node) (*cluster, error) {
 		if err != nil {
 			return nil, fmt.Errorf("peer %s: %w", pc.Name, err)
 		}
-		m := &member{key: "static/" + pc.Name, static: true, address: pc.Address, tcp: tp, name: pc.Name,
+		m := &member{static: true, address: pc.Address, tcp: tp, name: pc.Name,
 			functions: slices.Clone(pc.Functions), state: StateUp}
 		m.via.Store(tp)
 		m.sameHost.Store(tp.Path() == transport.PathUnix)
 		n.metrics.forPeer(pc.Name, tp)
-		cl.members[m.key] = m
+		cl.members["static/"+pc.Name] = m
 	}
 	cl.rebuild()
 	return cl, nil
@@ -169,7 +168,7 @@ func (n *Node) newPeer(address, name string, maxConns int, discovered bool) (*tr
 		DialTimeout: c.Node.DialTimeout,
 		IOTimeout:   c.Node.IOTimeout,
 		Verify:      c.Node.Verify,
-		MaxReply:    n.maxPayload(),
+		MaxReply:    c.Node.MaxPayload,
 		Logger:      log,
 		OnFallback:  n.fallback,
 		IOURing:     n.accels.iouring,
@@ -310,7 +309,7 @@ func pickTwo(tier []*member, not *member, now int64) *member {
 // that may have reached the peer is not (at most once).
 func (n *Node) sendRemote(inv *invocation, t *routeTable, m *member, from, to string, payload []byte) error {
 	err := n.sendTo(inv, m, from, to, payload)
-	if err == nil || !errors.Is(err, transport.ErrNotSent) {
+	if err == nil || !errors.Is(err, transport.ErrNotSent) || inv.ctx.Err() != nil {
 		return err
 	}
 	other := t.pick(to, m)
@@ -337,7 +336,11 @@ func (n *Node) sendTo(inv *invocation, m *member, from, to string, payload []byt
 	sent, err := p.SendWith(inv.ctx, to, payload, reply, &inv.send)
 	m.inFlight.Add(-1)
 	if err != nil {
-		n.cl.failed(m, p, err)
+		// A send cut short by its invocation's end says nothing of the
+		// peer.
+		if inv.ctx.Err() == nil {
+			n.cl.failed(m, p, err)
+		}
 		err = remoteError(m, to, err)
 	} else if m.downUntil.Load() != 0 {
 		n.cl.up(m)
@@ -405,14 +408,14 @@ func (cl *cluster) failed(m *member, p *transport.Peer, err error) {
 		m.state = StateDown
 	}
 	m.lastError = err.Error()
-	backoff := m.backoff
+	name, backoff := m.name, m.backoff
 	if wasUp {
 		cl.rebuild()
 	} else {
 		n.metrics.setPeers(cl.countStates())
 	}
 	cl.mu.Unlock()
-	n.refusalLog.warn("peer/"+reason, "peer failed: marked down", "peer_name", m.name, "peer", p.Address(), "reason", reason, "retry_in", backoff.String(), "err", err)
+	n.refusalLog.warn("peer/"+reason, "peer failed: marked down", "peer_name", name, "peer", p.Address(), "reason", reason, "retry_in", backoff.String(), "err", err)
 	cl.refresh()
 }
 
@@ -593,16 +596,16 @@ func (cl *cluster) lookup(ctx context.Context) {
 		return
 	}
 	n.metrics.dnsLookups.WithLabelValues("ok").Inc()
-	want := map[string]bool{}
+	want := map[string]netip.AddrPort{} // by address
 	for _, ip := range ips {
-		addr := "tcp://" + netip.AddrPortFrom(ip.Unmap(), uint16(c.Port)).String()
-		want[addr] = true
+		ap := netip.AddrPortFrom(ip.Unmap(), uint16(c.Port))
+		want["tcp://"+ap.String()] = ap
 	}
 	cl.dns.lastOK = time.Now()
 	cl.dns.addresses = slices.Sorted(maps.Keys(want))
 	changed := false
 	for key, m := range cl.members {
-		if m.static || want[key] {
+		if _, ok := want[key]; ok || m.static {
 			continue
 		}
 		// Gone from DNS: no new transfers; those under way finish on
@@ -613,14 +616,14 @@ func (cl *cluster) lookup(ctx context.Context) {
 		changed = true
 		n.log.Info("peer left the cluster", "peer_name", m.name, "peer", m.address)
 	}
-	for addr := range want {
+	for addr, ap := range want {
 		if cl.members[addr] != nil {
 			continue
 		}
-		if ap := netip.MustParseAddrPort(addr[len("tcp://"):]); cl.own[ap.Addr()] {
+		if cl.own[ap.Addr()] {
 			// This node's own address: known without dialing itself
 			// (its listener may not be open yet).
-			m := &member{key: addr, address: addr, tcp: nil, state: StateSelf, name: n.cfg.Node.Name, instance: cl.instance}
+			m := &member{address: addr, state: StateSelf, name: n.cfg.Node.Name, instance: cl.instance}
 			cl.members[addr] = m
 			continue
 		}
@@ -629,7 +632,7 @@ func (cl *cluster) lookup(ctx context.Context) {
 			n.refusalLog.warn("peer/config", "discovered peer not usable", "peer", addr, "err", err)
 			continue
 		}
-		m := &member{key: addr, address: addr, tcp: tp, state: StateConnecting}
+		m := &member{address: addr, tcp: tp, state: StateConnecting}
 		m.via.Store(tp)
 		cl.members[addr] = m
 	}
@@ -723,12 +726,10 @@ func (cl *cluster) probe(ctx context.Context, m *member) {
 	// heartbeat that brings nothing new costs no rebuild (at 1,000 peers
 	// of 10 functions one costs about 5 ms, and every peer's heartbeat
 	// would pay it).
-	changed := restarted || m.state != StateUp || m.sameHost.Load() != same || m.instance != d.Instance
+	changed := restarted || m.state != StateUp || m.sameHost.Load() != same
 	m.name, m.instance, m.host, m.hasHost, m.unixPath = d.Name, d.Instance, d.Host, d.HasHost, d.Unix
-	if (d.Generation > m.gen || restarted || m.functions == nil) && !slices.Equal(m.functions, d.Functions) {
-		changed = true
-	}
 	if d.Generation >= m.gen || restarted {
+		changed = changed || !slices.Equal(m.functions, d.Functions)
 		m.gen, m.functions = d.Generation, d.Functions
 	}
 	m.sameHost.Store(same)
@@ -831,10 +832,11 @@ func instanceID(id [16]byte) string {
 }
 
 // remoteLessLoaded is route: any's choice for a function this node hosts
-// too: whether m, the replica picked for it, carries fewer transfers now
-// than the local function.
+// too: whether m, the replica picked for it, carries fewer transfers from
+// this node now than the local function has instances busy.
 func (n *Node) remoteLessLoaded(m *member, f *function) bool {
-	return m.eligible(time.Now().UnixNano()) && m.inFlight.Load() < f.inFlight.Load()
+	st := f.fn.Stats()
+	return m.eligible(time.Now().UnixNano()) && m.inFlight.Load() < int64(st.Live-st.Idle)
 }
 
 // ownAddrs returns the addresses of this node's interfaces if its tcp

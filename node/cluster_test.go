@@ -167,7 +167,7 @@ peers:
 func TestDirectoryPush(t *testing.T) {
 	dns := testdns.Start(t)
 	dns.Set("rr.test", netip.MustParseAddr("127.0.0.2"), netip.MustParseAddr("127.0.0.3"))
-	port := freePort(t)
+	port := freePort(t, "127.0.0.2", "127.0.0.3")
 	cfg := func(name, ip string) string {
 		return fmt.Sprintf(`
 node:
@@ -245,7 +245,7 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 func TestUnixOtherNode(t *testing.T) {
 	dns := testdns.Start(t)
 	dns.Set("rr.test", netip.MustParseAddr("127.0.0.4"))
-	port := freePort(t)
+	port := freePort(t, "127.0.0.4")
 	sock := filepath.Join(t.TempDir(), "b.sock")
 	b := startNode(t, fmt.Sprintf(`
 node:
@@ -293,5 +293,42 @@ cluster: {dns: rr.test, port: %d, resolver: '%s', refresh: 200ms}
 	}
 	if got := b.metric(t, `rr_invocations_total{function="echo",result="ok"}`); got != 1 {
 		t.Errorf("b's echo ran %v times, want 1 (c's never)", got)
+	}
+}
+
+// TestCanceledSendKeepsPeerUp: a remote send cut short by its own
+// invocation's deadline says nothing of the peer, which stays up and is
+// tried at once by the next send.
+func TestCanceledSendKeepsPeerUp(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "b.sock")
+	b := startNode(t, fmt.Sprintf(`
+node:
+  name: b
+  cache_dir: {{cache}}
+  listen: {unix: %s}
+functions:
+  - {name: brelay, module: {{relay}}, pool: 1}
+  - {name: counter, module: {{counter}}, pool: 1}
+`, sock), nil)
+	serveUnix(t, b)
+	front := startNode(t, fmt.Sprintf(`
+node:
+  name: front
+  cache_dir: {{cache}}
+  invocation_timeout: 300ms
+functions:
+  - {name: relay, module: {{relay}}, pool: 1}
+peers:
+  - {name: b, address: 'unix://%s', functions: [brelay, counter]}
+`, sock), nil)
+	// b's brelay outlasts front's deadline: a million local sends.
+	r := front.invoke(t, "relay", []byte("forward brelay\nrepeat 1000000 counter\nx"))
+	if r.status != 504 {
+		t.Fatalf("status %d, body %q: want 504, the invocation's deadline", r.status, r.body)
+	}
+	for _, p := range front.Cluster().Peers {
+		if p.Name == "b" && p.State != node.StateUp {
+			t.Errorf("b after a send its invocation canceled: %+v, want up", p)
+		}
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"os"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/roadrunner-wasm/roadrunner/runtime"
@@ -96,7 +95,6 @@ type function struct {
 	metrics    functionMetrics
 	stdout     *guestLog
 	stderr     *guestLog
-	inFlight   atomic.Int64 // deliveries running (route: any weighs it against the replicas')
 }
 
 var (
@@ -458,7 +456,6 @@ func (n *Node) deliver(inv *invocation, to string, size uint64, fill func(dst []
 			ctx = inv.noWait
 		}
 		inv.chain = append(inv.chain, f.name)
-		f.inFlight.Add(1)
 		start := time.Now()
 		if size == 0 {
 			// The pool skips rr_alloc and fill for an empty payload; fill
@@ -468,7 +465,6 @@ func (n *Node) deliver(inv *invocation, to string, size uint64, fill func(dst []
 		if err == nil {
 			err = f.fn.Deliver(ctx, uint32(size), fill)
 		}
-		f.inFlight.Add(-1)
 		inv.chain = inv.chain[:len(inv.chain)-1]
 		f.metrics.duration.Observe(time.Since(start).Seconds())
 	}

@@ -15,7 +15,7 @@ func table(fn string, near, far []*member) *routeTable {
 func members(n int) []*member {
 	ms := make([]*member, n)
 	for i := range ms {
-		ms[i] = &member{key: fmt.Sprint(i), name: fmt.Sprint(i)}
+		ms[i] = &member{name: fmt.Sprint(i)}
 	}
 	return ms
 }

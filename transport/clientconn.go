@@ -301,10 +301,7 @@ func (c *clientConn) readAnswer(ctx context.Context, t *transfer, afterWriteErr,
 				c.hopsBuf = make([]byte, h.PayloadLen)
 			}
 			b := c.hopsBuf[:h.PayloadLen]
-			if _, err := io.ReadFull(c.nc, b); err != nil {
-				if err == io.EOF || err == io.ErrUnexpectedEOF {
-					return 0, wire.ErrPayloadTruncated
-				}
+			if err := wire.ReadPayload(c.nc, h, b); err != nil {
 				return 0, err
 			}
 			t.hops.Write(b)

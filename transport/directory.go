@@ -57,14 +57,11 @@ func (c *clientConn) exchange(ctx context.Context) (*wire.Directory, error) {
 	if !c.dir {
 		return nil, ErrNoDirectory
 	}
-	mine := c.p.opts.Directory()
-	payload := mine.Append(make([]byte, wire.HeaderSize, wire.HeaderSize+256+16*len(mine.Functions)))
 	c.nextID++
-	h := wire.Header{Kind: wire.KindDirectory, PayloadLen: uint64(len(payload) - wire.HeaderSize), ID: c.nextID}
-	if h.PayloadLen > wire.MaxDirectoryPayload {
-		return nil, fmt.Errorf("this node's directory is %d bytes, over %d", h.PayloadLen, wire.MaxDirectoryPayload)
+	frame, err := directoryFrame(c.nextID, c.p.opts.Directory(), nil)
+	if err != nil {
+		return nil, err
 	}
-	h.Put(payload)
 	dl := time.Now().Add(c.p.opts.IOTimeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(dl) {
 		dl = d
@@ -72,26 +69,45 @@ func (c *clientConn) exchange(ctx context.Context) (*wire.Directory, error) {
 	c.nc.SetDeadline(dl)
 	defer c.nc.SetDeadline(time.Time{})
 	c.broken = true // until the answer is read whole
-	if _, err := c.nc.Write(payload); err != nil {
+	if _, err := c.nc.Write(frame); err != nil {
 		return nil, c.failure(ctx, "send directory", err)
 	}
 	ah, err := wire.ReadHeader(c.nc, &c.in, wire.Limits{})
 	if err != nil {
 		return nil, c.failure(ctx, "read directory", err)
 	}
-	if ah.Kind != wire.KindDirectory || ah.ID != h.ID {
-		return nil, &wire.FrameError{Field: "kind", Reason: fmt.Sprintf("%s %d where the DIRECTORY of frame %d belongs", ah.Kind, ah.ID, h.ID)}
+	if ah.Kind != wire.KindDirectory || ah.ID != c.nextID {
+		return nil, &wire.FrameError{Field: "kind", Reason: fmt.Sprintf("%s %d where the DIRECTORY of frame %d belongs", ah.Kind, ah.ID, c.nextID)}
 	}
-	buf := make([]byte, ah.PayloadLen)
-	if _, err := io.ReadFull(c.nc, buf); err != nil {
-		return nil, c.failure(ctx, "read directory", err)
-	}
-	d, err := wire.ParseDirectory(buf)
+	d, err := readDirectory(c.nc, ah)
 	if err != nil {
-		return nil, err
+		return nil, c.failure(ctx, "read directory", err)
 	}
 	c.broken = false
 	return &d, nil
+}
+
+// directoryFrame appends to b the DIRECTORY frame numbered id that carries
+// d, header and payload.
+func directoryFrame(id uint64, d *wire.Directory, b []byte) ([]byte, error) {
+	n := len(b)
+	b = d.Append(append(b, make([]byte, wire.HeaderSize)...))
+	size := len(b) - n - wire.HeaderSize
+	if size > wire.MaxDirectoryPayload {
+		return nil, fmt.Errorf("this node's directory is %d bytes, over %d", size, wire.MaxDirectoryPayload)
+	}
+	h := wire.Header{Kind: wire.KindDirectory, PayloadLen: uint64(size), ID: id}
+	h.Put(b[n:])
+	return b, nil
+}
+
+// readDirectory reads and parses the payload of the DIRECTORY frame h.
+func readDirectory(r io.Reader, h wire.Header) (wire.Directory, error) {
+	buf := make([]byte, h.PayloadLen)
+	if err := wire.ReadPayload(r, h, buf); err != nil {
+		return wire.Directory{}, err
+	}
+	return wire.ParseDirectory(buf)
 }
 
 // directory serves a DIRECTORY frame (header h, the connection's current
@@ -102,28 +118,18 @@ func (c *serverConn) directory(h wire.Header) error {
 	if o.Directory == nil {
 		return &wire.FrameError{Field: "kind", Reason: "DIRECTORY to a node without a directory"}
 	}
-	buf := make([]byte, h.PayloadLen)
-	if _, err := io.ReadFull(c.br, buf); err != nil {
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return wire.ErrPayloadTruncated
-		}
-		return err
-	}
-	theirs, err := wire.ParseDirectory(buf)
+	theirs, err := readDirectory(c.br, h)
 	if err != nil {
 		return err
 	}
 	if o.OnDirectory != nil {
 		o.OnDirectory(c.peer, &theirs)
 	}
-	mine := o.Directory()
-	payload := mine.Append(buf[:0])
-	if len(payload) > wire.MaxDirectoryPayload {
-		return fmt.Errorf("this node's directory is %d bytes, over %d", len(payload), wire.MaxDirectoryPayload)
+	frame, err := directoryFrame(h.ID, o.Directory(), nil)
+	if err != nil {
+		return err
 	}
-	ah := wire.Header{Kind: wire.KindDirectory, PayloadLen: uint64(len(payload)), ID: h.ID}
-	ah.Put(c.out[:])
-	return c.writeFrame(c.out[:], payload)
+	return c.writeFrame(frame[:wire.HeaderSize], frame[wire.HeaderSize:])
 }
 
 // hopsWriter takes the HOPS frame of the frame its connection serves: the

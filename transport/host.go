@@ -37,10 +37,11 @@ const HostIDEnv = "RR_TEST_HOST_ID"
 
 var hostID = sync.OnceValues(func() ([16]byte, error) {
 	var id [16]byte
-	path := "/proc/sys/kernel/random/boot_id"
-	b, err := os.ReadFile(path)
-	if v := os.Getenv(HostIDEnv); v != "" {
-		path, b, err = HostIDEnv, []byte(v), nil
+	path, b := HostIDEnv, []byte(os.Getenv(HostIDEnv))
+	var err error
+	if len(b) == 0 {
+		path = "/proc/sys/kernel/random/boot_id"
+		b, err = os.ReadFile(path)
 	}
 	if err != nil {
 		return id, fmt.Errorf("host id: %w", err)

@@ -16,10 +16,11 @@ import (
 	"github.com/roadrunner-wasm/roadrunner/node"
 )
 
-// freePort returns a loopback tcp port free a moment ago.
-func freePort(t *testing.T) int {
+// freePort returns a tcp port free a moment ago on the loopback address
+// host. Nodes of the test listen on 127.0.0.7, where nothing else does.
+func freePort(t *testing.T, host string) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,12 +53,12 @@ functions:
 // reaches it there once the node behind the socket proved to be the same.
 func TestCluster(t *testing.T) {
 	dns := testdns.Start(t)
-	dns.Set("peers.rr.test", netip.MustParseAddr("127.0.0.1"))
-	port := freePort(t)
+	dns.Set("peers.rr.test", netip.MustParseAddr("127.0.0.7"))
+	port := freePort(t, "127.0.0.7")
 	sock := filepath.Join(t.TempDir(), "s.sock")
 	// a is behind the name; s is a static peer of b's; b finds a.
 	sockA := filepath.Join(t.TempDir(), "a.sock")
-	startNodeConfig(t, clusterConfig(t, "a", "fa", fmt.Sprintf("  listen: {tcp: '127.0.0.1:%d', unix: %s}", port, sockA), ""))
+	startNodeConfig(t, clusterConfig(t, "a", "fa", fmt.Sprintf("  listen: {tcp: '127.0.0.7:%d', unix: %s}", port, sockA), ""))
 	startNodeConfig(t, clusterConfig(t, "s", "fs", fmt.Sprintf("  listen: {unix: %s}", sock), ""))
 	b := startNodeConfig(t, clusterConfig(t, "b", "fb", "", fmt.Sprintf(`peers:
   - {name: s, address: 'unix://%s', functions: [fs]}
@@ -75,14 +76,14 @@ cluster: {dns: peers.rr.test, port: %d, resolver: '%s', refresh: 200ms}
 	if v.Node != "b" || v.Route != node.RouteNearest || len(v.Instance) != 32 || strings.Join(v.Functions, ",") != "fb" {
 		t.Errorf("node: %+v", v)
 	}
-	if v.DNS == nil || v.DNS.Name != "peers.rr.test" || strings.Join(v.DNS.Addresses, ",") != fmt.Sprintf("tcp://127.0.0.1:%d", port) {
+	if v.DNS == nil || v.DNS.Name != "peers.rr.test" || strings.Join(v.DNS.Addresses, ",") != fmt.Sprintf("tcp://127.0.0.7:%d", port) {
 		t.Errorf("dns: %+v", v.DNS)
 	}
 	if len(v.Peers) != 2 {
 		t.Fatalf("peers: %+v, want a and s", v.Peers)
 	}
 	a, s := v.Peers[0], v.Peers[1]
-	if a.Name != "a" || a.Source != "dns" || a.Path != "unix" || a.Address != fmt.Sprintf("tcp://127.0.0.1:%d", port) ||
+	if a.Name != "a" || a.Source != "dns" || a.Path != "unix" || a.Address != fmt.Sprintf("tcp://127.0.0.7:%d", port) ||
 		!a.SameHost || len(a.Instance) != 32 || a.Generation != 1 || strings.Join(a.Functions, ",") != "fa" {
 		t.Errorf("peer a: %+v", a)
 	}
@@ -99,7 +100,7 @@ cluster: {dns: peers.rr.test, port: %d, resolver: '%s', refresh: 200ms}
 		!strings.HasPrefix(lines[2], "NAME") {
 		t.Fatalf("table:\n%s", r.out)
 	}
-	for i, want := range [][]string{{"a", "tcp://127.0.0.1:", "up", "unix", "same", "fa", "0"}, {"s", "unix://", "up", "unix", "same", "fs", "0"}} {
+	for i, want := range [][]string{{"a", "tcp://127.0.0.7:", "up", "unix", "same", "fa", "0"}, {"s", "unix://", "up", "unix", "same", "fs", "0"}} {
 		f := strings.Fields(lines[3+i])
 		if len(f) < len(want) {
 			t.Fatalf("row %q", lines[3+i])

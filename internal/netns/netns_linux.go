@@ -238,6 +238,20 @@ func (ns *NS) netlink(fn func(*netlink.Handle) error) error {
 
 var veths atomic.Uint64
 
+// up gives the link name the address addr and sets it up.
+func up(name string, addr *netlink.Addr) func(*netlink.Handle) error {
+	return func(h *netlink.Handle) error {
+		link, err := h.LinkByName(name)
+		if err != nil {
+			return err
+		}
+		if err := h.AddrAdd(link, addr); err != nil {
+			return fmt.Errorf("add %s: %w", addr, err)
+		}
+		return h.LinkSetUp(link)
+	}
+}
+
 // Veth joins a and b with a veth pair, gives the end in a the address
 // aAddr and the end in b bAddr (CIDR: "198.18.0.1/24"), and sets both up.
 // The pair goes away with either namespace.
@@ -264,18 +278,6 @@ func Veth(a *NS, aAddr string, b *NS, bAddr string) error {
 	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: aName}, PeerName: bName, PeerNamespace: netlink.NsFd(bfd)}
 	if err := a.netlink(func(h *netlink.Handle) error { return h.LinkAdd(veth) }); err != nil {
 		return fmt.Errorf("netns: veth %s (%s) - %s (%s): %w", aName, a.Name, bName, b.Name, err)
-	}
-	up := func(name string, addr *netlink.Addr) func(*netlink.Handle) error {
-		return func(h *netlink.Handle) error {
-			link, err := h.LinkByName(name)
-			if err != nil {
-				return err
-			}
-			if err := h.AddrAdd(link, addr); err != nil {
-				return fmt.Errorf("add %s: %w", addr, err)
-			}
-			return h.LinkSetUp(link)
-		}
 	}
 	err = a.netlink(up(aName, aa))
 	if err == nil {
@@ -384,16 +386,7 @@ func (b *Bridge) Attach(other *NS, addr string) error {
 		return h.LinkSetUp(link)
 	})
 	if err == nil {
-		err = other.netlink(func(h *netlink.Handle) error {
-			link, err := h.LinkByName(end)
-			if err != nil {
-				return err
-			}
-			if err := h.AddrAdd(link, oa); err != nil {
-				return fmt.Errorf("add %s: %w", oa, err)
-			}
-			return h.LinkSetUp(link)
-		})
+		err = other.netlink(up(end, oa))
 	}
 	if err != nil {
 		b.ns.netlink(func(h *netlink.Handle) error { return h.LinkDel(veth) })

@@ -58,12 +58,13 @@ type Directory struct {
 func (d *Directory) Append(b []byte) []byte {
 	b = append(b, DirectoryVersion)
 	b = append(b, d.Instance[:]...)
+	var host [16]byte // zero unless HasHost, as the receiver reads it
 	if d.HasHost {
-		b = append(b, 1)
+		b, host = append(b, 1), d.Host
 	} else {
 		b = append(b, 0)
 	}
-	b = append(b, d.Host[:]...)
+	b = append(b, host[:]...)
 	b = binary.LittleEndian.AppendUint64(b, d.Generation)
 	b = append(b, byte(len(d.Name)))
 	b = append(b, d.Name...)

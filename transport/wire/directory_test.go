@@ -124,14 +124,10 @@ func FuzzParseDirectory(f *testing.F) {
 			return
 		}
 		again := d.Append(nil)
-		if !d.HasHost && string(again) != string(b) {
-			// Without a host, any 16 host bytes are accepted and
+		if !d.HasHost {
+			// Without a host, any 16 host bytes are accepted, and
 			// encoded back as zero.
-			back, err := wire.ParseDirectory(again)
-			if err != nil || !reflect.DeepEqual(back, d) {
-				t.Fatalf("re-encoding %+v: %v", d, err)
-			}
-			return
+			clear(b[18:34])
 		}
 		if string(again) != string(b) {
 			t.Fatalf("%x parsed as %+v encodes to %x", b, d, again)
