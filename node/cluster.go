@@ -309,7 +309,7 @@ func pickTwo(tier []*member, not *member, now int64) *member {
 // that may have reached the peer is not (at most once).
 func (n *Node) sendRemote(inv *invocation, t *routeTable, m *member, from, to string, payload []byte) error {
 	err := n.sendTo(inv, m, from, to, payload)
-	if err == nil || !errors.Is(err, transport.ErrNotSent) || inv.ctx.Err() != nil {
+	if err == nil || !errors.Is(err, transport.ErrNotSent) || ended(inv.ctx) {
 		return err
 	}
 	other := t.pick(to, m)
@@ -338,7 +338,7 @@ func (n *Node) sendTo(inv *invocation, m *member, from, to string, payload []byt
 	if err != nil {
 		// A send cut short by its invocation's end says nothing of the
 		// peer.
-		if inv.ctx.Err() == nil {
+		if !ended(inv.ctx) {
 			n.cl.failed(m, p, err)
 		}
 		err = remoteError(m, to, err)
@@ -350,6 +350,17 @@ func (n *Node) sendTo(inv *invocation, m *member, from, to string, payload []byt
 	inv.endHop(hop, sent.Landed, total, code)
 	n.metrics.transfer(path, sent.Mechanism, size, sent.Landed.Seconds(), sent.Landed > 0, code)
 	return err
+}
+
+// ended reports whether ctx has ended or its deadline passed: the
+// deadline, set on a socket, may fail a read before the context's own
+// timer fires.
+func ended(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }
 
 // remoteError turns a transport error into one that carries its ABI code:

@@ -305,6 +305,7 @@ func TestCanceledSendKeepsPeerUp(t *testing.T) {
 node:
   name: b
   cache_dir: {{cache}}
+  invocation_timeout: 3s
   listen: {unix: %s}
 functions:
   - {name: brelay, module: {{relay}}, pool: 1}
