@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"io"
+	"os"
 )
 
 // Engine compiles modules and instantiates them. An Engine is safe for
@@ -39,6 +40,11 @@ type FunctionSpec struct {
 	// out; a runaway call then holds its instance until it returns, past any
 	// deadline. Engines whose interruption is free ignore it.
 	Uninterruptible bool
+	// SharedMemory asks for the instances' linear memories to lie in one
+	// sealed memfd that a node of this host may map (the shm path): the
+	// Function then implements [Sharer]. An engine that cannot place its
+	// memories there ignores it, and its Function does not.
+	SharedMemory bool
 	// Stdout and Stderr receive what the guest writes to WASI fds 1 and 2
 	// (a Go guest's panic message, the guest SDK's handler errors). Nil
 	// discards it. Each must be safe for concurrent use.
@@ -107,4 +113,26 @@ type PoolStats struct {
 	Idle      int    // instances waiting for work
 	Replaced  uint64 // instances discarded after a trap, exit or interruption
 	Delivered uint64 // payloads handed to rr_handle
+}
+
+// Sharer is implemented by a Function loaded with
+// [FunctionSpec].SharedMemory by an engine that can share its memories.
+type Sharer interface {
+	// SharedMemory returns the file the function's instances' memories lie
+	// in, or an error saying why it has none (memfd_create refused, say):
+	// the function then takes the stream path.
+	SharedMemory() (SharedMemory, error)
+}
+
+// SharedMemory is a function's linear memories as one file: a memfd
+// sealed against shrinking and growing, that the engine maps and another
+// process of the host may map too.
+type SharedMemory interface {
+	// File is the memfd, open until the function is closed.
+	File() *os.File
+	// Offset returns where the first byte of view, a view of an instance's
+	// memory ([Instance].View, or what Deliver's fill is given), lies in
+	// the file; ok is false if view is empty or does not lie in the file
+	// whole (an instance whose memory could not be placed there).
+	Offset(view []byte) (off uint64, ok bool)
 }

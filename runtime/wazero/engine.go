@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	goruntime "runtime"
 	"sync/atomic"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/roadrunner-wasm/roadrunner/runtime"
@@ -96,13 +98,33 @@ func (e *Engine) Load(ctx context.Context, spec runtime.FunctionSpec, host runti
 		WithCloseOnContextDone(!spec.Uninterruptible).
 		WithMemoryLimitPages(limit)
 	r := wazero.NewRuntimeWithConfig(ctx, cfg)
-	f := &function{name: spec.Name, host: host, rt: r, spec: spec}
+	f := &function{name: spec.Name, host: host, rt: r, spec: spec, limit: limit}
 	fn, err := f.load(ctx)
 	if err != nil {
-		r.Close(ctx)
+		f.close(ctx)
 		return nil, fmt.Errorf("wazero: function %s: %w", spec.Name, err)
 	}
+	if spec.SharedMemory {
+		return &sharedFunction{Pool: fn, f: f}, nil
+	}
 	return fn, nil
+}
+
+// sharedFunction is a function loaded with SharedMemory: the pool, and
+// the file its memories lie in.
+type sharedFunction struct {
+	*runtime.Pool
+	f *function
+}
+
+var _ runtime.Sharer = (*sharedFunction)(nil)
+
+// SharedMemory implements runtime.Sharer.
+func (s *sharedFunction) SharedMemory() (runtime.SharedMemory, error) {
+	if s.f.sharedErr != nil {
+		return nil, s.f.sharedErr
+	}
+	return s.f.alloc.shared, nil
 }
 
 // function is the per-function state shared by its instances.
@@ -115,9 +137,13 @@ type function struct {
 	modCfg   wazero.ModuleConfig
 	seq      atomic.Uint64
 	names    runtime.NameCache
+	limit    uint32 // the runtime's memory limit, in pages
+
+	alloc     allocator // every instance's memory comes from it
+	sharedErr error     // why the memory is not shared, if SharedMemory was asked for
 }
 
-func (f *function) load(ctx context.Context) (runtime.Function, error) {
+func (f *function) load(ctx context.Context) (*runtime.Pool, error) {
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, f.rt); err != nil {
 		return nil, fmt.Errorf("instantiate wasi: %w", err)
 	}
@@ -157,7 +183,26 @@ func (f *function) load(ctx context.Context) (runtime.Function, error) {
 		mc = mc.WithStartFunctions()
 	}
 	f.modCfg = mc
-	return runtime.NewPool(ctx, f.name, f.spec.PoolSize, f.newInstance, f.close)
+	size := f.spec.PoolSize
+	if size <= 0 {
+		size = goruntime.GOMAXPROCS(0)
+	}
+	if f.spec.SharedMemory {
+		f.alloc.shared, f.sharedErr = newSharedFile(f.name, size+1, f.memoryMax(compiled))
+	}
+	return runtime.NewPool(ctx, f.name, size, f.newInstance, f.close)
+}
+
+// memoryMax is the most bytes the module's memory may grow to: its
+// declared maximum, within the runtime's limit.
+func (f *function) memoryMax(m wazero.CompiledModule) uint64 {
+	pages := f.limit
+	for _, def := range m.ExportedMemories() {
+		if max, ok := def.Max(); ok && max < pages {
+			pages = max
+		}
+	}
+	return uint64(pages) << 16
 }
 
 func orDiscard(w io.Writer) io.Writer {
@@ -168,14 +213,22 @@ func orDiscard(w io.Writer) io.Writer {
 }
 
 func (f *function) close(ctx context.Context) error {
-	return f.rt.Close(ctx)
+	// Instances still busy (the pool gave up waiting) are closed with the
+	// runtime: their memories are emptied, not unmapped.
+	f.alloc.closing.Store(true)
+	err := f.rt.Close(ctx)
+	if f.alloc.shared != nil {
+		err = errors.Join(err, f.alloc.shared.close())
+	}
+	return err
 }
 
 func (f *function) newInstance(ctx context.Context) (runtime.Instance, error) {
 	name := fmt.Sprintf("%s#%d", f.name, f.seq.Add(1))
 	// The instance outlives the call that created it: do not let the
 	// caller's deadline close it.
-	mod, err := f.rt.InstantiateModule(context.WithoutCancel(ctx), f.compiled, f.modCfg.WithName(name))
+	ictx := experimental.WithMemoryAllocator(context.WithoutCancel(ctx), &f.alloc)
+	mod, err := f.rt.InstantiateModule(ictx, f.compiled, f.modCfg.WithName(name))
 	if err != nil {
 		return nil, err
 	}

@@ -39,3 +39,13 @@ func TestCompilationCacheSurvivesRestart(t *testing.T) {
 		return e
 	})
 }
+
+func TestSharedMemory(t *testing.T) {
+	runtimetest.RunShared(t, func(tb testing.TB) runtime.Engine {
+		e, err := wazero.New(context.Background(), nil)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return e
+	})
+}

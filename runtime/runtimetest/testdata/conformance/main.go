@@ -3,8 +3,9 @@
 // purpose. Every payload is echoed back through reply, except control
 // payloads, which start with the 4 bytes "\x00RRC" and an opcode:
 //
-//	A mode        rr_alloc from now on: 'n' normal, 'z' returns 0, 'o' returns
-//	              an offset past memory, 'w' returns an offset whose range wraps
+//	A mode [ptr]  rr_alloc from now on: 'n' normal, 'z' returns 0, 'o' returns
+//	              an offset past memory, 'w' returns an offset whose range
+//	              wraps, 'p' returns ptr (a u32 after the mode)
 //	B ptr len w   call an import with a raw range (w: 0 send name, 1 send
 //	              data, 2 reply); reply the 4-byte code
 //	C             reply the counts of rr_alloc and rr_handle calls (2 x u32)
@@ -35,6 +36,7 @@ func reply(dataPtr, dataLen uint32) int32
 var (
 	buf       []byte
 	allocMode byte = 'n'
+	allocPtr  uint32
 	allocs    uint32
 	handles   uint32
 	hold      [][]byte
@@ -55,6 +57,8 @@ func rrAlloc(n uint32) uint32 {
 		return 0xFFFF0000
 	case 'w':
 		return 0xFFFFFFF0
+	case 'p':
+		return allocPtr
 	}
 	if uint32(cap(buf)) < n {
 		buf = make([]byte, n)
@@ -84,6 +88,9 @@ func rrHandle(ptr, n uint32) int32 {
 	switch p[4] {
 	case 'A':
 		allocMode = arg[0]
+		if allocMode == 'p' {
+			allocPtr = binary.LittleEndian.Uint32(arg[1:])
+		}
 	case 'B':
 		ptr, ln := binary.LittleEndian.Uint32(arg), binary.LittleEndian.Uint32(arg[4:])
 		var code int32

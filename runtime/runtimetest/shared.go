@@ -1,0 +1,146 @@
+package runtimetest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/roadrunner-wasm/roadrunner/internal/shmem"
+	"github.com/roadrunner-wasm/roadrunner/runtime"
+)
+
+// RunShared checks [runtime.FunctionSpec].SharedMemory against the engines
+// made by newEngine. An engine that cannot share must ignore it: its
+// function delivers as usual and is no [runtime.Sharer]. One that can must
+// place every instance's memory in one sealed file, in which what a second
+// mapping writes at [runtime.SharedMemory].Offset of a delivery's view is
+// what the guest receives, across memory growth, concurrent instances and
+// replaced ones.
+func RunShared(t *testing.T, newEngine NewEngine) {
+	s := &suite{newEngine: newEngine, module: GuestModule(t)}
+	e := s.engine(t)
+	h := &host{}
+	fn, err := e.Load(context.Background(), runtime.FunctionSpec{Name: "shared", Module: s.module, PoolSize: 2, SharedMemory: true}, h)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	t.Cleanup(func() { fn.Close(context.Background()) })
+	sharer, ok := fn.(runtime.Sharer)
+	if !ok {
+		echo(t, fn, pattern(1<<20, 1))
+		t.Skipf("%s does not share memory: it ignores SharedMemory and delivers as usual", e.Name())
+	}
+	sm, err := sharer.SharedMemory()
+	if err != nil {
+		t.Fatalf("SharedMemory: %v", err)
+	}
+	fd := int(sm.File().Fd())
+	size, err := shmem.Check(fd)
+	if err != nil {
+		t.Fatalf("the shared file fails the check a sender makes: %v", err)
+	}
+	if err := unix.Ftruncate(fd, size/2); !errors.Is(err, unix.EPERM) {
+		t.Fatalf("shrinking the shared file: %v, want EPERM (sealed)", err)
+	}
+	other, err := shmem.Map(fd, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { shmem.Unmap(other) })
+
+	// through writes the payload through the second mapping, as a sender
+	// of the shm path does, and returns the offset it landed at.
+	through := func(tb testing.TB, payload []byte) uint64 {
+		tb.Helper()
+		var at uint64
+		ctx, c := withCall(context.Background())
+		err := fn.Deliver(ctx, uint32(len(payload)), func(dst []byte) error {
+			off, ok := sm.Offset(dst)
+			if !ok {
+				return fmt.Errorf("a view of %d bytes does not lie in the shared file", len(dst))
+			}
+			if off+uint64(len(dst)) > uint64(len(other)) {
+				return fmt.Errorf("offset %d + %d past the file's %d bytes", off, len(dst), len(other))
+			}
+			at = off
+			copy(other[off:], payload)
+			return nil
+		})
+		if err != nil {
+			tb.Fatalf("Deliver %d bytes: %v", len(payload), err)
+		}
+		if len(c.replies) != 1 || !bytes.Equal(c.replies[0], payload) {
+			tb.Fatalf("%d bytes written through the file: the guest echoed something else", len(payload))
+		}
+		return at
+	}
+
+	t.Run("Sizes", func(t *testing.T) {
+		for _, n := range []int{1, 4095, 4096, 1<<20 + 3, 64 << 20} {
+			through(t, pattern(n, byte(n)))
+		}
+		if _, ok := sm.Offset(nil); ok {
+			t.Fatal("an empty view has an offset")
+		}
+		if _, ok := sm.Offset(make([]byte, 16)); ok {
+			t.Fatal("a view of the Go heap has an offset in the shared file")
+		}
+	})
+	t.Run("Grows", func(t *testing.T) {
+		for i := range 3 {
+			if _, err := deliver(context.Background(), fn, control('G', u32(32)...)); err != nil {
+				t.Fatalf("grow: %v", err)
+			}
+			through(t, pattern(2<<20+i, byte(i)))
+		}
+	})
+	t.Run("Concurrent", func(t *testing.T) {
+		// Two instances at once: each in its own part of the file.
+		var wg sync.WaitGroup
+		offs := make([]uint64, 2)
+		ready, release := make(chan struct{}, 2), make(chan struct{})
+		for i := range offs {
+			wg.Go(func() {
+				payload := pattern(8<<20, byte(10+i))
+				ctx, c := withCall(context.Background())
+				err := fn.Deliver(ctx, uint32(len(payload)), func(dst []byte) error {
+					off, ok := sm.Offset(dst)
+					if !ok {
+						return errors.New("view not in the shared file")
+					}
+					offs[i] = off
+					copy(other[off:], payload)
+					ready <- struct{}{}
+					<-release // hold this instance until the other has its view
+					return nil
+				})
+				if err != nil {
+					t.Errorf("Deliver: %v", err)
+				} else if len(c.replies) != 1 || !bytes.Equal(c.replies[0], payload) {
+					t.Errorf("instance %d echoed something else", i)
+				}
+			})
+		}
+		<-ready
+		<-ready
+		close(release)
+		wg.Wait()
+		lo, hi := min(offs[0], offs[1]), max(offs[0], offs[1])
+		if hi-lo < 8<<20 {
+			t.Fatalf("two instances' views overlap in the file: offsets %d and %d", offs[0], offs[1])
+		}
+	})
+	t.Run("Replaced", func(t *testing.T) {
+		// A trapped instance is replaced: its memory's part of the file
+		// is zeroed before another instance takes it.
+		if _, err := deliver(context.Background(), fn, control('T')); err == nil {
+			t.Fatal("a trap delivered without error")
+		}
+		through(t, pattern(3<<20, 77))
+	})
+}
