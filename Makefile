@@ -24,11 +24,11 @@ BUILDENV := $(if $(WASMEDGE_ON),$(WASMEDGE_ENV))
 # rrnode version prints it; a tag, or the commit, "-dirty" if modified.
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 
-GUESTS := producer transform consumer benchsrc benchsink jsonsrc jsonsink
+GUESTS := producer transform consumer benchsrc benchsink jsonsrc jsonsink rawsrc rawsink
 WASM := $(GUESTS:%=build/wasm/%.wasm)
 # The packages built for GOOS=wasip1 GOARCH=wasm: the guest SDK, the ABI
 # and the example functions; vet and staticcheck check them for that target.
-WASIP1_PKGS := ./abi ./guest/... ./examples/producer ./examples/transform ./examples/consumer ./examples/pipeline/... ./examples/benchsrc ./examples/benchsink ./examples/jsonsrc ./examples/jsonsink ./internal/bench/payload
+WASIP1_PKGS := ./abi ./guest/... ./examples/producer ./examples/transform ./examples/consumer ./examples/pipeline/... ./examples/benchsrc ./examples/benchsink ./examples/jsonsrc ./examples/jsonsink ./examples/rawsrc ./examples/rawsink ./internal/bench/payload
 
 # Sources, for file dependencies: make decides whether to run go build at
 # all; go build's own cache decides what to recompile.

@@ -39,12 +39,23 @@ the paper compares against, and write the results.
 Paths: memory, unix, tcp, unix+iouring, tcp+iouring, tcp+sockmap (rrnode
 nodes started as child processes, --accel none, iouring or sockmap with
 --strict-accel; a path this host does not allow is a row marked unavailable
-with the probe's reason). Baselines: http-json (two Wasm functions exchanging
-the payload as JSON {"data":"<base64>"} over HTTP/1.1 on loopback, encoded
-and decoded in the guests), native-http (the same JSON between two native Go
-processes), memcpy (one Go copy into a reused, touched buffer), socket-unix
-and socket-tcp (a plain Go socket loop between two processes, 1 MiB writes
-and reads into a reused buffer).
+with the probe's reason). Baselines:
+  http-raw          two Wasm functions in two processes passing raw bytes
+                    over HTTP/1.1 on loopback, as wasi-http or Spin's service
+                    chaining do: the sending host's HTTP client streams the
+                    body out of guest memory, the receiving guest reads it
+                    from its host's 64 KiB buffer with a stream call
+                    (body_read) until it ends; wazero whatever --engine
+  http-json         the paper's baseline: two Wasm functions exchanging the
+                    payload as JSON {"data":"<base64>"} over HTTP/1.1 on
+                    loopback, encoded and decoded in the guests
+  native-http       raw bytes POSTed between two native Go processes, read
+                    into a reused buffer
+  native-http-json  the same as JSON, encoded and decoded natively
+  memcpy            one Go copy into a reused, touched buffer
+  socket-unix, socket-tcp
+                    a plain Go socket loop between two processes, 1 MiB
+                    writes and reads into a reused buffer
 
 Every delivery is verified by its receiver (a checksum of the body, then the
 buffer is zeroed); the verification is timed and subtracted from the

@@ -25,21 +25,26 @@ import (
 
 // An agent is a process rrnode bench starts (rrnode bench-agent ROLE) for
 // the paths that are not a pair of rrnode nodes: the native baselines'
-// senders and receivers, and http-json's sender, which hosts jsonsrc in a
-// node of its own and posts its JSON. The driver talks to an agent over its
-// standard input and output, one JSON object per line; an agent ends when
-// its standard input closes.
+// senders and receivers, http-json's sender, which hosts jsonsrc in a node
+// of its own and posts its JSON, and http-raw's two hosts, which embed
+// wazero and run rawsrc and rawsink (rawhttp.go). The driver talks to an
+// agent over its standard input and output, one JSON object per line; an
+// agent ends when its standard input closes.
 //
 // Roles:
 //
 //	sender                       runs the requests it reads (agentRequest), several at once
-//	http-recv                    native-http's receiver: HTTP on 127.0.0.1, POST /j/{pair}
+//	http-recv                    native-http's and native-http-json's receiver: HTTP on
+//	                             127.0.0.1, POST /raw/{pair} (raw bytes) and /j/{pair} (JSON)
+//	raw-recv MODULE CACHE_DIR    http-raw's receiving host: HTTP on 127.0.0.1, POST
+//	                             /raw/{pair} read by MODULE (rawsink) through body_read;
+//	                             CACHE_DIR as node.cache_dir
 //	socket-recv NETWORK ADDRESS  socket-unix's and socket-tcp's receiver
 //
 // A receiver prints {"addr": "..."} once it listens.
 
 // AgentRoles are the roles of rrnode bench-agent.
-var AgentRoles = []string{"sender", "http-recv", "socket-recv"}
+var AgentRoles = []string{"sender", "http-recv", "raw-recv", "socket-recv"}
 
 // AgentOptions configures an agent.
 type AgentOptions struct {
@@ -50,18 +55,18 @@ type AgentOptions struct {
 
 type agentRequest struct {
 	ID    int    `json:"id"`
-	Op    string `json:"op"` // json-wasm, native-http, socket, memcpy
+	Op    string `json:"op"` // json-wasm, raw-wasm, native-http, native-http-json, socket, memcpy
 	Pair  int    `json:"pair"`
 	Size  int64  `json:"size"`
 	Seq   uint64 `json:"seq"`
 	Count int    `json:"count"`
-	// URL: native-http's and json-wasm's receiver; Network and Addr:
-	// socket's.
+	// URL: the receiver of the HTTP ops; Network and Addr: socket's.
 	URL     string `json:"url,omitempty"`
 	Network string `json:"network,omitempty"`
 	Addr    string `json:"addr,omitempty"`
 	// json-wasm: the jsonsrc module, the pairs (functions jsrc0..), the
-	// compilation cache and the functions' max_payload.
+	// compilation cache and the functions' max_payload. raw-wasm: the
+	// rawsrc module and the compilation cache (node.cache_dir's value).
 	Module     string `json:"module,omitempty"`
 	Pairs      int    `json:"pairs,omitempty"`
 	CacheDir   string `json:"cache_dir,omitempty"`
@@ -81,7 +86,7 @@ type agentResponse struct {
 	Error        string `json:"error,omitempty"`
 }
 
-// verdict is what native-http's and json-wasm's receivers answer.
+// verdict is what the receivers of the HTTP ops answer.
 type verdict struct {
 	OK          bool   `json:"ok"`
 	Seq         uint64 `json:"seq"`
@@ -90,7 +95,8 @@ type verdict struct {
 	Error       string `json:"error,omitempty"`
 }
 
-// message is http-json's and native-http's JSON: the payload as base64.
+// message is http-json's and native-http-json's JSON: the payload as
+// base64.
 type message struct {
 	Data []byte `json:"data"`
 }
@@ -113,6 +119,11 @@ func RunAgent(ctx context.Context, role string, args []string, opts *AgentOption
 			return errors.New("bench-agent http-recv: no arguments")
 		}
 		return httpReceiver(in, out)
+	case "raw-recv":
+		if len(args) != 2 {
+			return errors.New("bench-agent raw-recv: want MODULE CACHE_DIR")
+		}
+		return rawReceiver(args[0], args[1], in, out)
 	case "socket-recv":
 		if len(args) != 2 {
 			return errors.New("bench-agent socket-recv: want NETWORK ADDRESS")
@@ -156,7 +167,9 @@ type sender struct {
 	pairs map[int]*senderPair
 	node  *node.Node // json-wasm's, made on its first request
 	nodeE runtime.Engine
-	err   error // making node failed
+	err   error      // making node failed
+	raw   *rawEngine // raw-wasm's, made on its first request
+	rawE  error      // making raw failed
 }
 
 // senderPair is one pair's state: its payload and buffers, its connection.
@@ -165,8 +178,9 @@ type senderPair struct {
 	buf  []byte
 	sum  uint64
 	dst  []byte       // memcpy's
-	enc  bytes.Buffer // native-http's JSON
+	enc  bytes.Buffer // native-http-json's JSON
 	conn net.Conn     // socket's
+	src  *rawSource   // raw-wasm's rawsrc instance
 	http *http.Client
 }
 
@@ -198,6 +212,12 @@ func (s *sender) close() {
 		if p.conn != nil {
 			p.conn.Close()
 		}
+		if p.src != nil {
+			p.src.close()
+		}
+	}
+	if s.raw != nil {
+		s.raw.close()
 	}
 	if s.node != nil {
 		s.node.Shutdown(context.Background())
@@ -244,6 +264,10 @@ func (s *sender) handle(ctx context.Context, req *agentRequest) (resp agentRespo
 		err = p.socket(req, &resp)
 	case "native-http":
 		err = p.nativeHTTP(ctx, req, &resp)
+	case "native-http-json":
+		err = p.nativeHTTPJSON(ctx, req, &resp)
+	case "raw-wasm":
+		err = s.rawWasm(ctx, p, req, &resp)
 	case "json-wasm":
 		err = s.jsonWasm(ctx, p, req, &resp)
 	default:
@@ -325,6 +349,8 @@ func (p *senderPair) socket(req *agentRequest, resp *agentResponse) error {
 	return nil
 }
 
+// nativeHTTP posts the payload's raw bytes; the receiver reads the body
+// into a buffer it reuses.
 func (p *senderPair) nativeHTTP(ctx context.Context, req *agentRequest, resp *agentResponse) error {
 	p.payload(req.Size)
 	ctx, cancel := context.WithTimeout(ctx, ioDeadline(req.Size, req.Count))
@@ -332,11 +358,7 @@ func (p *senderPair) nativeHTTP(ctx context.Context, req *agentRequest, resp *ag
 	for i := range req.Count {
 		payload.Stamp(p.buf, p.sum, req.Seq+uint64(i))
 		t0 := time.Now()
-		p.enc.Reset()
-		if err := json.NewEncoder(&p.enc).Encode(message{Data: p.buf}); err != nil {
-			return err
-		}
-		v, err := post(ctx, p.http, req.URL, p.enc.Bytes())
+		v, err := post(ctx, p.http, req.URL, "application/octet-stream", p.buf)
 		d := time.Since(t0)
 		if err != nil {
 			return err
@@ -347,37 +369,70 @@ func (p *senderPair) nativeHTTP(ctx context.Context, req *agentRequest, resp *ag
 	return nil
 }
 
-// post sends body to url and returns the receiver's verdict, an error if
-// it is not ok.
-func post(ctx context.Context, c *http.Client, url string, body []byte) (verdict, error) {
-	var v verdict
+// nativeHTTPJSON posts the payload as JSON, {"data":"<base64>"}, encoded
+// in the timed transfer; the receiver decodes it.
+func (p *senderPair) nativeHTTPJSON(ctx context.Context, req *agentRequest, resp *agentResponse) error {
+	p.payload(req.Size)
+	ctx, cancel := context.WithTimeout(ctx, ioDeadline(req.Size, req.Count))
+	defer cancel()
+	for i := range req.Count {
+		payload.Stamp(p.buf, p.sum, req.Seq+uint64(i))
+		t0 := time.Now()
+		p.enc.Reset()
+		if err := json.NewEncoder(&p.enc).Encode(message{Data: p.buf}); err != nil {
+			return err
+		}
+		v, err := post(ctx, p.http, req.URL, "application/json", p.enc.Bytes())
+		d := time.Since(t0)
+		if err != nil {
+			return err
+		}
+		resp.RecvVerifyNS += v.VerifyCPUNS
+		resp.LatencyNS = append(resp.LatencyNS, int64(d)-v.VerifyNS)
+	}
+	return nil
+}
+
+// post sends body to url as contentType and returns the receiver's
+// verdict, an error if it is not ok.
+func post(ctx context.Context, c *http.Client, url, contentType string, body []byte) (verdict, error) {
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return v, err
+		return verdict{}, err
 	}
-	hreq.Header.Set("Content-Type", "application/json")
+	hreq.Header.Set("Content-Type", contentType)
+	_, v, err := roundTrip(c, hreq)
+	return v, err
+}
+
+// roundTrip makes the request hreq and reads the receiver's verdict: it
+// returns the response's status (0 if there was no response), the
+// verdict, and an error unless the verdict is ok.
+func roundTrip(c *http.Client, hreq *http.Request) (int, verdict, error) {
+	var v verdict
+	url := hreq.URL.String()
 	hresp, err := c.Do(hreq)
 	if err != nil {
-		return v, err
+		return 0, v, err
 	}
 	defer hresp.Body.Close()
 	answer, err := io.ReadAll(io.LimitReader(hresp.Body, 1<<20))
 	if err != nil {
-		return v, fmt.Errorf("read answer: %w", err)
+		return hresp.StatusCode, v, fmt.Errorf("read answer: %w", err)
 	}
 	if hresp.StatusCode != http.StatusOK {
-		return v, fmt.Errorf("POST %s: %s: %s", url, hresp.Status, bytes.TrimSpace(answer))
+		return hresp.StatusCode, v, fmt.Errorf("POST %s: %s: %s", url, hresp.Status, bytes.TrimSpace(answer))
 	}
 	if err := json.Unmarshal(answer, &v); err != nil {
-		return v, fmt.Errorf("POST %s: answer %q: %w", url, answer, err)
+		return hresp.StatusCode, v, fmt.Errorf("POST %s: answer %q: %w", url, answer, err)
 	}
 	if e := hresp.Trailer.Get(node.HeaderError); e != "" {
-		return v, fmt.Errorf("POST %s: %s", url, e)
+		return hresp.StatusCode, v, fmt.Errorf("POST %s: %s", url, e)
 	}
 	if !v.OK {
-		return v, fmt.Errorf("POST %s: the receiver did not verify the payload: %s", url, v.Error)
+		return hresp.StatusCode, v, fmt.Errorf("POST %s: the receiver did not verify the payload: %s", url, v.Error)
 	}
-	return v, nil
+	return hresp.StatusCode, v, nil
 }
 
 // jsonNode makes json-wasm's node: functions jsrc0.. on req's module.
@@ -434,7 +489,7 @@ type poster struct {
 }
 
 func (w *poster) Write(p []byte) (int, error) {
-	w.v, w.err = post(w.ctx, w.client, w.url, p)
+	w.v, w.err = post(w.ctx, w.client, w.url, "application/json", p)
 	if w.err != nil {
 		return 0, w.err
 	}
@@ -470,6 +525,52 @@ func (s *sender) jsonWasm(ctx context.Context, p *senderPair, req *agentRequest,
 	return nil
 }
 
+// rawEngine returns raw-wasm's engine, made on the first request.
+func (s *sender) rawEngine(req *agentRequest) (*rawEngine, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.raw == nil && s.rawE == nil {
+		s.raw, s.rawE = newRawEngine(req.Module, req.CacheDir)
+	}
+	return s.raw, s.rawE
+}
+
+// rawWasm is http-raw's sender: pair's instance of rawsrc stamps its
+// payload and posts it through the post import; the transfer is timed
+// around the call into the guest, as json-wasm's.
+func (s *sender) rawWasm(ctx context.Context, p *senderPair, req *agentRequest, resp *agentResponse) error {
+	if req.Size > MaxSize {
+		return fmt.Errorf("size %d: over %d", req.Size, MaxSize)
+	}
+	e, err := s.rawEngine(req)
+	if err != nil {
+		return err
+	}
+	if p.src == nil {
+		if p.src, err = newRawSource(ctx, e, p.http); err != nil {
+			return err
+		}
+	}
+	p.src.url = req.URL
+	ctx, cancel := context.WithTimeout(ctx, ioDeadline(req.Size, req.Count))
+	defer cancel()
+	for i := range req.Count {
+		t0 := time.Now()
+		v, err := p.src.transfer(ctx, req.Size, req.Seq+uint64(i))
+		d := time.Since(t0)
+		if err != nil {
+			if errors.Is(err, errTrap) {
+				p.src.close()
+				p.src = nil
+			}
+			return err
+		}
+		resp.RecvVerifyNS += v.VerifyNS
+		resp.LatencyNS = append(resp.LatencyNS, int64(d)-v.VerifyNS)
+	}
+	return nil
+}
+
 // ---- receivers
 
 // announce prints the receiver's address, then waits for in to close.
@@ -481,11 +582,22 @@ func announce(addr string, in io.Reader, out io.Writer) error {
 	return err
 }
 
-func httpReceiver(in io.Reader, out io.Writer) error {
+// serveHTTP serves h on a port of 127.0.0.1 until in closes.
+func serveHTTP(h http.Handler, in io.Reader, out io.Writer) error {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	defer srv.Close()
+	return announce(ln.Addr().String(), in, out)
+}
+
+// httpReceiver is native-http's and native-http-json's receiver: POST
+// /raw/{pair} reads a body of raw bytes into the pair's buffer, POST
+// /j/{pair} reads JSON and decodes it; each pair's buffer is reused.
+func httpReceiver(in io.Reader, out io.Writer) error {
 	type state struct {
 		mu  sync.Mutex
 		buf []byte
@@ -494,52 +606,57 @@ func httpReceiver(in io.Reader, out io.Writer) error {
 	var mu sync.Mutex
 	pairs := map[string]*state{}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /j/{pair}", func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		st := pairs[r.PathValue("pair")]
-		if st == nil {
-			st = &state{}
-			pairs[r.PathValue("pair")] = st
-		}
-		mu.Unlock()
-		st.mu.Lock()
-		defer st.mu.Unlock()
-		n := r.ContentLength
-		if n <= 0 || n > 2*MaxSize {
-			http.Error(w, "want a Content-Length", http.StatusLengthRequired)
-			return
-		}
-		if int64(cap(st.buf)) < n {
-			st.buf = nil
-			st.buf = make([]byte, n)
-		}
-		body := st.buf[:n]
-		if _, err := io.ReadFull(r.Body, body); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		var m message
-		var v verdict
-		err := json.Unmarshal(body, &m)
-		if err == nil {
-			var wall, cpu time.Duration
-			v.Seq, wall, cpu, err = verifyTimed(m.Data)
-			v.VerifyNS, v.VerifyCPUNS = int64(wall), int64(cpu)
-			if err == nil {
-				err = st.seq.next(v.Seq)
+	handle := func(route string, decode func(body []byte) ([]byte, error)) {
+		mux.HandleFunc("POST /"+route+"/{pair}", func(w http.ResponseWriter, r *http.Request) {
+			key := route + "/" + r.PathValue("pair")
+			mu.Lock()
+			st := pairs[key]
+			if st == nil {
+				st = &state{}
+				pairs[key] = st
 			}
-		}
-		v.OK = err == nil
-		if err != nil {
-			v.Error = err.Error()
-		}
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(v)
+			mu.Unlock()
+			st.mu.Lock()
+			defer st.mu.Unlock()
+			n := r.ContentLength
+			if n <= 0 || n > 2*MaxSize {
+				http.Error(w, "want a Content-Length", http.StatusLengthRequired)
+				return
+			}
+			if int64(cap(st.buf)) < n {
+				st.buf = nil
+				st.buf = make([]byte, n)
+			}
+			body := st.buf[:n]
+			if _, err := io.ReadFull(r.Body, body); err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			var v verdict
+			p, err := decode(body)
+			if err == nil {
+				var wall, cpu time.Duration
+				v.Seq, wall, cpu, err = verifyTimed(p)
+				v.VerifyNS, v.VerifyCPUNS = int64(wall), int64(cpu)
+				if err == nil {
+					err = st.seq.next(v.Seq)
+				}
+			}
+			v.OK = err == nil
+			if err != nil {
+				v.Error = err.Error()
+			}
+			w.Header().Set("Content-Type", "application/json")
+			json.NewEncoder(w).Encode(v)
+		})
+	}
+	handle("raw", func(body []byte) ([]byte, error) { return body, nil })
+	handle("j", func(body []byte) ([]byte, error) {
+		var m message
+		err := json.Unmarshal(body, &m)
+		return m.Data, err
 	})
-	srv := &http.Server{Handler: mux}
-	go srv.Serve(ln)
-	defer srv.Close()
-	return announce(ln.Addr().String(), in, out)
+	return serveHTTP(mux, in, out)
 }
 
 func socketReceiver(network, addr string, in io.Reader, out io.Writer) error {

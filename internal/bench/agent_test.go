@@ -114,22 +114,49 @@ func TestSocketAgents(t *testing.T) {
 	}
 }
 
+// TestNativeHTTPAgents runs native-http (raw bytes) and native-http-json
+// between a real sender and a real receiver over loopback HTTP, then posts
+// the receiver payloads that must fail: corrupt, replayed, truncated, and
+// JSON that does not decode.
 func TestNativeHTTPAgents(t *testing.T) {
 	addr := startReceiver(t, "http-recv")
 	s := newSender(t)
-	resp := s.handle(context.Background(), &agentRequest{Op: "native-http", Size: 1 << 20, Seq: 1, Count: 2, URL: "http://" + addr + "/j/0"})
+	// 3 MiB + 5: not a multiple of any buffer's size.
+	for _, size := range []int64{payload.MinSize, 3<<20 + 5} {
+		resp := s.handle(context.Background(), &agentRequest{Op: "native-http", Size: size, Seq: uint64(size), Count: 2, URL: "http://" + addr + "/raw/0"})
+		checkBatch(t, resp, 2)
+		if resp.RecvVerifyNS <= 0 {
+			t.Errorf("native-http at %d B: the receiver's verification took %d ns", size, resp.RecvVerifyNS)
+		}
+	}
+	resp := s.handle(context.Background(), &agentRequest{Op: "native-http-json", Size: 1 << 20, Seq: 1, Count: 2, URL: "http://" + addr + "/j/0"})
 	checkBatch(t, resp, 2)
 
-	// A payload that does not verify is refused, and the sender says so.
+	// Payloads that do not verify are refused, and the sender says so.
 	p := make([]byte, 1024)
-	payload.Fill(p)
-	p[500] ^= 1
-	body, _ := json.Marshal(message{Data: p})
-	_, err := post(context.Background(), http.DefaultClient, "http://"+addr+"/j/7", body)
-	if err == nil || !strings.Contains(err.Error(), "did not verify") {
-		t.Errorf("corrupt payload: %v", err)
+	sum := payload.Fill(p)
+	payload.Stamp(p, sum, 5)
+	raw := "http://" + addr + "/raw/7"
+	if _, err := post(context.Background(), http.DefaultClient, raw, "application/octet-stream", p); err != nil {
+		t.Fatalf("a good payload: %v", err)
 	}
-	_, err = post(context.Background(), http.DefaultClient, "http://"+addr+"/j/7", []byte(`{"data":"not base64!"}`))
+	corrupt := bytes.Clone(p)
+	payload.Stamp(corrupt, sum, 6)
+	corrupt[500] ^= 1
+	truncated := bytes.Clone(p)
+	payload.Stamp(truncated, sum, 7)
+	for name, body := range map[string][]byte{"replayed": p, "corrupt": corrupt, "truncated": truncated[:1000]} {
+		_, err := post(context.Background(), http.DefaultClient, raw, "application/octet-stream", body)
+		if err == nil || !strings.Contains(err.Error(), "did not verify") {
+			t.Errorf("%s raw payload: %v", name, err)
+		}
+	}
+	body, _ := json.Marshal(message{Data: corrupt})
+	_, err := post(context.Background(), http.DefaultClient, "http://"+addr+"/j/7", "application/json", body)
+	if err == nil || !strings.Contains(err.Error(), "did not verify") {
+		t.Errorf("corrupt JSON payload: %v", err)
+	}
+	_, err = post(context.Background(), http.DefaultClient, "http://"+addr+"/j/7", "application/json", []byte(`{"data":"not base64!"}`))
 	if err == nil {
 		t.Error("undecodable JSON was accepted")
 	}

@@ -12,12 +12,28 @@
 //     connected over a unix socket or loopback TCP). benchsrc times each
 //     send on its own clock, so the HTTP invocation that starts a batch is
 //     not counted.
+//   - http-raw: what a WebAssembly platform gives functions today to
+//     pass raw bytes without serialization (wasi-http, Spin's service
+//     chaining). Two guests, examples/rawsrc and examples/rawsink, in two
+//     agent processes that embed wazero whatever the engine (rawhttp.go).
+//     rawsrc calls its host's post import with the (ptr, len) of its
+//     payload, bounds-checked like every (ptr, len) of a guest; the host's
+//     HTTP client streams the body out of guest memory, a copy of at most
+//     64 KiB at a time, over HTTP/1.1 on loopback. The receiving host reads the body
+//     into its own 64 KiB buffer, and rawsink reads it from there through
+//     a stream-style import, body_read(ptr, len) -> n, called until it
+//     returns 0, as a wasi-http input-stream; then it verifies. Time =
+//     host call + HTTP + the chunked copies into the receiving guest.
 //   - http-json: examples/jsonsrc encodes the payload as {"data":"<base64>"}
 //     in its memory; the host that runs it (an rrnode bench agent process,
 //     with the node package in-process) posts that JSON, straight from guest
 //     memory, over HTTP/1.1 on loopback to an rrnode process whose
-//     examples/jsonsink decodes it. Time = encode + HTTP + decode.
-//   - native-http: the same JSON over HTTP between two native Go processes.
+//     examples/jsonsink decodes it. Time = encode + HTTP + decode. The
+//     paper's baseline.
+//   - native-http: the payload's raw bytes POSTed between two native Go
+//     processes; the receiver reads the body into a buffer it reuses.
+//   - native-http-json: the same as JSON, {"data":"<base64>"}, encoded and
+//     decoded in the native processes.
 //   - memcpy: one Go copy into a reused, already-touched buffer.
 //   - socket-unix, socket-tcp: a plain Go socket loop between two processes,
 //     1 MiB writes and reads into a reused buffer.

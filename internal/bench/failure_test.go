@@ -17,10 +17,10 @@ import (
 // and fail the smoke check; none may pass as measured.
 func TestFailedDeliveryFailsTheRow(t *testing.T) {
 	const size = 4096
-	paths := []string{PathMemory, PathSocketUnix, PathNativeHTTP}
+	paths := []string{PathMemory, PathSocketUnix, PathNativeHTTP, PathNativeHTTPJSON, PathHTTPRaw}
 	o := &Options{
 		Sizes: []int64{size}, Paths: paths, Repeat: 1, Warmup: 1, Batch: 2,
-		Rrnode: rrnodeForTest(t), WasmDir: wasmDirForTest(t, "benchsrc", "benchsink"), CacheDir: t.TempDir(),
+		Rrnode: rrnodeForTest(t), WasmDir: wasmDirForTest(t, "benchsrc", "benchsink", "rawsrc", "rawsink"), CacheDir: t.TempDir(),
 	}
 	if err := o.setDefaults(); err != nil {
 		t.Fatal(err)
@@ -58,11 +58,14 @@ func TestFailedDeliveryFailsTheRow(t *testing.T) {
 		r := rows[p]
 		res.Rows = append(res.Rows, *r)
 		// Each receiver's own words: benchsink's record, the socket
-		// receiver's ACK status, the HTTP receiver's verdict.
+		// receiver's ACK status, the HTTP receiver's and rawsink's
+		// verdicts.
 		want := map[string]string{
-			PathMemory:     "benchsink: 1 payloads did not verify: seq 1 after seq 1",
-			PathSocketUnix: "seq 1: the receiver did not verify the payload",
-			PathNativeHTTP: "the receiver did not verify the payload: seq 1 after seq 1",
+			PathMemory:         "benchsink: 1 payloads did not verify: seq 1 after seq 1",
+			PathSocketUnix:     "seq 1: the receiver did not verify the payload",
+			PathNativeHTTP:     "the receiver did not verify the payload: seq 1 after seq 1",
+			PathNativeHTTPJSON: "the receiver did not verify the payload: seq 1 after seq 1",
+			PathHTTPRaw:        "the receiver did not verify the payload: seq 1 after seq 1",
 		}[p]
 		if !strings.Contains(r.Error, want) {
 			t.Errorf("%s: row error %q, want it to say %q", p, r.Error, want)

@@ -136,7 +136,7 @@ func TestHTTPJSON(t *testing.T) {
 	p[3000] ^= 1
 	body, _ := json.Marshal(message{Data: p})
 	for _, b := range [][]byte{body, []byte(`{"data": 12}`), []byte(`not json`)} {
-		if v, err := post(context.Background(), s.pair(0).http, url, b); err == nil {
+		if v, err := post(context.Background(), s.pair(0).http, url, "application/json", b); err == nil {
 			t.Errorf("jsonsink accepted %.40q: %+v", b, v)
 		}
 	}

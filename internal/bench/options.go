@@ -18,23 +18,25 @@ import (
 // The path names. They are part of the interface: scripts parse them from
 // the CSV.
 const (
-	PathMemory      = "memory"
-	PathUnix        = "unix"
-	PathTCP         = "tcp"
-	PathUnixIOURing = "unix+iouring"
-	PathTCPIOURing  = "tcp+iouring"
-	PathTCPSockmap  = "tcp+sockmap"
-	PathHTTPJSON    = "http-json"
-	PathNativeHTTP  = "native-http"
-	PathMemcpy      = "memcpy"
-	PathSocketUnix  = "socket-unix"
-	PathSocketTCP   = "socket-tcp"
+	PathMemory         = "memory"
+	PathUnix           = "unix"
+	PathTCP            = "tcp"
+	PathUnixIOURing    = "unix+iouring"
+	PathTCPIOURing     = "tcp+iouring"
+	PathTCPSockmap     = "tcp+sockmap"
+	PathHTTPRaw        = "http-raw"
+	PathHTTPJSON       = "http-json"
+	PathNativeHTTP     = "native-http"
+	PathNativeHTTPJSON = "native-http-json"
+	PathMemcpy         = "memcpy"
+	PathSocketUnix     = "socket-unix"
+	PathSocketTCP      = "socket-tcp"
 )
 
 // AllPaths are every path, in the order of the outputs' columns.
 var AllPaths = []string{
 	PathMemory, PathUnix, PathTCP, PathUnixIOURing, PathTCPIOURing, PathTCPSockmap,
-	PathHTTPJSON, PathNativeHTTP, PathMemcpy, PathSocketUnix, PathSocketTCP,
+	PathHTTPRaw, PathHTTPJSON, PathNativeHTTP, PathNativeHTTPJSON, PathMemcpy, PathSocketUnix, PathSocketTCP,
 }
 
 // Baseline is the path speed-ups are measured against: the paper's
@@ -49,7 +51,7 @@ var DefaultSizes = []int64{1 << 20, 2 << 20, 4 << 20, 8 << 20, 16 << 20, 32 << 2
 const MaxSize = 1 << 30
 
 // Modules are the guest modules (files) of the benchmark.
-var Modules = []string{"benchsrc", "benchsink", "jsonsrc", "jsonsink"}
+var Modules = []string{"benchsrc", "benchsink", "jsonsrc", "jsonsink", "rawsrc", "rawsink"}
 
 // Engine is a WebAssembly engine compiled into this rrnode, for the cold
 // start measurement.
@@ -76,7 +78,8 @@ type Options struct {
 	// (required).
 	WasmDir string
 	// Engine runs the Roadrunner paths' and http-json's functions (rrnode
-	// start --engine); default "wazero".
+	// start --engine); default "wazero". http-raw's hosts embed wazero
+	// whatever Engine is (its rows say so when it is another).
 	Engine string
 	// CacheDir is the nodes' compilation cache (node.cache_dir); "" = the
 	// engine's default directory.

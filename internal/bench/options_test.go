@@ -39,6 +39,10 @@ func TestParsePaths(t *testing.T) {
 	if err != nil || !slices.Equal(got, []string{PathMemcpy, PathTCPSockmap}) {
 		t.Errorf("ParsePaths = %v, %v", got, err)
 	}
+	got, err = ParsePaths("http-raw,native-http-json,native-http")
+	if err != nil || !slices.Equal(got, []string{PathHTTPRaw, PathNativeHTTPJSON, PathNativeHTTP}) {
+		t.Errorf("ParsePaths = %v, %v", got, err)
+	}
 	if _, err := ParsePaths("memory,carrier-pigeon"); err == nil {
 		t.Error("ParsePaths accepted an unknown path")
 	}

@@ -68,6 +68,8 @@ func memoryNeed(path string, n int64) int64 {
 	case PathSocketUnix, PathSocketTCP:
 		return 2*n + 2*proc
 	case PathNativeHTTP:
+		return 2*n + 2*proc
+	case PathNativeHTTPJSON:
 		return 6*n + 2*proc
 	case PathHTTPJSON:
 		return 10*n + 2*proc
@@ -185,7 +187,22 @@ func startPath(ctx context.Context, e *env, path string) (pathRun, error) {
 			return nil, err
 		}
 		return &agentRun{e: e, op: "json-wasm", snd: snd, url: back.URL() + "/v1/functions/jsink", node: back}, nil
-	case PathNativeHTTP:
+	case PathHTTPRaw:
+		rcv, addr, err := startAgent(ctx, e.o, "raw-recv", e.module("rawsink"), e.o.CacheDir)
+		if err != nil {
+			return nil, err
+		}
+		snd, _, err := startAgent(ctx, e.o, "sender")
+		if err != nil {
+			rcv.stop()
+			return nil, err
+		}
+		r := &agentRun{e: e, op: "raw-wasm", snd: snd, rcv: rcv, url: "http://" + addr + "/raw/"}
+		if e.o.Engine != "wazero" {
+			r.note = "guests on wazero (http-raw's hosts embed it), not " + e.o.Engine
+		}
+		return r, nil
+	case PathNativeHTTP, PathNativeHTTPJSON:
 		rcv, addr, err := startAgent(ctx, e.o, "http-recv")
 		if err != nil {
 			return nil, err
@@ -195,7 +212,10 @@ func startPath(ctx context.Context, e *env, path string) (pathRun, error) {
 			rcv.stop()
 			return nil, err
 		}
-		return &agentRun{e: e, op: "native-http", snd: snd, rcv: rcv, url: "http://" + addr + "/j/"}, nil
+		if path == PathNativeHTTPJSON {
+			return &agentRun{e: e, op: "native-http-json", snd: snd, rcv: rcv, url: "http://" + addr + "/j/"}, nil
+		}
+		return &agentRun{e: e, op: "native-http", snd: snd, rcv: rcv, url: "http://" + addr + "/raw/"}, nil
 	case PathSocketUnix, PathSocketTCP:
 		network, addr := "tcp", "127.0.0.1:0"
 		if path == PathSocketUnix {
@@ -353,7 +373,8 @@ func (r *wasmRun) notes(ctx context.Context) string {
 }
 
 // agentRun is a path whose sender is an agent: http-json (receiver: an
-// rrnode node), native-http, socket-*, memcpy (no receiver).
+// rrnode node), http-raw, native-http, native-http-json, socket-*, memcpy
+// (no receiver).
 type agentRun struct {
 	e             *env
 	op            string
@@ -361,6 +382,7 @@ type agentRun struct {
 	node          *nodeproc.Node // http-json's receiver
 	url           string         // + pair
 	network, addr string
+	note          string
 }
 
 func (r *agentRun) procs() []int {
@@ -385,15 +407,18 @@ func (r *agentRun) stop() error {
 	return errors.Join(errs...)
 }
 
-func (r *agentRun) notes(context.Context) string { return "" }
+func (r *agentRun) notes(context.Context) string { return r.note }
 
 func (r *agentRun) batch(ctx context.Context, pair int, seq uint64, count int, done func()) (batchOut, error) {
 	req := agentRequest{Op: r.op, Pair: pair, Size: r.e.size, Seq: seq, Count: count, Network: r.network, Addr: r.addr}
 	if r.url != "" {
 		req.URL = r.url + strconv.Itoa(pair)
 	}
-	if r.op == "json-wasm" {
+	switch r.op {
+	case "json-wasm":
 		req.Module, req.Pairs, req.CacheDir, req.MaxPayload = r.e.module("jsonsrc"), r.e.o.Concurrency, r.e.o.CacheDir, r.e.maxPayload()
+	case "raw-wasm":
+		req.Module, req.CacheDir = r.e.module("rawsrc"), r.e.o.CacheDir
 	}
 	ctx, cancel := context.WithTimeout(ctx, ioDeadline(r.e.size, count)+time.Minute)
 	defer cancel()

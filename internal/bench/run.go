@@ -115,7 +115,7 @@ func (r *Result) Row(size int64, path string) *Row {
 func availability(path string, probe []features.Feature) (bool, string) {
 	need := map[string][]string{
 		PathUnix: {"unix"}, PathTCP: {"tcp"}, PathSocketUnix: {"unix"}, PathSocketTCP: {"tcp"},
-		PathHTTPJSON: {"tcp"}, PathNativeHTTP: {"tcp"},
+		PathHTTPJSON: {"tcp"}, PathHTTPRaw: {"tcp"}, PathNativeHTTP: {"tcp"}, PathNativeHTTPJSON: {"tcp"},
 		PathUnixIOURing: {"unix", "io_uring"}, PathTCPIOURing: {"tcp", "io_uring"},
 		PathTCPSockmap: {"tcp", "sockmap"},
 	}[path]
