@@ -320,8 +320,15 @@ func fmtX(v float64) string {
 }
 
 // Files are the result files WriteFiles writes into a directory.
-var Files = []string{"results.csv", "results-wide.csv", "results.md", "results.json",
-	"latency.svg", "latency.png", "speedup.svg", "speedup.png"}
+var Files = append([]string{"results.csv", "results-wide.csv", "results.md", "results.json"}, plotFiles()...)
+
+func plotFiles() []string {
+	var out []string
+	for _, p := range Plots {
+		out = append(out, p+".svg", p+".png")
+	}
+	return out
+}
 
 // WriteFiles writes every output into dir: the long and wide CSVs, the
 // Markdown table, the JSON, and the plots.
