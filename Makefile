@@ -32,13 +32,13 @@ WASIP1_PKGS := ./abi ./guest/... ./examples/producer ./examples/transform ./exam
 
 # Sources, for file dependencies: make decides whether to run go build at
 # all; go build's own cache decides what to recompile.
-HOST_SRC := $(shell find abi cmd node runtime transport internal -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
+HOST_SRC := $(shell find abi cmd node runtime transport internal -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum $(wildcard internal/bench/guests/*.wasm.gz)
 GUEST_SRC := $(filter-out %_test.go,$(wildcard abi/*.go guest/*.go examples/pipeline/msg/*.go internal/bench/payload/*.go)) go.mod
 DEMO_SRC := $(filter-out %_test.go,$(wildcard examples/demo/*.go internal/nodeproc/*.go examples/pipeline/msg/*.go)) go.mod go.sum
 
 .DEFAULT_GOAL := all
 .DELETE_ON_ERROR:
-.PHONY: all build wasm demo generate test lint cross test-wasmedge test-container bench bench-go bench-smoke bench-engines bench-wasmedge cluster-scale clean FORCE check-wasmedge
+.PHONY: all build wasm demo generate test lint cross test-wasmedge test-container bench bench-go bench-smoke generate-guests bench-engines bench-wasmedge cluster-scale clean FORCE check-wasmedge
 
 all: build wasm
 
@@ -81,9 +81,17 @@ build/demo: $(DEMO_SRC)
 demo: build/rrnode $(WASM) build/demo
 	./build/demo -rrnode build/rrnode -config examples/pipeline.yaml
 
-# The eBPF objects from bpf/sockmap.c (bpf2go, clang-16: see README).
-generate:
+# The eBPF objects from bpf/sockmap.c (bpf2go, clang-16: see README), and
+# rrnode bench's embedded guests.
+generate: generate-guests
 	$(GO) generate ./bpf/
+
+# rrnode bench's guests, built into rrnode (internal/bench/guests): one
+# per name of bench.Modules, from examples/<name>, by the wasm target's
+# command. make test (go test ./internal/bench/guests) fails while they
+# differ from what their sources build.
+generate-guests:
+	$(GO) generate ./internal/bench/guests
 
 test:
 	@# The committed bpf2go output must be what the sources generate.

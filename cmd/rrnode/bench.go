@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/roadrunner-wasm/roadrunner/internal/bench"
+	benchguests "github.com/roadrunner-wasm/roadrunner/internal/bench/guests"
 	"github.com/roadrunner-wasm/roadrunner/runtime"
 	rrwazero "github.com/roadrunner-wasm/roadrunner/runtime/wazero"
 )
@@ -84,7 +85,7 @@ The guests are read from --wasm-dir (make wasm builds them there).`,
 	fl.StringVar(&f.paths, "paths", "all", "`paths`, comma-separated: all, or some of "+strings.Join(bench.AllPaths, ","))
 	fl.StringVar(&f.out, "out", "bench-results", "`directory` for the result files")
 	fl.StringVar(&f.format, "format", "table", "standard output: table|csv|json")
-	fl.StringVar(&f.wasmDir, "wasm-dir", "build/wasm", "`directory` of the guests: "+strings.Join(bench.Modules, ", ")+" (.wasm)")
+	fl.StringVar(&f.wasmDir, "wasm-dir", "", "`directory` of the guests: "+strings.Join(bench.Modules, ", ")+" (.wasm, as make wasm builds them in build/wasm); default: those built into this rrnode from examples/ (by "+benchguests.GoVersion+")")
 	fl.StringVar(&f.engine, "engine", defaultEngine, "WebAssembly `engine` of the nodes: "+engineNames())
 	fl.StringVar(&f.cacheDir, "cache-dir", "", "the nodes' compilation cache (node.cache_dir); \"\" = the engine's default")
 	fl.StringVar(&f.rrnode, "rrnode", "", "the rrnode `binary` for the nodes and agents (default: this one)")
@@ -119,9 +120,12 @@ func runBench(ctx context.Context, f benchFlags, std stdio) error {
 			return fmt.Errorf("find this rrnode: %w", err)
 		}
 	}
-	wasmDir, err := filepath.Abs(f.wasmDir)
+	wasmDir, err := benchWasmDir(f.wasmDir)
 	if err != nil {
 		return err
+	}
+	if f.wasmDir == "" {
+		defer os.RemoveAll(wasmDir)
 	}
 	o := bench.Options{
 		Sizes: sizes, Repeat: f.repeat, Warmup: f.warmup, Concurrency: f.conc, Batch: f.batch, Paths: paths,
@@ -159,6 +163,25 @@ func runBench(ctx context.Context, f benchFlags, std stdio) error {
 		return fmt.Errorf("bench: %d path(s) failed (see the error column of %s)", n, filepath.Join(f.out, "results.csv"))
 	}
 	return nil
+}
+
+// benchWasmDir is the directory the bench's nodes load their guests from:
+// dir, or with dir "" a new temporary directory (the caller removes it)
+// holding the guests embedded in this rrnode, so that an installed rrnode
+// needs no checkout.
+func benchWasmDir(dir string) (string, error) {
+	if dir != "" {
+		return filepath.Abs(dir)
+	}
+	tmp, err := os.MkdirTemp("", "rrnode-bench-guests-")
+	if err != nil {
+		return "", err
+	}
+	if err := benchguests.WriteDir(tmp, bench.Modules); err != nil {
+		os.RemoveAll(tmp)
+		return "", fmt.Errorf("embedded guests: %w", err)
+	}
+	return tmp, nil
 }
 
 // benchEngines are the engines compiled in, for the cold start rows.

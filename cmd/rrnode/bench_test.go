@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
@@ -139,5 +141,84 @@ func TestBenchUsage(t *testing.T) {
 	r := rrnode(t, "", "bench", "--sizes", "4KiB", "--wasm-dir", t.TempDir(), "--out", t.TempDir())
 	if r.code != 1 || !strings.Contains(r.err, "make wasm") {
 		t.Errorf("no guests: status %d, stderr %q", r.code, r.err)
+	}
+}
+
+// TestBenchEmbeddedGuests: an rrnode built as go install builds it runs
+// rrnode bench from a directory with no checkout and without --wasm-dir,
+// on the guests built into it, and removes the directory it wrote them to.
+// Every node and agent it starts (through a wrapper that records their
+// command lines) is given the bench's --engine.
+func TestBenchEmbeddedGuests(t *testing.T) {
+	work := t.TempDir()
+	bin := filepath.Join(work, "rrnode")
+	// Not this test binary: a race build of every node would compile the
+	// guests 4x slower, and the point is the binary a user installs.
+	build := exec.Command("go", "build", "-o", bin, "github.com/roadrunner-wasm/roadrunner/cmd/rrnode")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build rrnode: %v\n%s", err, out)
+	}
+	log := filepath.Join(work, "children.log")
+	wrapper := filepath.Join(work, "rrnode-wrapper")
+	script := "#!/bin/sh\necho \"$*\" >> '" + log + "'\nexec '" + bin + "' \"$@\"\n"
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cwd, tmp := t.TempDir(), t.TempDir()
+	cmd := exec.Command(bin, "bench", "--sizes", "1KiB", "--repeat", "1", "--warmup", "1", "--cold-start=false",
+		"--format", "csv", "--out", "results", "--rrnode", wrapper, "--cache-dir", cacheDir)
+	cmd.Dir = cwd                                 // no build/wasm, no checkout
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp) // where the guests go, to see them removed
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("rrnode bench without --wasm-dir: %v\nstderr:\n%s", err, stderr.String())
+	}
+	if err := bench.CheckCSV(&stdout, bench.AllPaths, []int64{1 << 10}, privileged.Required()); err != nil {
+		t.Errorf("%v\nstderr:\n%s", err, stderr.String())
+	}
+	if _, err := os.Stat(filepath.Join(cwd, "results", "results.csv")); err != nil {
+		t.Error(err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(tmp, "rrnode-bench-guests-*")); len(left) > 0 {
+		t.Errorf("the embedded guests' directory is left behind: %v", left)
+	}
+
+	children, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roles := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(string(children)), "\n") {
+		args := strings.Fields(line)
+		roles[args[0]]++
+		if !strings.Contains(line, " --engine wazero ") {
+			t.Errorf("started without --engine wazero: rrnode %s", line)
+		}
+	}
+	if roles["start"] == 0 || roles["bench-agent"] == 0 || len(roles) != 2 {
+		t.Errorf("children by command: %v; want nodes (start) and agents (bench-agent)", roles)
+	}
+}
+
+// TestBenchEngine: --engine names an engine this rrnode was built with;
+// another known engine is an error that says how to build it in (status
+// 1), an unknown one a usage error (status 2). Both before anything starts.
+func TestBenchEngine(t *testing.T) {
+	out := t.TempDir()
+	if r := rrnode(t, "", "bench", "--sizes", "4KiB", "--engine", "v8", "--out", out); r.code != 2 || !strings.Contains(r.err, `--engine "v8": want wazero`) {
+		t.Errorf("--engine v8: status %d, stderr %q", r.code, r.err)
+	}
+	for _, name := range []string{"wasmtime", "wasmedge"} {
+		if _, err := lookupEngine(name); err == nil {
+			continue // built with it
+		}
+		r := rrnode(t, "", "bench", "--sizes", "4KiB", "--engine", name, "--out", out)
+		if r.code != 1 || !strings.Contains(r.err, "--engine "+name+": this rrnode was built without") || !strings.Contains(r.err, "-tags "+name) {
+			t.Errorf("--engine %s, not built in: status %d, stderr %q", name, r.code, r.err)
+		}
+	}
+	if ents, _ := os.ReadDir(out); len(ents) != 0 {
+		t.Errorf("a refused --engine wrote %d files", len(ents))
 	}
 }

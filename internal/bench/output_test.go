@@ -51,6 +51,9 @@ func TestWriteCSV(t *testing.T) {
 	if mem[col["path"]] != PathMemory || mem[col["latency_median_s"]] != "0.0001" || mem[col["speedup_vs_http_json"]] != "1000" || mem[col["receiver_cpu_s"]] != "" {
 		t.Errorf("memory row: %v", mem)
 	}
+	if mem[col["speedup_vs_http_raw"]] != "" { // no http-raw in this run
+		t.Errorf("memory row, speed-up over an http-raw not measured: %q", mem[col["speedup_vs_http_raw"]])
+	}
 	if sock[col["available"]] != "false" || sock[col["reason"]] != "sockmap: not in this build" || sock[col["latency_median_s"]] != "" || sock[col["throughput_mib_s"]] != "" {
 		t.Errorf("unavailable row has numbers or no reason: %v", sock)
 	}
@@ -179,5 +182,114 @@ func TestPlotOneSize(t *testing.T) {
 	r.Rows = nil // nothing ran: the plots say so, and do not fail
 	if err := r.WritePlots(t.TempDir()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// withHTTPRaw is sampleResult with an http-raw baseline: 10 ms per MiB at
+// 1 MiB, failed at 4 MiB.
+func withHTTPRaw() *Result {
+	r := sampleResult()
+	r.Paths = append(r.Paths, rawBaseline)
+	r.Rows = append(r.Rows,
+		Row{SizeBytes: 1 << 20, Path: rawBaseline, Available: true, Repeat: 3, Samples: 3, Verified: 5, Concurrency: 1,
+			LatencyMedian: 0.01, LatencyP95: 0.012, LatencyMean: 0.011, Throughput: 100, TransfersPerS: 100,
+			SenderCPU: 0.001, ReceiverCPU: 0.008, TotalCPU: 0.009, SenderRSS: 70 << 20, ReceiverRSS: 90 << 20, PeakRSS: 90 << 20},
+		Row{SizeBytes: 4 << 20, Path: rawBaseline, Available: true, Repeat: 3, Concurrency: 1, Error: "rawsink: 1 payloads did not verify"},
+	)
+	return r
+}
+
+// TestSpeedupColumns: every row is held against http-raw and http-json by
+// name, where the run has a number for them at that size, and left blank
+// where it has not.
+func TestSpeedupColumns(t *testing.T) {
+	r := withHTTPRaw()
+	var b bytes.Buffer
+	if err := r.WriteCSV(&b); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(&b).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := map[string]int{}
+	for i, c := range recs[0] {
+		col[c] = i
+	}
+	got := map[string]string{}
+	for _, rec := range recs[1:] {
+		got[rec[col["size_bytes"]]+" "+rec[col["path"]]] = rec[col["speedup_vs_http_raw"]] + " " + rec[col["speedup_vs_http_json"]]
+	}
+	for key, want := range map[string]string{
+		"1048576 memory":      "100 1000", // 10 ms and 100 ms against 100 µs
+		"1048576 http-json":   "0.1 1",
+		"1048576 http-raw":    "1 10",
+		"4194304 memory":      " 1000", // http-raw failed at 4 MiB
+		"4194304 tcp+sockmap": " ",     // no number of its own
+	} {
+		if got[key] != want {
+			t.Errorf("%s: speed-up over http-raw, http-json = %q, want %q", key, got[key], want)
+		}
+	}
+
+	var md bytes.Buffer
+	if err := r.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"| path | median | p95 | MiB/s | transfers/s | × vs http-raw | × vs http-json | CPU/transfer sender |",
+		"| 1MiB | http-raw | 100× |",
+		"| 1MiB | http-json | 1000× |",
+		"| 4MiB | http-raw | – |",
+		"| memory | 400 µs | 800 µs | 10000 | 2.5e+03 | – | 1000× |",
+		"| http-raw | FAILED: rawsink: 1 payloads did not verify |",
+		"Strongest baseline (the fastest baseline at the most sizes): http-raw.",
+	} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("markdown does not say %q:\n%s", want, md.String())
+		}
+	}
+	checkTables(t, md.String())
+
+	// Without http-raw in the run, no column for it.
+	md.Reset()
+	if err := sampleResult().WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(md.String(), "http-raw") || !strings.Contains(md.String(), "| × vs http-json |") {
+		t.Errorf("markdown without http-raw:\n%s", md.String())
+	}
+	checkTables(t, md.String())
+
+	var j struct {
+		Rows []map[string]any `json:"rows"`
+	}
+	var js bytes.Buffer
+	if err := r.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(js.Bytes(), &j); err != nil {
+		t.Fatal(err)
+	}
+	if j.Rows[0]["speedup_vs_http_raw"] != 100.0 || j.Rows[3]["speedup_vs_http_raw"] != nil {
+		t.Errorf("json: %v; %v", j.Rows[0], j.Rows[3])
+	}
+}
+
+// checkTables fails unless every row of every Markdown table has as many
+// cells as its header.
+func checkTables(t *testing.T, md string) {
+	t.Helper()
+	cells := func(line string) int { return strings.Count(strings.ReplaceAll(line, "\\|", ""), "|") - 1 }
+	want := 0
+	for _, line := range strings.Split(md, "\n") {
+		switch {
+		case !strings.HasPrefix(line, "|"):
+			want = 0
+		case want == 0:
+			want = cells(line)
+		case cells(line) != want:
+			t.Errorf("%d cells, the header has %d: %s", cells(line), want, line)
+		}
 	}
 }
