@@ -16,9 +16,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/roadrunner-wasm/roadrunner/bpf"
 	"github.com/roadrunner-wasm/roadrunner/internal/netns"
+	"github.com/roadrunner-wasm/roadrunner/internal/shmem"
 	"github.com/roadrunner-wasm/roadrunner/internal/testcerts"
 	"github.com/roadrunner-wasm/roadrunner/transport"
 	"github.com/roadrunner-wasm/roadrunner/transport/features"
@@ -97,6 +99,7 @@ func BenchmarkPaths(b *testing.B) {
 			{name: "tcp-iouring-recv", network: "tcp", plainSend: true, ringRecv: true},
 			{name: "tcp-sockmap", network: "tcp", mech: transport.MechanismWrite, sockmap: true},
 			{name: "unix-auth", network: "unix", auth: true},
+			{name: "unix-shm", network: "unix", auth: true, shm: true},
 			{name: "tcp-write-auth", network: "tcp", mech: transport.MechanismWrite, auth: true},
 			{name: "tcp-tls", network: "tcp", tls: true},
 			{name: "tcp-tls-auth", network: "tcp", tls: true, auth: true},
@@ -161,6 +164,9 @@ type pathsCase struct {
 	// auth: the connection begins with the authenticated HELLO; tls: the
 	// tcp path is TLS 1.3 (and writes with plain calls).
 	auth, tls bool
+	// shm: the shm path at every size (with auth), into a receiver's
+	// buffer that lies in a memfd.
+	shm bool
 }
 
 // benchSecurity is the Auth and TLS of case c for each side, nil where c
@@ -224,6 +230,9 @@ func runPathCases(b *testing.B, env *pathsEnv, cases []pathsCase) {
 			for _, sz := range pathSizes {
 				b.Run(sz.name, func(b *testing.B) {
 					payload, recv := pathsBuffers()
+					if c.shm {
+						recv = pathsShared()
+					}
 					payload, recv = payload[:sz.n], recv[:sz.n]
 					var send func() error
 					if c.plain {
@@ -278,6 +287,38 @@ func measurePaths(b *testing.B, n int, send func() error) {
 	b.ReportMetric(float64(k1-k0)/ops, "ksoftirqd-ns/op")
 }
 
+// pathsShared is the receiver's buffer of the shm case: 256 MiB of a
+// memfd, mapped and touched once.
+var pathsShared = sync.OnceValue(func() []byte {
+	f, err := shmem.Create("bench", 256<<20)
+	if err != nil {
+		panic(err)
+	}
+	mem, err := shmem.Map(int(f.Fd()), 256<<20)
+	if err != nil {
+		panic(err)
+	}
+	sharedFile = f
+	for i := range mem {
+		mem[i] = 0xA5
+	}
+	return mem
+})
+
+var sharedFile *os.File // pathsShared's file
+
+// benchShmSink is a benchSink whose buffer is pathsShared's file.
+type benchShmSink struct{ benchSink }
+
+func (s *benchShmSink) SharedMemory(string) (transport.SharedMemory, error) { return s, nil }
+func (s *benchShmSink) File() *os.File                                      { return sharedFile }
+func (s *benchShmSink) Offset(v []byte) (uint64, bool) {
+	if len(v) == 0 {
+		return 0, false
+	}
+	return uint64(uintptr(unsafe.Pointer(&v[0])) - uintptr(unsafe.Pointer(&s.buf[0]))), true
+}
+
 // benchSink delivers every payload to "fn" into one reused buffer.
 type benchSink struct{ buf []byte }
 
@@ -304,16 +345,21 @@ func transportLoop(b *testing.B, env *pathsEnv, c pathsCase, payload, recv []byt
 		b.Fatal(err)
 	}
 	dialAuth, listenAuth, dialTLS, listenTLS := benchSecurity(b, c)
-	srv := transport.NewServer(&benchSink{buf: recv}, path, &transport.ServerOptions{
-		Auth:      listenAuth,
-		TLS:       listenTLS,
-		Sockmap:   sm,
-		Limits:    wire.Limits{MaxPayload: 1 << 30},
-		Logger:    quiet,
-		IOURing:   c.ring && !c.plainRecv || c.ringRecv,
-		RingMin:   1, // the ring at every size: the default leaves small payloads plain
-		RingChunk: *pathsRingChunk,
-		RingDepth: *pathsRingDepth,
+	var sk transport.Sink = &benchSink{buf: recv}
+	if c.shm {
+		sk = &benchShmSink{benchSink{buf: recv}}
+	}
+	srv := transport.NewServer(sk, path, &transport.ServerOptions{
+		SharedMemory: c.shm,
+		Auth:         listenAuth,
+		TLS:          listenTLS,
+		Sockmap:      sm,
+		Limits:       wire.Limits{MaxPayload: 1 << 30},
+		Logger:       quiet,
+		IOURing:      c.ring && !c.plainRecv || c.ringRecv,
+		RingMin:      1, // the ring at every size: the default leaves small payloads plain
+		RingChunk:    *pathsRingChunk,
+		RingDepth:    *pathsRingDepth,
 		OnFallback: func(from, to, reason string) {
 			b.Errorf("server fell back from %s to %s: %s", from, to, reason)
 		},
@@ -324,17 +370,19 @@ func transportLoop(b *testing.B, env *pathsEnv, c pathsCase, payload, recv []byt
 	var chose transport.Mechanism
 	var why string
 	p, err := transport.NewPeer(addr, &transport.DialOptions{
-		Auth:        dialAuth,
-		TLS:         dialTLS,
-		Mechanism:   c.mech,
-		Sockmap:     sm,
-		IOURing:     c.ring,
-		RingMin:     1,
-		ZeroCopy:    c.zc,
-		RingChunk:   *pathsRingChunk,
-		RingDepth:   *pathsRingDepth,
-		Logger:      quiet,
-		OnMechanism: func(m transport.Mechanism, w string) { chose, why = m, w },
+		SharedMemory: c.shm,
+		SharedMin:    1,
+		Auth:         dialAuth,
+		TLS:          dialTLS,
+		Mechanism:    c.mech,
+		Sockmap:      sm,
+		IOURing:      c.ring,
+		RingMin:      1,
+		ZeroCopy:     c.zc,
+		RingChunk:    *pathsRingChunk,
+		RingDepth:    *pathsRingDepth,
+		Logger:       quiet,
+		OnMechanism:  func(m transport.Mechanism, w string) { chose, why = m, w },
 		OnFallback: func(from, to, reason string) {
 			b.Errorf("fell back from %s to %s: %s", from, to, reason)
 		},

@@ -38,6 +38,9 @@ type clientConn struct {
 
 	broken   bool // the connection is unusable: close it
 	answered bool // the peer answered the last frame (ACK read)
+
+	theirs *wire.Hello // the listener's last HELLO; nil if none
+	shm    shmConn     // the shm path on this connection
 }
 
 // transfer is one frame's journey: what a sender needs and what it reports.
@@ -84,6 +87,7 @@ func (c *clientConn) authenticate(ctx context.Context) error {
 	}
 	c.sockmapJoin(&mine, &theirs)
 	c.dir = theirs.Directory >= wire.DirectoryVersion
+	c.theirs = &theirs
 	return nil
 }
 
@@ -91,6 +95,7 @@ func (c *clientConn) close() {
 	if c.snd != nil {
 		c.snd.close()
 	}
+	c.shmRelease()
 	c.nc.Close()
 	c.sm.closed()
 }
@@ -150,7 +155,12 @@ func (c *clientConn) send(ctx context.Context, to string, payload []byte, reply 
 	n := copy(c.out[wire.HeaderSize:], to)
 	t := &c.t
 	*t = transfer{h: h, head: c.out[:wire.HeaderSize+n], payload: payload, reply: reply, hops: hops, start: start, mech: MechanismNone}
-	err := c.snd.send(ctx, c, t)
+	var err error
+	if c.shmUse(to, len(payload)) {
+		err = c.sendShm(ctx, t)
+	} else {
+		err = c.snd.send(ctx, c, t)
+	}
 	sent := Sent{Landed: t.landed, Mechanism: t.mech}
 	if err != nil {
 		sent.Landed = 0

@@ -75,6 +75,9 @@ const (
 	// MechanismNone is what a transfer that failed before anything
 	// carried its payload reports: no connection, a context ended first.
 	MechanismNone
+	// MechanismShm is the shm path's one copy, by the sender, straight
+	// into the receiver's memory file ([DialOptions].SharedMemory).
+	MechanismShm
 )
 
 var mechanismNames = [...]string{
@@ -86,6 +89,7 @@ var mechanismNames = [...]string{
 	MechanismRead:    "read",
 	MechanismCopy:    "copy",
 	MechanismNone:    "none",
+	MechanismShm:     "shm",
 }
 
 // Mechanisms lists every mechanism, in the order of their values.
@@ -149,6 +153,10 @@ const (
 	// AccelAuto leaves the choice to the node: what was measured to win
 	// where the system allows it. It is not combined with the others.
 	AccelAuto
+	// AccelShm moves payloads between authenticated nodes of one host
+	// through the receiving function's memory file: one copy
+	// ([DialOptions].SharedMemory, [ServerOptions].SharedMemory).
+	AccelShm
 
 	// AccelNone uses plain system calls.
 	AccelNone Accels = 0
@@ -169,6 +177,8 @@ func (a Accels) String() string {
 		return "sockmap"
 	case AccelIOURing | AccelSockmap:
 		return "iouring,sockmap"
+	case AccelShm:
+		return "shm"
 	}
 	var names []string
 	if a.Has(AccelIOURing) {
@@ -177,14 +187,17 @@ func (a Accels) String() string {
 	if a.Has(AccelSockmap) {
 		names = append(names, "sockmap")
 	}
-	if a&^(AccelIOURing|AccelSockmap) != 0 {
-		names = append(names, fmt.Sprintf("Accels(%#x)", uint8(a&^(AccelIOURing|AccelSockmap))))
+	if a.Has(AccelShm) {
+		names = append(names, "shm")
+	}
+	if rest := a &^ (AccelIOURing | AccelSockmap | AccelShm); rest != 0 {
+		names = append(names, fmt.Sprintf("Accels(%#x)", uint8(rest)))
 	}
 	return strings.Join(names, ",")
 }
 
 // ParseAccels parses an accelerator choice: auto (or ""), none, or a
-// comma-separated list of iouring and sockmap.
+// comma-separated list of iouring, sockmap and shm.
 func ParseAccels(s string) (Accels, error) {
 	switch s {
 	case "", "auto":
@@ -199,8 +212,10 @@ func ParseAccels(s string) (Accels, error) {
 			a |= AccelIOURing
 		case "sockmap":
 			a |= AccelSockmap
+		case "shm":
+			a |= AccelShm
 		default:
-			return 0, fmt.Errorf("accel %q: want auto, none, iouring, sockmap or iouring,sockmap", s)
+			return 0, fmt.Errorf("accel %q: want auto, none, or a comma-separated list of iouring, sockmap and shm", s)
 		}
 	}
 	return a, nil
@@ -217,7 +232,7 @@ func (a *Accels) Set(s string) error {
 }
 
 // Type names the flag's values in help texts (pflag.Value).
-func (*Accels) Type() string { return "auto|none|iouring|sockmap|iouring,sockmap" }
+func (*Accels) Type() string { return "auto|none|iouring,sockmap,shm" }
 
 // MarshalText encodes p as its name, so that JSON and logs spell it.
 func (p Path) MarshalText() ([]byte, error) { return []byte(p.String()), nil }

@@ -124,6 +124,25 @@ type DialOptions struct {
 	// listener says so too carries the chain's depth in its DATA frames
 	// and, when asked (SendOptions.Hops), the receiver's hops back.
 	Directory func() *wire.Directory
+	// SharedMemory asks for the shm path: on a unix connection whose
+	// listener authenticated itself (Auth must be set) and offers it, a
+	// payload of SharedMin bytes or more goes straight into the receiving
+	// function's memory file, which the listener hands over SCM_RIGHTS
+	// once per function and connection; this end checks that it is a
+	// memfd sealed against shrinking before it maps it, and keeps the
+	// mapping while a connection of the Peer uses it. A payload that
+	// cannot take the path goes over the stream, and if it was large
+	// enough is reported to OnFallback ("shm" to "plain", with one of the
+	// Shm* reasons or the receiver's). This process can then read and
+	// write the whole memory of the receiving function: see
+	// docs/SECURITY.md.
+	SharedMemory bool
+	// SharedMin is the smallest payload the shm path carries; zero means
+	// DefaultSharedMin.
+	SharedMin int
+	// MaxSharedMap is the largest file mapped for the shm path; a larger
+	// one is refused (reason "map"). Zero means DefaultMaxSharedMap.
+	MaxSharedMap int64
 	// OnMechanism, if not nil, is called when the peer's send mechanism is
 	// settled, with the reason: at the first connection for a fixed
 	// mechanism or a virtual link, after sampling for MechanismAuto through
@@ -155,6 +174,8 @@ type Peer struct {
 
 	announced sync.Once
 
+	maps shmMaps // the receivers' memory files mapped for the shm path
+
 	keepZeroCopy bool         // tests: do not turn zero copy off
 	zcSends      atomic.Int64 // SEND_ZC requests notified
 }
@@ -168,6 +189,7 @@ type Sent struct {
 	// Mechanism is what carried the payload (or tried to): MechanismWritev
 	// on the unix path; MechanismWrite or MechanismSplice on the tcp path;
 	// MechanismIOURing for a payload sent through the connection's ring;
+	// MechanismShm for one copied into the receiver's memory file;
 	// MechanismNone if the transfer failed before any of them took it.
 	Mechanism Mechanism
 }
@@ -224,6 +246,12 @@ func NewPeer(address string, opts *DialOptions) (*Peer, error) {
 	}
 	if path == PathUnix {
 		o.ZeroCopy = false
+	}
+	if o.SharedMin <= 0 {
+		o.SharedMin = DefaultSharedMin
+	}
+	if o.MaxSharedMap <= 0 {
+		o.MaxSharedMap = DefaultMaxSharedMap
 	}
 	p.log = logger(o.Logger).With("peer", address)
 	p.dialer = net.Dialer{Timeout: o.DialTimeout, KeepAlive: o.KeepAlive}
@@ -405,6 +433,7 @@ func (p *Peer) dial(ctx context.Context) (*clientConn, error) {
 		// host: every transfer counts as one the map could have taken.
 		c.sm = sockmapConn{s: p.opts.Sockmap, reason: FallbackTLS}
 	}
+	c.shmJoin(c.theirs)
 	p.log.Debug("connected", "local", nc.LocalAddr().String())
 	if p.auto != nil {
 		p.auto.classify(p, sock)

@@ -142,6 +142,15 @@ type ServerOptions struct {
 	// that sends one (remote: the connection's address), on connecting
 	// and whenever its functions change.
 	OnDirectory func(remote string, d *wire.Directory)
+	// SharedMemory offers the shm path to dialers on the unix path that
+	// authenticated themselves (Auth must be set) and whose Sink is a
+	// SharedSink: a DATA frame that asks for it is answered with where
+	// the payload goes in the receiving function's memory file, handed
+	// over once per function and connection. The dialer's process can
+	// then read and write the whole memory of that function: see
+	// docs/SECURITY.md. A payload whose receiver has no such file comes
+	// over the stream and is reported to OnFallback ("shm" to "plain").
+	SharedMemory bool
 }
 
 // Server receives frames on the unix or tcp path and delivers their

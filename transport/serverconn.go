@@ -52,6 +52,8 @@ type serverConn struct {
 
 	hops    []byte // the HOPS frame of the frame being served, sent with its ACK
 	hopsSet bool
+
+	shm shmState // the shm path on this connection
 }
 
 // ringFor returns the connection's ring for a transfer of n bytes, making
@@ -268,7 +270,19 @@ func (c *serverConn) serve() {
 		if h.Flags&wire.FlagHops != 0 {
 			c.origin.Hops = hopsWriter{c}
 		}
-		err = s.sink.Deliver(s.base, &c.origin, to, h.PayloadLen, c.fill)
+		fill := c.fill
+		if h.Flags&wire.FlagShm != 0 {
+			if !c.shm.on {
+				c.refuse(&wire.FrameError{Field: "flags", Reason: "shm flag on a connection that did not offer the shm path"}, "header")
+				return
+			}
+			// No payload follows unless fillShm asks for it: a frame
+			// refused before fill leaves the stream clean.
+			c.read = true
+			c.shmLookup(to)
+			fill = c.fillShm
+		}
+		err = s.sink.Deliver(s.base, &c.origin, to, h.PayloadLen, fill)
 		if c.fillErr != nil {
 			// Nothing reached the guest: Deliver does not call rr_handle
 			// after a failed fill.

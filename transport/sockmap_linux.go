@@ -151,6 +151,7 @@ func (c *clientConn) hello(ctx context.Context) error {
 	}
 	c.sockmapJoin(&mine, &theirs)
 	c.dir = theirs.Directory >= wire.DirectoryVersion
+	c.theirs = &theirs
 	return nil
 }
 
@@ -256,6 +257,7 @@ func (c *serverConn) sockmapAnswer(theirs *wire.Hello) wire.Hello {
 	if c.s.opts.Directory != nil {
 		mine.Directory = wire.DirectoryVersion
 	}
+	mine.Shm = c.s.opts.Auth != nil && c.shmOffer()
 	s := c.s.opts.Sockmap
 	if s == nil || c.s.path != PathTCP {
 		return mine

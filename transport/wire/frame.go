@@ -89,6 +89,10 @@ func (k Kind) String() string {
 		return "DIRECTORY"
 	case KindHops:
 		return "HOPS"
+	case KindShmOffer:
+		return "SHM_OFFER"
+	case KindShmDone:
+		return "SHM_DONE"
 	}
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }
@@ -116,7 +120,7 @@ const (
 	// DATA frames only.
 	FlagHops Flags = 1 << 3
 
-	knownFlags = FlagCRC | FlagReply | FlagClose | FlagHops
+	knownFlags = FlagCRC | FlagReply | FlagClose | FlagHops | FlagShm
 )
 
 // Header is a decoded frame header. The magic is implied.
@@ -223,35 +227,40 @@ func (e *FrameError) Unwrap() error { return e.Err }
 
 // Prebuilt errors: a stream of garbage costs no allocation to refuse.
 var (
-	errHeaderShort  = &FrameError{Field: "header", Reason: "truncated", Err: io.ErrUnexpectedEOF}
-	errMagic        = &FrameError{Field: "magic", Reason: `not "RRF1"`}
-	errKind         = &FrameError{Field: "kind", Reason: "unknown"}
-	errFlags        = &FrameError{Field: "flags", Reason: "unknown bit set"}
-	errFlagsCRC     = &FrameError{Field: "flags", Reason: "crc flag on a frame other than DATA"}
-	errFlagsReply   = &FrameError{Field: "flags", Reason: "reply flag on a frame other than DATA"}
-	errFlagsClose   = &FrameError{Field: "flags", Reason: "close flag on a frame other than ACK"}
-	errNameReply    = &FrameError{Field: "name_len", Reason: "not zero on REPLY"}
-	errStatusReply  = &FrameError{Field: "status", Reason: "not zero on REPLY"}
-	errNameEmpty    = &FrameError{Field: "name_len", Reason: "zero on DATA"}
-	errNameLong     = &FrameError{Field: "name_len", Reason: "over the limit"}
-	errNameAck      = &FrameError{Field: "name_len", Reason: "not zero on ACK"}
-	errNameHello    = &FrameError{Field: "name_len", Reason: "not zero on HELLO"}
-	errPayload4G    = &FrameError{Field: "payload_len", Reason: "not under 4 GiB (ABI lengths are u32)"}
-	errPayloadLong  = &FrameError{Field: "payload_len", Reason: "over the limit"}
-	errPayloadAck   = &FrameError{Field: "payload_len", Reason: "not zero on ACK"}
-	errPayloadHello = &FrameError{Field: "payload_len", Reason: "over 256 on HELLO"}
-	errCRCUnflagged = &FrameError{Field: "crc32c", Reason: "not zero without the crc flag"}
-	errStatusData   = &FrameError{Field: "status", Reason: "not a depth (0 to 65536) on DATA"}
-	errFlagsHops    = &FrameError{Field: "flags", Reason: "hops flag on a frame other than DATA"}
-	errNameOther    = &FrameError{Field: "name_len", Reason: "not zero on DIRECTORY or HOPS"}
-	errPayloadDir   = &FrameError{Field: "payload_len", Reason: "over the limit of DIRECTORY or HOPS"}
-	errStatusOther  = &FrameError{Field: "status", Reason: "not zero on DIRECTORY or HOPS"}
-	errStatusHello  = &FrameError{Field: "status", Reason: "not zero on HELLO"}
-	errStatusAck    = &FrameError{Field: "status", Reason: "not a code of ABI version 1"}
-	errNameShort    = &FrameError{Field: "name", Reason: "truncated", Err: io.ErrUnexpectedEOF}
-	errNameBytes    = &FrameError{Field: "name", Reason: "not 1 to 64 of A-Z a-z 0-9 . _ -"}
-	errPayloadShort = &FrameError{Field: "payload", Reason: "truncated", Err: io.ErrUnexpectedEOF}
-	errPayloadCRC   = &FrameError{Field: "payload", Reason: "crc32c mismatch"}
+	errHeaderShort     = &FrameError{Field: "header", Reason: "truncated", Err: io.ErrUnexpectedEOF}
+	errMagic           = &FrameError{Field: "magic", Reason: `not "RRF1"`}
+	errKind            = &FrameError{Field: "kind", Reason: "unknown"}
+	errFlags           = &FrameError{Field: "flags", Reason: "unknown bit set"}
+	errFlagsCRC        = &FrameError{Field: "flags", Reason: "crc flag on a frame other than DATA"}
+	errFlagsReply      = &FrameError{Field: "flags", Reason: "reply flag on a frame other than DATA"}
+	errFlagsClose      = &FrameError{Field: "flags", Reason: "close flag on a frame other than ACK"}
+	errNameReply       = &FrameError{Field: "name_len", Reason: "not zero on REPLY"}
+	errStatusReply     = &FrameError{Field: "status", Reason: "not zero on REPLY"}
+	errNameEmpty       = &FrameError{Field: "name_len", Reason: "zero on DATA"}
+	errNameLong        = &FrameError{Field: "name_len", Reason: "over the limit"}
+	errNameAck         = &FrameError{Field: "name_len", Reason: "not zero on ACK"}
+	errNameHello       = &FrameError{Field: "name_len", Reason: "not zero on HELLO"}
+	errPayload4G       = &FrameError{Field: "payload_len", Reason: "not under 4 GiB (ABI lengths are u32)"}
+	errPayloadLong     = &FrameError{Field: "payload_len", Reason: "over the limit"}
+	errPayloadAck      = &FrameError{Field: "payload_len", Reason: "not zero on ACK"}
+	errPayloadHello    = &FrameError{Field: "payload_len", Reason: "over 256 on HELLO"}
+	errCRCUnflagged    = &FrameError{Field: "crc32c", Reason: "not zero without the crc flag"}
+	errStatusData      = &FrameError{Field: "status", Reason: "not a depth (0 to 65536) on DATA"}
+	errFlagsHops       = &FrameError{Field: "flags", Reason: "hops flag on a frame other than DATA"}
+	errFlagsShm        = &FrameError{Field: "flags", Reason: "shm flag on a frame other than DATA"}
+	errNameShm         = &FrameError{Field: "name_len", Reason: "not zero on SHM_OFFER or SHM_DONE"}
+	errStatusShm       = &FrameError{Field: "status", Reason: "not 0 on SHM_OFFER, or neither copied nor stream on SHM_DONE"}
+	errPayloadShmOffer = &FrameError{Field: "payload_len", Reason: "SHM_OFFER payload is not 24 bytes"}
+	errPayloadShmDone  = &FrameError{Field: "payload_len", Reason: "a payload or a CRC on a SHM_DONE that says copied"}
+	errNameOther       = &FrameError{Field: "name_len", Reason: "not zero on DIRECTORY or HOPS"}
+	errPayloadDir      = &FrameError{Field: "payload_len", Reason: "over the limit of DIRECTORY or HOPS"}
+	errStatusOther     = &FrameError{Field: "status", Reason: "not zero on DIRECTORY or HOPS"}
+	errStatusHello     = &FrameError{Field: "status", Reason: "not zero on HELLO"}
+	errStatusAck       = &FrameError{Field: "status", Reason: "not a code of ABI version 1"}
+	errNameShort       = &FrameError{Field: "name", Reason: "truncated", Err: io.ErrUnexpectedEOF}
+	errNameBytes       = &FrameError{Field: "name", Reason: "not 1 to 64 of A-Z a-z 0-9 . _ -"}
+	errPayloadShort    = &FrameError{Field: "payload", Reason: "truncated", Err: io.ErrUnexpectedEOF}
+	errPayloadCRC      = &FrameError{Field: "payload", Reason: "crc32c mismatch"}
 )
 
 // ParseHeader decodes and validates the frame header at the start of b. It
@@ -300,13 +309,13 @@ func ParseHeader(b []byte, lim Limits) (Header, error) {
 // before writing a frame, to fail locally rather than have the peer close
 // the connection.
 func (h *Header) Validate(lim Limits) error {
-	if h.Kind < KindData || h.Kind > KindHops {
+	if h.Kind < KindData || h.Kind > KindShmDone {
 		return errKind
 	}
 	if h.Flags&^knownFlags != 0 {
 		return errFlags
 	}
-	if h.Flags&FlagCRC != 0 && h.Kind != KindData {
+	if h.Flags&FlagCRC != 0 && h.Kind != KindData && h.Kind != KindShmDone {
 		return errFlagsCRC
 	}
 	if h.Flags&FlagReply != 0 && h.Kind != KindData {
@@ -317,6 +326,9 @@ func (h *Header) Validate(lim Limits) error {
 	}
 	if h.Flags&FlagHops != 0 && h.Kind != KindData {
 		return errFlagsHops
+	}
+	if h.Flags&FlagShm != 0 && h.Kind != KindData {
+		return errFlagsShm
 	}
 	switch h.Kind {
 	case KindData:
@@ -368,6 +380,32 @@ func (h *Header) Validate(lim Limits) error {
 			return errCRCUnflagged
 		case h.Status != 0:
 			return errStatusReply
+		}
+	case KindShmOffer:
+		switch {
+		case h.NameLen != 0:
+			return errNameShm
+		case h.PayloadLen != ShmOfferSize:
+			return errPayloadShmOffer
+		case h.CRC != 0:
+			return errCRCUnflagged
+		case h.Status != 0:
+			return errStatusShm
+		}
+	case KindShmDone:
+		switch {
+		case h.NameLen != 0:
+			return errNameShm
+		case h.Status != ShmCopied && h.Status != ShmStream:
+			return errStatusShm
+		case h.Status == ShmCopied && (h.PayloadLen != 0 || h.Flags&FlagCRC != 0):
+			return errPayloadShmDone
+		case h.PayloadLen >= MaxPayloadLimit:
+			return errPayload4G
+		case h.PayloadLen > lim.maxPayload():
+			return errPayloadLong
+		case h.Flags&FlagCRC == 0 && h.CRC != 0:
+			return errCRCUnflagged
 		}
 	case KindDirectory, KindHops:
 		limit := uint64(MaxDirectoryPayload)

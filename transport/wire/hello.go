@@ -51,6 +51,7 @@ type Hello struct {
 	Refuse   bool // the sender refuses the other end's proof
 
 	Directory uint8 // the directory version the sender speaks; 0: none
+	Shm       bool  // the listener takes DATA frames with FlagShm (HelloShm)
 }
 
 // Append appends h's encoding to b: the options h has, in type order. The
@@ -89,6 +90,9 @@ func (h *Hello) Append(b []byte) []byte {
 	}
 	if h.Directory != 0 {
 		b = append(b, HelloDirectory, 1, h.Directory)
+	}
+	if h.Shm {
+		b = append(b, HelloShm, 1, 1)
 	}
 	return b
 }
@@ -150,13 +154,18 @@ func ParseHello(b []byte) (Hello, error) {
 				return Hello{}, &FrameError{Field: "payload", Reason: "HELLO directory version 0"}
 			}
 			h.Directory = v[0]
+		case HelloShm:
+			if v[0] != 1 {
+				return Hello{}, &FrameError{Field: "payload", Reason: fmt.Sprintf("HELLO shm %d, want 1", v[0])}
+			}
+			h.Shm = true
 		}
 	}
 	return h, nil
 }
 
 // helloKnown is one more than the highest option type this package knows.
-const helloKnown = HelloDirectory + 1
+const helloKnown = HelloShm + 1
 
 // helloOptionLen is the length of a known option type's value, 0 for an
 // unknown type.
@@ -174,7 +183,7 @@ func helloOptionLen(typ byte) int {
 		return NonceSize
 	case HelloMAC:
 		return MACSize
-	case HelloRefuse, HelloDirectory:
+	case HelloRefuse, HelloDirectory, HelloShm:
 		return 1
 	}
 	return 0 // unknown, or HelloName (of variable length)
