@@ -14,6 +14,9 @@ type accels struct {
 	// sockmap is the host's sockmap when asked for (its Err says if it
 	// is refused): tcp connections to nodes of this host are redirected.
 	sockmap *transport.Sockmap
+	// shm: the shm path, to and from authenticated nodes of this host
+	// over the unix path, for functions with shared_memory.
+	shm bool
 }
 
 // accel probes what mode asks for and settles n.accels. An accelerator
@@ -54,10 +57,30 @@ func (n *Node) accel(mode transport.Accels, strict bool) error {
 		}
 		n.metrics.forSockmap(sm)
 	}
+	if mode.Has(transport.AccelShm) {
+		if err := n.shmUsable(); err != nil {
+			if strict {
+				return fmt.Errorf("accel shm: refused, and strict accel refuses the fallback: %w", err)
+			}
+			n.fallbackLog.logRefused(n, transport.AccelShm, shmReason(err), err)
+			n.metrics.setAccel(transport.AccelShm, false)
+		} else {
+			n.accels.shm = true
+			n.metrics.setAccel(transport.AccelShm, true)
+			n.log.Info("accelerator on", "accel", transport.AccelShm.String())
+		}
+	}
 	if mode == transport.AccelAuto {
 		n.autoSockmap()
+		if err := n.shmUsable(); err != nil {
+			n.log.Debug("auto: no shm path", "reason", err)
+		} else {
+			n.accels.shm = true
+			n.metrics.setAccel(transport.AccelShm, true)
+			n.log.Info("accelerator on", "accel", transport.AccelShm.String(), "by", transport.AccelAuto.String())
+		}
 	}
-	if !n.accels.iouring && n.accels.sockmap == nil {
+	if !n.accels.iouring && n.accels.sockmap == nil && !n.accels.shm {
 		n.log.Info("plain paths", "accel", mode.String())
 	}
 	return nil
@@ -129,8 +152,11 @@ func (l *fallbackLog) logRefused(n *Node, a transport.Accels, reason string, err
 		return
 	}
 	what := "io_uring refused: the unix and tcp paths use plain syscalls"
-	if a == transport.AccelSockmap {
+	switch a {
+	case transport.AccelSockmap:
 		what = "sockmap refused: tcp connections to nodes of this host use plain TCP"
+	case transport.AccelShm:
+		what = "shm refused: payloads to nodes of this host go over their unix socket"
 	}
 	n.log.Warn(what, "accel", a.String(), "reason", reason, "err", err)
 }

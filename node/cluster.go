@@ -184,6 +184,7 @@ func (n *Node) newPeer(address, name string, maxConns int, discovered bool) (*tr
 		Auth:             n.sec.auth,
 		TLS:              n.sec.tls,
 		Directory:        n.cl.directory,
+		SharedMemory:     n.accels.shm,
 	}
 	return transport.NewPeer(address, o)
 }

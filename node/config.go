@@ -233,6 +233,12 @@ type FunctionConfig struct {
 	// code runs without the engine's deadline checks (see
 	// runtime.FunctionSpec.Uninterruptible).
 	Uninterruptible bool
+	// SharedMemory is `shared_memory: true`: the function's memories lie
+	// in one sealed memfd that a node of this host, authenticated and
+	// with --accel shm, may map and copy payloads straight into (the shm
+	// path; runtime.FunctionSpec.SharedMemory). That node's process can
+	// then read and write all of the function's memory: docs/SECURITY.md.
+	SharedMemory bool
 }
 
 // Defaults and limits of a Config.
@@ -440,6 +446,7 @@ type rawFunction struct {
 	Pool          yaml.Node `yaml:"pool"`
 	MaxPayload    yaml.Node `yaml:"max_payload"`
 	Interruptible yaml.Node `yaml:"interruptible"`
+	SharedMemory  yaml.Node `yaml:"shared_memory"`
 }
 
 var nodeType = reflect.TypeFor[yaml.Node]()
@@ -579,6 +586,9 @@ func (r *rawConfig) config() (*Config, *ConfigError) {
 			return nil, err
 		}
 		f.Uninterruptible = !interruptible
+		if f.SharedMemory, err = parseBool(&rf.SharedMemory, path+".shared_memory", false); err != nil {
+			return nil, err
+		}
 		cfg.Functions = append(cfg.Functions, f)
 	}
 	for i, rp := range r.Peers {

@@ -95,11 +95,12 @@ type function struct {
 	metrics    functionMetrics
 	stdout     *guestLog
 	stderr     *guestLog
+	shared     bool // shared_memory: its memory may go to the shm path
 }
 
 var (
-	_ runtime.Host   = (*Node)(nil)
-	_ transport.Sink = (*Node)(nil)
+	_ runtime.Host         = (*Node)(nil)
+	_ transport.SharedSink = (*Node)(nil)
 )
 
 // New loads every function of cfg and returns a node ready to serve. It
@@ -227,6 +228,7 @@ func (n *Node) load(ctx context.Context, fc FunctionConfig) error {
 		Stderr:   f.stderr,
 		// false unless the config says interruptible: false.
 		Uninterruptible: fc.Uninterruptible,
+		SharedMemory:    fc.SharedMemory,
 	}
 	// The engine loads on a goroutine of its own, so that New can leave a
 	// compilation behind when ctx ends (see New).
@@ -251,6 +253,8 @@ func (n *Node) load(ctx context.Context, fc FunctionConfig) error {
 	}
 	f.fn = r.fn
 	f.metrics = n.metrics.forFunction(fc.Name, f.fn)
+	f.shared = fc.SharedMemory
+	n.checkShared(f)
 	n.fns[fc.Name] = f
 	n.order = append(n.order, f)
 	n.log.Debug("function loaded", "function", fc.Name, "module", fc.Module, "pool", fc.Pool, "max_payload", fc.MaxPayload, "engine", n.eng.Name())

@@ -36,6 +36,9 @@ func (n *Node) setupRemote() error {
 			UnixAllow:   n.sec.unixAllow,
 			Directory:   n.cl.directory,
 			OnDirectory: n.cl.onDirectory,
+			// Only the unix path can hand a file over; the Server
+			// offers it only there, to authenticated dialers.
+			SharedMemory: n.accels.shm,
 		})
 		n.transportServers = append(n.transportServers, srv)
 		n.metrics.forServer(srv)

@@ -67,6 +67,7 @@ type fn struct {
 	pool            int    // 0 = 1
 	maxPayload      string // "" = the node's
 	uninterruptible bool
+	sharedMemory    bool // shared_memory: true
 }
 
 // peer is one peer of a node config.
@@ -156,6 +157,9 @@ func (c nodeConfig) write(t *testing.T, tr tree, dir string) string {
 		}
 		if f.uninterruptible {
 			b.WriteString("    interruptible: false\n")
+		}
+		if f.sharedMemory {
+			b.WriteString("    shared_memory: true\n")
 		}
 	}
 	if len(c.peers) > 0 {

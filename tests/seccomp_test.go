@@ -52,13 +52,18 @@ func init() {
 		return
 	}
 	filter := refuseSplice
-	if os.Getenv(seccompFilterEnv) == "docker-iouring" {
-		f, err := dockerIOURingFilter()
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "%s: %v\n", seccompFilterEnv, err)
-			os.Exit(96)
-		}
-		filter = f
+	var err error
+	switch os.Getenv(seccompFilterEnv) {
+	case "docker-iouring":
+		filter, err = dockerIOURingFilter()
+	case "docker-shm":
+		filter, err = dockerShmFilter()
+	case "memfd":
+		filter = refuseMemfd
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", seccompFilterEnv, err)
+		os.Exit(96)
 	}
 	if err := seccomp.LoadFilter(filter); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: load the seccomp filter: %v\n", seccompExecEnv, err)

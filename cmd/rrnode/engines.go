@@ -14,6 +14,9 @@ import (
 type engine struct {
 	name    string
 	version func() string
+	// sharesMemory: its functions can put their memories in a memfd
+	// (shared_memory, the shm path); the others take the stream path.
+	sharesMemory bool
 	// open makes the engine over the compilation cache in cacheDir ("" =
 	// none). Nil leaves the engine to node.New (its wazero default).
 	open            func(ctx context.Context, cacheDir string) (runtime.Engine, error)
@@ -22,7 +25,7 @@ type engine struct {
 
 // engines are those compiled in, the default first. Files with a build tag
 // (engines_wasmtime.go) append theirs in init.
-var engines = []engine{{name: "wazero", version: rrwazero.Version}}
+var engines = []engine{{name: "wazero", version: rrwazero.Version, sharesMemory: true}}
 
 const defaultEngine = "wazero"
 

@@ -24,6 +24,9 @@ type probeReport struct {
 type engineInfo struct {
 	Name    string `json:"name"`
 	Version string `json:"version"`
+	// SharedMemory: the engine can put a function's memory in a memfd
+	// for the shm path (shared_memory).
+	SharedMemory bool `json:"shared_memory"`
 }
 
 func newProbeCmd(std stdio) *cobra.Command {
@@ -33,16 +36,17 @@ func newProbeCmd(std stdio) *cobra.Command {
 		Short: "Report which kernel features the paths can use here, and why not",
 		Long: `Probe the kernel features the transfer paths use (unix and tcp sockets,
 splice, vmsplice, the pipe size, io_uring and its zero-copy send, the eBPF
-sockmap) as this process is allowed to use them, and print the kernel, each
-feature with the reason it is unavailable, and the engines compiled in, with
-their versions. It exits 0 whatever it finds: a node falls back from a
+sockmap, the memfds of the shm path) as this process is allowed to use them,
+and print the kernel, each feature with the reason it is unavailable, and the
+engines compiled in, with their versions and whether they can share a
+function's memory (the shm path needs it of the receiving function's). It exits 0 whatever it finds: a node falls back from a
 refused feature, and probe only says what it would fall back from. Probing
 leaves nothing behind (the sockmap probe loads its program unpinned).`,
 		Args: exactArgs(0),
 		RunE: func(*cobra.Command, []string) error {
 			r := probeReport{Kernel: features.KernelVersion(), Features: features.Probe()}
 			for _, e := range engines {
-				r.Engines = append(r.Engines, engineInfo{Name: e.name, Version: e.version()})
+				r.Engines = append(r.Engines, engineInfo{Name: e.name, Version: e.version(), SharedMemory: e.sharesMemory})
 			}
 			if asJSON {
 				enc := json.NewEncoder(std.out)
@@ -53,7 +57,7 @@ leaves nothing behind (the sockmap probe loads its program unpinned).`,
 			return writeProbeTable(std, r)
 		},
 	}
-	c.Flags().BoolVar(&asJSON, "json", false, `print one JSON object {"kernel", "features", "engines": [{"name", "version"}]}`)
+	c.Flags().BoolVar(&asJSON, "json", false, `print one JSON object {"kernel", "features", "engines": [{"name", "version", "shared_memory"}]}`)
 	return c
 }
 
@@ -63,6 +67,9 @@ func writeProbeTable(std stdio, r probeReport) error {
 	list := make([]string, len(r.Engines))
 	for i, e := range r.Engines {
 		list[i] = e.Name + " " + e.Version
+		if e.SharedMemory {
+			list[i] += " (shares memory: shm)"
+		}
 	}
 	fmt.Fprintf(&b, "kernel: %s\nengines: %s\n\n", r.Kernel, strings.Join(list, ", "))
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)

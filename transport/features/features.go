@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/roadrunner-wasm/roadrunner/internal/shmem"
 )
 
 // ErrNotSupported is wrapped by every error that says the kernel, or the
@@ -69,6 +71,20 @@ var probeRows = []struct {
 	{"io_uring.send_zc", func() (string, error) { d, err := sendZCTest.probe(); return d + sendZCDetail, err }},
 	{"sockmap", sockmapTest.probe},
 	{"tls", func() (string, error) { return ktlsDetail, HaveKTLS() }},
+	{"shm", func() (string, error) { return shmDetail, HaveSharedMemory() }},
+}
+
+// shmDetail is the shm row's note.
+const shmDetail = "Linux >= 3.17 (memfd, seals); the receiving function's engine must share its memory"
+
+// HaveSharedMemory reports whether this process may make, seal and map the
+// memfds of the shm path (a seccomp profile may refuse memfd_create): nil,
+// or why not.
+func HaveSharedMemory() error {
+	if err := shmem.Probe(); err != nil {
+		return &UnsupportedFeatureError{Name: "memfd", MinimumVersion: "3.17", Err: err}
+	}
+	return nil
 }
 
 // ktlsDetail is the tls row's note: what node.tls does meanwhile.
@@ -83,7 +99,7 @@ func HaveKTLS() error { return probeKTLS() }
 
 // Probe runs every probe (each conclusively once per process) and reports
 // the features of the paths, in the order memory, unix, tcp, splice,
-// vmsplice, pipe_max_size, io_uring, io_uring.send_zc, sockmap, tls. It never
+// vmsplice, pipe_max_size, io_uring, io_uring.send_zc, sockmap, tls, shm. It never
 // fails: an unavailable feature is a row with its reason. Off Linux every
 // row but memory is unavailable.
 func Probe() []Feature {
