@@ -24,6 +24,7 @@ const (
 	PathUnixIOURing    = "unix+iouring"
 	PathTCPIOURing     = "tcp+iouring"
 	PathTCPSockmap     = "tcp+sockmap"
+	PathShm            = "shm"
 	PathHTTPRaw        = "http-raw"
 	PathHTTPJSON       = "http-json"
 	PathNativeHTTP     = "native-http"
@@ -35,7 +36,7 @@ const (
 
 // AllPaths are every path, in the order of the outputs' columns.
 var AllPaths = []string{
-	PathMemory, PathUnix, PathTCP, PathUnixIOURing, PathTCPIOURing, PathTCPSockmap,
+	PathMemory, PathShm, PathUnix, PathTCP, PathUnixIOURing, PathTCPIOURing, PathTCPSockmap,
 	PathHTTPRaw, PathHTTPJSON, PathNativeHTTP, PathNativeHTTPJSON, PathMemcpy, PathSocketUnix, PathSocketTCP,
 }
 

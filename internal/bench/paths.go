@@ -3,6 +3,8 @@ package bench
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -52,6 +54,8 @@ func accelOf(path string) string {
 		return "iouring"
 	case PathTCPSockmap:
 		return "sockmap"
+	case PathShm:
+		return "shm"
 	case PathMemory:
 		return "none"
 	}
@@ -104,6 +108,26 @@ func fnLines(prefix, module string, pairs int) string {
 	return b.String()
 }
 
+// sharedLines are fnLines with shared_memory: the receivers of the shm
+// path.
+func sharedLines(prefix, module string, pairs int) string {
+	return strings.ReplaceAll(fnLines(prefix, module, pairs), "interruptible: false}", "interruptible: false, shared_memory: true}")
+}
+
+// authLines is node.auth with a fresh key file in e.dir: the shm path
+// runs only between nodes that authenticate each other.
+func (e *env) authLines() (string, error) {
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return "", err
+	}
+	file := filepath.Join(e.dir, "keys")
+	if err := os.WriteFile(file, []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	return "  auth: {keys: " + strconv.Quote(file) + "}\n", nil
+}
+
 func names(prefix string, pairs int) string {
 	var s []string
 	for i := range pairs {
@@ -145,9 +169,9 @@ func startPath(ctx context.Context, e *env, path string) (pathRun, error) {
 			return nil, err
 		}
 		return &wasmRun{e: e, edge: n, back: n}, nil
-	case PathUnix, PathTCP, PathUnixIOURing, PathTCPIOURing, PathTCPSockmap:
+	case PathUnix, PathTCP, PathUnixIOURing, PathTCPIOURing, PathTCPSockmap, PathShm:
 		var listen, address string
-		if strings.HasPrefix(path, "unix") {
+		if strings.HasPrefix(path, "unix") || path == PathShm {
 			sock := filepath.Join(e.dir, strings.ReplaceAll(path, "+", "-")+".sock")
 			listen, address = "  listen: {unix: "+sock+"}\n", "unix://"+sock
 		} else {
@@ -162,12 +186,19 @@ func startPath(ctx context.Context, e *env, path string) (pathRun, error) {
 			args = append(args, "--strict-accel")
 		}
 		tag := strings.ReplaceAll(path, "+", "-")
-		back, err := e.startNode(ctx, tag+"-back", e.nodeHead("bench-"+tag+"-back")+listen+"functions:\n"+
-			fnLines("sink", e.module("benchsink"), pairs), args...)
+		sinks, auth := fnLines("sink", e.module("benchsink"), pairs), ""
+		if path == PathShm {
+			var err error
+			if auth, err = e.authLines(); err != nil {
+				return nil, err
+			}
+			sinks = sharedLines("sink", e.module("benchsink"), pairs)
+		}
+		back, err := e.startNode(ctx, tag+"-back", e.nodeHead("bench-"+tag+"-back")+auth+listen+"functions:\n"+sinks, args...)
 		if err != nil {
 			return nil, err
 		}
-		edge, err := e.startNode(ctx, tag+"-edge", e.nodeHead("bench-"+tag+"-edge")+"functions:\n"+
+		edge, err := e.startNode(ctx, tag+"-edge", e.nodeHead("bench-"+tag+"-edge")+auth+"functions:\n"+
 			fnLines("src", e.module("benchsrc"), pairs)+
 			"peers:\n  - {name: back, address: \""+address+"\", functions: ["+names("sink", pairs)+"]}\n", args...)
 		if err != nil {

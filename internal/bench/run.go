@@ -117,7 +117,7 @@ func availability(path string, probe []features.Feature) (bool, string) {
 		PathUnix: {"unix"}, PathTCP: {"tcp"}, PathSocketUnix: {"unix"}, PathSocketTCP: {"tcp"},
 		PathHTTPJSON: {"tcp"}, PathHTTPRaw: {"tcp"}, PathNativeHTTP: {"tcp"}, PathNativeHTTPJSON: {"tcp"},
 		PathUnixIOURing: {"unix", "io_uring"}, PathTCPIOURing: {"tcp", "io_uring"},
-		PathTCPSockmap: {"tcp", "sockmap"},
+		PathTCPSockmap: {"tcp", "sockmap"}, PathShm: {"unix", "shm"},
 	}[path]
 	for _, name := range need {
 		i := slices.IndexFunc(probe, func(f features.Feature) bool { return f.Name == name })

@@ -127,6 +127,11 @@ func (s *sharedFunction) SharedMemory() (runtime.SharedMemory, error) {
 	return s.f.alloc.shared, nil
 }
 
+// wazeroMemory leaves instances' memories to wazero's own allocator (it
+// grows a memory by copying it into a larger Go slice): for benchmarks
+// that compare the two (export_test.go).
+var wazeroMemory = false
+
 // function is the per-function state shared by its instances.
 type function struct {
 	name     string
@@ -227,7 +232,10 @@ func (f *function) newInstance(ctx context.Context) (runtime.Instance, error) {
 	name := fmt.Sprintf("%s#%d", f.name, f.seq.Add(1))
 	// The instance outlives the call that created it: do not let the
 	// caller's deadline close it.
-	ictx := experimental.WithMemoryAllocator(context.WithoutCancel(ctx), &f.alloc)
+	ictx := context.WithoutCancel(ctx)
+	if !wazeroMemory {
+		ictx = experimental.WithMemoryAllocator(ictx, &f.alloc)
+	}
 	mod, err := f.rt.InstantiateModule(ictx, f.compiled, f.modCfg.WithName(name))
 	if err != nil {
 		return nil, err

@@ -29,7 +29,14 @@ type mappedMemory struct {
 	committed uint64
 	shared    *sharedFile // the file the memory is a slot of; nil if anonymous
 	slot      int
+	faulting  sync.WaitGroup // the background fault-in of the last growth
 }
+
+// prefaultMin is the smallest growth faulted in ahead of the guest, on
+// another thread: a page's first write must have the kernel zero it (2 MiB
+// at a time with huge pages), and a payload that grows memory by tens of
+// MiB would otherwise pay for all of it on the copy's thread.
+const prefaultMin = 8 << 20
 
 // reserve reserves max bytes (rounded up to commitStep, at least one step)
 // of address space, aligned to commitStep, with no access and no commit
@@ -68,6 +75,17 @@ func (m *mappedMemory) Reallocate(size uint64) []byte {
 		if err := unix.Mprotect(m.mem[m.committed:end], unix.PROT_READ|unix.PROT_WRITE); err != nil {
 			return nil
 		}
+		if grown := m.mem[m.committed:end]; len(grown) >= prefaultMin {
+			// From the end backwards, one step at a time: the guest
+			// writes from the start forwards, and they meet.
+			m.faulting.Go(func() {
+				for hi := len(grown); hi > 0; hi -= commitStep {
+					if unix.Madvise(grown[max(hi-commitStep, 0):hi], unix.MADV_POPULATE_WRITE) != nil {
+						return // before Linux 5.14: the guest's writes fault them in
+					}
+				}
+			})
+		}
 		m.committed = end
 	}
 	return m.mem[:size:size]
@@ -80,6 +98,7 @@ func (m *mappedMemory) Free() {
 	if m.mem == nil {
 		return
 	}
+	m.faulting.Wait()
 	if m.a.closing.Load() {
 		// A call may still run on this memory: replace its pages with
 		// fresh zero pages, readable and writable, and leave the address
