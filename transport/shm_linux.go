@@ -206,9 +206,8 @@ func (ms *shmMaps) get(fd int, limit int64) (*shmMap, string, error) {
 	if ms.m == nil {
 		ms.m = map[[2]uint64]*shmMap{}
 	}
-	if old := ms.m[key]; old != nil {
-		delete(ms.m, key) // a file of another size under the same name: keep both until released
-	}
+	// A mapping of another size under the same key (a file gone and its
+	// inode reused) stays until its connections release it.
 	ms.m[key] = m
 	return m, "", nil
 }

@@ -32,15 +32,16 @@ func newBenchCmd(std stdio) *cobra.Command {
 	var f benchFlags
 	c := &cobra.Command{
 		Use:   "bench",
-		Short: "Measure every path against the paper's baselines: latency, throughput, CPU, memory",
+		Short: "Measure every path against realistic baselines and the paper's: latency, throughput, CPU, memory",
 		Long: `Reproduce the Roadrunner paper's evaluation on this machine: move payloads
 of each size between two functions over every path, and over the baselines
 the paper compares against, and write the results.
 
-Paths: memory, unix, tcp, unix+iouring, tcp+iouring, tcp+sockmap (rrnode
-nodes started as child processes, --accel none, iouring or sockmap with
---strict-accel; a path this host does not allow is a row marked unavailable
-with the probe's reason). Baselines:
+Paths: memory, shm, unix, tcp, unix+iouring, tcp+iouring, tcp+sockmap
+(rrnode nodes started as child processes, --accel none, shm, iouring or
+sockmap with --strict-accel; shm's nodes share a key and their receiving
+functions have shared_memory; a path this host does not allow is a row
+marked unavailable with the probe's reason). Baselines:
   http-raw          two Wasm functions in two processes passing raw bytes
                     over HTTP/1.1 on loopback, as wasi-http or Spin's service
                     chaining do: the sending host's HTTP client streams the
@@ -66,11 +67,15 @@ rotated every repetition.
 
 Results go to --out: results.csv (one row per size and path), results-wide.csv
 (size_mb, then one column of median latency in seconds per path),
-results.md, results.json, latency.svg/png, speedup.svg/png. --format picks
+results.md, results.json, latency.svg/png, throughput.svg/png,
+speedup.svg/png. --format picks
 what is printed on standard output. A progress line goes to standard error.
 Exit status 1 if any delivery failed to verify or any path failed.
 
-The guests are read from --wasm-dir (make wasm builds them there).`,
+The guests are built into rrnode (internal/bench/guests, checked against
+their sources by make test): bench runs from an installed binary with no
+checkout. --wasm-dir reads them from a directory instead (make wasm builds
+them in build/wasm).`,
 		Args: exactArgs(0),
 		RunE: func(c *cobra.Command, _ []string) error {
 			return runBench(c.Context(), f, std)

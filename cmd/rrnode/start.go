@@ -58,9 +58,15 @@ host's eBPF sockmap, pinned under node.sockmap_pin_dir and shared by the
 host's nodes: each message goes straight to the peer socket, skipping both
 TCP stacks and the veth between them. It needs CAP_BPF and CAP_NET_ADMIN
 (and CAP_SYS_ADMIN to mount bpffs where it is not); refused, it falls back
-the same way. auto uses what was measured to win on such a host (see
-docs/BENCHMARKS.md): the sockmap where it is allowed, not io_uring; none
-uses plain syscalls. rrnode probe shows what this host allows.
+the same way. --accel shm moves payloads of 64 KiB or more to functions
+with shared_memory on nodes of this host, over their unix socket, straight
+into the receiving function's memory (one copy): the receiving node hands
+the file that memory lies in to the sending node, so it needs node.auth.keys
+(refused without) and a memfd this process may make (a seccomp profile may
+refuse it). auto uses what was measured to win on such a host (see
+docs/BENCHMARKS.md): the sockmap where it is allowed, the shm path where
+keys are set, not io_uring; none uses plain syscalls. rrnode probe shows
+what this host allows. Several at once: --accel iouring,sockmap,shm.
 
 Peers: node.listen opens the unix and tcp paths (see docs/CONFIG.md), and
 functions of the peers listed in the config are reached over their paths.
@@ -81,7 +87,7 @@ with make build WASMTIME=1 (go build -tags wasmtime).`,
 	fl.StringVar(&f.config, "config", "", "the node's YAML config `file` (required)")
 	fl.StringVar(&f.http, "http", "", "ingress `address` host:port, overriding node.http (port 0 picks a free one)")
 	f.accel = transport.AccelAuto
-	fl.Var(&f.accel, "accel", "accelerators: auto|none|iouring|sockmap|iouring,sockmap")
+	fl.Var(&f.accel, "accel", "accelerators: auto, none, or a comma-separated list of iouring, sockmap and shm")
 	fl.BoolVar(&f.strictAccel, "strict-accel", false, "fail instead of falling back when an accelerator named in --accel is unavailable")
 	fl.StringVar(&f.engine, "engine", defaultEngine, "WebAssembly `engine`: wazero|wasmtime (wasmtime needs a build with -tags wasmtime)")
 	fl.BoolVar(&f.verify, "verify", false, "put a CRC32C in every frame this node sends to a peer (node.verify)")

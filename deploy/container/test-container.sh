@@ -15,7 +15,12 @@
 #       the network's DNS (aardvark-dns) resolves to all of them as a
 #       headless Service's name resolves to its pods: the edge finds the
 #       two back replicas, the pipeline splits across them, verified;
-#       one back stopped, the other takes its share.
+#       one back stopped, the other takes its share;
+#   (f) the shm path: two containers of this host sharing a socket
+#       directory, under podman's default seccomp profile (Docker's,
+#       in substance), --accel shm --strict-accel: the edge copies each
+#       payload straight into back's transform's memory, verified and
+#       counted.
 # Every node gets its keys and token as the DaemonSet does, from a
 # read-only mount at /etc/rrnode/auth (made here with rrnode keygen); the
 # image refuses to start without them.
@@ -33,7 +38,7 @@ fail() { echo "test-container: FAIL: $*" >&2; exit 1; }
 # bridge on the host: removed at the end if this test made it.
 bridge_before=$(ip link show podman0 >/dev/null 2>&1 && echo yes || echo no)
 cleanup() {
-	podman rm -f -t 5 rr-a rr-back rr-edge rr-stranger rr-back1 rr-back2 >/dev/null 2>&1 || true
+	podman rm -f -t 5 rr-a rr-back rr-edge rr-stranger rr-back1 rr-back2 rr-shm-back rr-shm-edge >/dev/null 2>&1 || true
 	podman network rm rr-test-net >/dev/null 2>&1 || true
 	podman system reset -f >/dev/null 2>&1 || true
 	if [ "$bridge_before" = no ]; then ip link del podman0 >/dev/null 2>&1 || true; fi
@@ -276,5 +281,27 @@ for _ in $(seq 1 60); do cluster_up 18084 1 && break; sleep 0.5; done
 cluster_up 18084 1 || fail "(e) the edge still sees back1 up: $(cluster_json 18084)"
 echo "  back1 stopped: the next 5 pipelines verified on back2; the edge's directory shows it alone"
 podman rm -f -t 10 rr-edge rr-back1 rr-back2 >/dev/null 2>&1
+
+step "(f) the shm path: two containers sharing a socket directory, default seccomp profile, --accel shm"
+mkdir -m 0700 "$work/sockets"
+chown 65532:65532 "$work/sockets" # the image's user, in both containers
+shm=(-v "$work/sockets:/var/run/rrnode/sockets" "${conf[@]}")
+podman run -d --name rr-shm-back --network rr-test-net -p 127.0.0.1:18087:8080 "${shm[@]}" localhost/rrnode:test \
+	start --config /etc/rrnode/test/shm-back.yaml --accel shm --strict-accel >/dev/null 2>>"$work/run.err"
+waithealthy rr-shm-back
+podman run -d --name rr-shm-edge --network rr-test-net -p 127.0.0.1:18088:8080 "${shm[@]}" localhost/rrnode:test \
+	start --config /etc/rrnode/test/shm-edge.yaml --accel shm --strict-accel >/dev/null 2>>"$work/run.err"
+waithealthy rr-shm-edge
+invoke 18088 "$work/1m"
+invoke 18088 "$work/64m"
+got=$(metric_sum 18088 rr_transfers_total 'mechanism="shm"' 'path="unix"' 'result="ok"')
+[ "$got" = 2 ] || fail "(f) edge sent $got transfers over the shm path, want 2: $(curl -s http://127.0.0.1:18088/metrics | grep -E 'rr_transfers_total|rr_fallbacks_total')"
+[ "$(metric_sum 18087 rr_transfers_total 'mechanism="shm"' 'path="unix"')" = 2 ] || fail "(f) back did not receive 2 transfers over the shm path"
+[ "$(metric_sum 18088 rr_fallbacks_total 'accel="shm"')" = 0 ] || fail "(f) edge counted shm fallbacks"
+[ "$(metric 18088 'rr_accel{accel="shm"}')" = 1 ] || fail "(f) edge: rr_accel{accel=\"shm\"} is not 1"
+podman run --rm --network none localhost/rrnode:test probe --json >"$work/probe-f.json"
+probed "$work/probe-f.json" shm true || fail "(f) probe: shm not available under the default profile: $(cat "$work/probe-f.json")"
+echo "  1 MB and 64 MB verified, each copied once into back's memory (rr_transfers_total{mechanism=\"shm\"} on both), no fallback; probe: shm available"
+podman rm -f -t 10 rr-shm-edge rr-shm-back >/dev/null 2>&1
 
 step "done"

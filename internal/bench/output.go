@@ -236,7 +236,7 @@ func (r *Result) WriteMarkdown(w io.Writer) error {
 		b.WriteString("\n")
 	}
 	if sb := r.StrongestBaseline(); sb != "" {
-		fmt.Fprintf(&b, "\nStrongest baseline (the fastest baseline at the most sizes): %s.\n", sb)
+		fmt.Fprintf(&b, "\nStrongest baseline (of the HTTP baselines a user would pick, the fastest at the most sizes; the socket loops are the floor of a socket, not a baseline): %s.\n", sb)
 	}
 
 	refs := r.references()

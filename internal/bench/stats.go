@@ -66,9 +66,11 @@ func roleOf(path string) pathRole {
 	return roleRoadrunner
 }
 
-// StrongestBaseline is the fastest baseline path of the run, from its
-// numbers: the one with the lowest median latency at the most sizes (among
-// the baselines measured at each); between baselines that tie, the one
+// StrongestBaseline is the fastest baseline path of the run a user would
+// pick, from its numbers: of the HTTP baselines (between Wasm functions or
+// native processes, raw or JSON; not the plain socket loops, the floor of
+// what a socket does with no framework at all), the one with the lowest
+// median latency at the most sizes (among those measured at each); between baselines that tie, the one
 // whose latency is the least above the fastest one's, as a geometric mean
 // over the sizes it has. "" if no baseline has a number.
 func (r *Result) StrongestBaseline() string {
@@ -78,7 +80,7 @@ func (r *Result) StrongestBaseline() string {
 		best := math.Inf(1)
 		var at []string
 		for _, p := range r.Paths {
-			if roleOf(p) != roleBaseline {
+			if roleOf(p) != roleBaseline || p == PathSocketUnix || p == PathSocketTCP {
 				continue
 			}
 			if row := r.Row(s, p); row != nil && row.ok() && row.LatencyMedian > 0 {
