@@ -135,6 +135,62 @@ func RunShared(t *testing.T, newEngine NewEngine) {
 			t.Fatalf("two instances' views overlap in the file: offsets %d and %d", offs[0], offs[1])
 		}
 	})
+	t.Run("HostileAlloc", func(t *testing.T) {
+		// A guest whose rr_alloc points outside its memory, wraps, or
+		// returns 0: refused before fill, so nothing is ever offered to
+		// a sender. One at the last byte of memory: 1 byte lands there,
+		// inside the file; 2 are refused.
+		load := func(t *testing.T) runtime.Function {
+			f, err := e.Load(context.Background(), runtime.FunctionSpec{Name: "hostile", Module: s.module, PoolSize: 1, SharedMemory: true}, &host{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { f.Close(context.Background()) })
+			return f
+		}
+		for _, mode := range []byte{'z', 'o', 'w'} {
+			f := load(t)
+			if _, err := deliver(context.Background(), f, control('A', mode)); err != nil {
+				t.Fatal(err)
+			}
+			filled := false
+			err := f.Deliver(context.Background(), 32, func([]byte) error { filled = true; return nil })
+			expectDeliverCode(t, err, runtime.CodeAllocFailed)
+			if filled {
+				t.Fatalf("mode %c: fill ran", mode)
+			}
+		}
+		f := load(t)
+		fsm, err := f.(runtime.Sharer).SharedMemory()
+		if err != nil {
+			t.Fatal(err)
+		}
+		size := memorySize(t, f)
+		if _, err := deliver(context.Background(), f, control('A', append([]byte{'p'}, u32(size-1)...)...)); err != nil {
+			t.Fatal(err)
+		}
+		var at uint64
+		err = f.Deliver(context.Background(), 1, func(dst []byte) error {
+			off, ok := fsm.Offset(dst)
+			if !ok {
+				return errors.New("the last byte of memory is not in the file")
+			}
+			at = off
+			return nil
+		})
+		// The instance is the file's first: its memory's last byte is
+		// the file's byte size-1. (The conformance guest's rr_handle then
+		// refuses a pointer that is not its buffer: err is its code.)
+		if at != uint64(size-1) {
+			t.Fatalf("the last byte of a %d-byte memory at offset %d of the file (err %v)", size, at, err)
+		}
+		filled := false
+		err = f.Deliver(context.Background(), 2, func([]byte) error { filled = true; return nil })
+		expectDeliverCode(t, err, runtime.CodeAllocFailed)
+		if filled {
+			t.Fatal("2 bytes at the last byte of memory: fill ran")
+		}
+	})
 	t.Run("Replaced", func(t *testing.T) {
 		// A trapped instance is replaced: its memory's part of the file
 		// is zeroed before another instance takes it.
@@ -143,4 +199,27 @@ func RunShared(t *testing.T, newEngine NewEngine) {
 		}
 		through(t, pattern(3<<20, 77))
 	})
+}
+
+// memorySize finds the size of fn's (one) instance's memory, as the
+// guest's own bounds checks see it: the highest address a 1-byte reply
+// may come from, plus one.
+func memorySize(tb testing.TB, fn runtime.Function) uint32 {
+	tb.Helper()
+	lo, hi := uint32(0), uint32(1<<32-1) // lo is in memory, hi is not
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		c, err := deliver(context.Background(), fn, control('B', append(append(u32(mid), u32(1)...), 2)...))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		// A good range replies its byte, then the code 0; a bad one only
+		// the code.
+		if len(c.replies) == 2 {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return hi
 }
