@@ -10,7 +10,7 @@ import (
 	"github.com/roadrunner-wasm/roadrunner/transport/features"
 )
 
-var wantProbeRows = []string{"memory", "unix", "tcp", "splice", "vmsplice", "pipe_max_size", "io_uring", "io_uring.send_zc", "sockmap", "tls"}
+var wantProbeRows = []string{"memory", "unix", "tcp", "splice", "vmsplice", "pipe_max_size", "io_uring", "io_uring.send_zc", "sockmap", "tls", "shm"}
 
 func TestProbeJSON(t *testing.T) {
 	r := rrnode(t, "", "probe", "--json")
@@ -20,7 +20,10 @@ func TestProbeJSON(t *testing.T) {
 	var rep struct {
 		Kernel   string
 		Features []features.Feature
-		Engines  []struct{ Name, Version string }
+		Engines  []struct {
+			Name, Version string
+			SharedMemory  bool `json:"shared_memory"`
+		}
 	}
 	dec := json.NewDecoder(strings.NewReader(r.out))
 	dec.DisallowUnknownFields()
@@ -46,8 +49,13 @@ func TestProbeJSON(t *testing.T) {
 	if !rep.Features[0].Available {
 		t.Errorf("memory unavailable: %+v", rep.Features[0])
 	}
-	if len(rep.Engines) == 0 || rep.Engines[0].Name != "wazero" || !strings.HasPrefix(rep.Engines[0].Version, "v1.") {
-		t.Errorf("engines %+v, want wazero v1.x first", rep.Engines)
+	if len(rep.Engines) == 0 || rep.Engines[0].Name != "wazero" || !strings.HasPrefix(rep.Engines[0].Version, "v1.") || !rep.Engines[0].SharedMemory {
+		t.Errorf("engines %+v, want wazero v1.x first, sharing memory", rep.Engines)
+	}
+	for _, e := range rep.Engines[1:] {
+		if e.SharedMemory {
+			t.Errorf("engine %s says it shares memory: only wazero has the allocator", e.Name)
+		}
 	}
 	if !strings.Contains(r.out, `"detail": "Linux >= 2.6.17"`) {
 		t.Errorf("kernel versions escaped or missing:\n%s", r.out)

@@ -81,7 +81,7 @@ func TestKTLS(t *testing.T) {
 
 func TestProbeRows(t *testing.T) {
 	rows := Probe()
-	want := []string{"memory", "unix", "tcp", "splice", "vmsplice", "pipe_max_size", "io_uring", "io_uring.send_zc", "sockmap", "tls"}
+	want := []string{"memory", "unix", "tcp", "splice", "vmsplice", "pipe_max_size", "io_uring", "io_uring.send_zc", "sockmap", "tls", "shm"}
 	if len(rows) != len(want) {
 		t.Fatalf("%d rows %+v, want %v", len(rows), rows, want)
 	}
