@@ -15,8 +15,10 @@ type accels struct {
 	// is refused): tcp connections to nodes of this host are redirected.
 	sockmap *transport.Sockmap
 	// shm: the shm path, to and from authenticated nodes of this host
-	// over the unix path, for functions with shared_memory.
-	shm bool
+	// over the unix path, for functions with shared_memory. shmQuiet:
+	// turned on by auto, it is used where it applies and nothing is said
+	// or counted where it does not (as auto's sockmap).
+	shm, shmQuiet bool
 }
 
 // accel probes what mode asks for and settles n.accels. An accelerator
@@ -26,7 +28,8 @@ type accels struct {
 // strict it is an error naming the reason instead. auto uses what the
 // system has and was measured to win on such a host (docs/BENCHMARKS.md):
 // the sockmap, where this process may use it, for tcp peers on this host,
-// quietly (no warning, no fallback counted where it cannot serve); not
+// and the shm path, where the node has keys and may make a memfd, both
+// quietly (no warning, no fallback counted where they cannot serve); not
 // io_uring. none uses nothing.
 func (n *Node) accel(mode transport.Accels, strict bool) error {
 	if mode.Has(transport.AccelIOURing) {
@@ -75,7 +78,7 @@ func (n *Node) accel(mode transport.Accels, strict bool) error {
 		if err := n.shmUsable(); err != nil {
 			n.log.Debug("auto: no shm path", "reason", err)
 		} else {
-			n.accels.shm = true
+			n.accels.shm, n.accels.shmQuiet = true, true
 			n.metrics.setAccel(transport.AccelShm, true)
 			n.log.Info("accelerator on", "accel", transport.AccelShm.String(), "by", transport.AccelAuto.String())
 		}
@@ -179,6 +182,9 @@ func (l *fallbackLog) first(k fallbackKey) bool {
 // fallback is the transport's OnFallback: it counts every transfer, and
 // logs the first of each kind.
 func (n *Node) fallback(from, to, reason string) {
+	if n.accels.shmQuiet && from == "shm" {
+		return // auto's shm path: where it does not apply is no fallback
+	}
 	n.metrics.fallback(from, to, reason)
 	if n.fallbackLog.first(fallbackKey{from, to, reason}) {
 		n.log.Warn("transfers fall back: "+from+" refused, "+to+" used instead", "accel", from, "to", to, "reason", reason)
