@@ -129,6 +129,8 @@ test:
 	$(GO) test -run '^$$' -fuzz '^FuzzAuthListener$$' -fuzztime 20000x ./transport/
 	@# The cluster directory's payload codec.
 	$(GO) test -run '^$$' -fuzz '^FuzzParseDirectory$$' -fuzztime 100000x ./transport/wire/
+	@# The shm path's offers.
+	$(GO) test -run '^$$' -fuzz '^FuzzParseShmOffer$$' -fuzztime 100000x ./transport/wire/
 	@# The Wasmtime engine (cgo): its conformance suite under -race (16 s
 	@# against 10 s without), and the example pipeline on rrnode start
 	@# --engine wasmtime without it (a race build of the 54 MB rrnode would

@@ -34,6 +34,19 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// TestSharedMemoryIgnored: Wasmtime has no hook to place its memories in a
+// memfd; a function loaded with SharedMemory is no runtime.Sharer and
+// delivers as usual (its payloads take the stream path).
+func TestSharedMemoryIgnored(t *testing.T) {
+	runtimetest.RunShared(t, func(tb testing.TB) runtime.Engine {
+		e, err := wasmtime.New(context.Background(), nil)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return e
+	})
+}
+
 type nopHost struct{}
 
 func (nopHost) Send(context.Context, string, string, []byte) error {

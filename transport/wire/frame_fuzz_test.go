@@ -45,7 +45,7 @@ func checkAccepted(t *testing.T, h wire.Header, lim wire.Limits) {
 	if maxName <= 0 {
 		maxName = wire.MaxNameLen
 	}
-	if h.Flags&^(wire.FlagCRC|wire.FlagReply|wire.FlagClose|wire.FlagHops) != 0 {
+	if h.Flags&^(wire.FlagCRC|wire.FlagReply|wire.FlagClose|wire.FlagHops|wire.FlagShm) != 0 {
 		t.Fatalf("accepted unknown flags: %+v", h)
 	}
 	if h.Flags&wire.FlagCRC == 0 && h.CRC != 0 {
@@ -68,6 +68,16 @@ func checkAccepted(t *testing.T, h wire.Header, lim wire.Limits) {
 	case wire.KindReply:
 		if h.NameLen != 0 || h.PayloadLen > maxPayload || h.Flags != 0 || h.Status != 0 {
 			t.Fatalf("accepted REPLY %+v", h)
+		}
+	case wire.KindShmOffer:
+		if h.NameLen != 0 || h.PayloadLen != wire.ShmOfferSize || h.Flags != 0 || h.Status != 0 {
+			t.Fatalf("accepted SHM_OFFER %+v", h)
+		}
+	case wire.KindShmDone:
+		copied := h.Status == wire.ShmCopied && h.PayloadLen == 0 && h.Flags == 0
+		stream := h.Status == wire.ShmStream && h.PayloadLen <= maxPayload && h.Flags&^wire.FlagCRC == 0
+		if h.NameLen != 0 || !copied && !stream {
+			t.Fatalf("accepted SHM_DONE %+v under %+v", h, lim)
 		}
 	case wire.KindDirectory, wire.KindHops:
 		limit := uint64(wire.MaxDirectoryPayload)
@@ -96,6 +106,9 @@ func checkRefused(t *testing.T, b []byte, err error) {
 func FuzzParseHeader(f *testing.F) {
 	f.Add(encode(wire.Header{Kind: wire.KindData, NameLen: 8, PayloadLen: 1 << 20, ID: 1}))
 	f.Add(encode(wire.NewAck(1, -5)))
+	f.Add(encode(wire.Header{Kind: wire.KindData, Flags: wire.FlagShm, NameLen: 8, PayloadLen: 1 << 20, ID: 1}))
+	f.Add(encode(wire.Header{Kind: wire.KindShmOffer, PayloadLen: wire.ShmOfferSize, ID: 1}))
+	f.Add(encode(wire.Header{Kind: wire.KindShmDone, Status: wire.ShmStream, PayloadLen: 1 << 20, ID: 1}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for _, lim := range fuzzLimits {
 			h, err := wire.ParseHeader(b, lim)

@@ -92,3 +92,35 @@ func TestShmHeaders(t *testing.T) {
 		t.Fatalf("HELLO shm 2: %v", err)
 	}
 }
+
+// FuzzParseShmOffer: an offer the parser accepts re-encodes to its bytes,
+// and a ready offer never places the payload where its end wraps, nor past
+// a new file's size.
+func FuzzParseShmOffer(f *testing.F) {
+	for _, o := range []wire.ShmOffer{
+		{Action: wire.ShmReady, New: true, Size: 1 << 30, Offset: 4096},
+		{Action: wire.ShmReady, File: 2, Offset: 1 << 40},
+		{Action: wire.ShmToRead, Reason: wire.ShmReasonOutside},
+	} {
+		var b [wire.ShmOfferSize]byte
+		o.Put(b[:])
+		f.Add(b[:], uint64(1<<20))
+	}
+	f.Fuzz(func(t *testing.T, b []byte, n uint64) {
+		o, err := wire.ParseShmOffer(b, n)
+		if err != nil {
+			if !errors.Is(err, wire.ErrBadFrame) {
+				t.Fatalf("refused with %v, want a bad frame", err)
+			}
+			return
+		}
+		var again [wire.ShmOfferSize]byte
+		o.Put(again[:])
+		if string(again[:]) != string(b) {
+			t.Fatalf("%+v re-encodes to % x, not % x", o, again, b)
+		}
+		if o.Action == wire.ShmReady && (o.Offset+n < o.Offset || o.New && o.Offset+n > o.Size) {
+			t.Fatalf("accepted %+v for %d bytes", o, n)
+		}
+	})
+}
