@@ -33,16 +33,19 @@ const (
 )
 
 // refuseSplice makes vmsplice and splice fail with EPERM.
-var refuseSplice = seccomp.Filter{
-	NoNewPrivs: true,
-	Flag:       seccomp.FilterFlagTSync,
-	Policy: seccomp.Policy{
-		DefaultAction: seccomp.ActionAllow,
-		Syscalls: []seccomp.SyscallGroup{{
-			Action: seccomp.ActionErrno, // EPERM
-			Names:  []string{"vmsplice", "splice"},
-		}},
-	},
+var refuseSplice = refuseEPERM("vmsplice", "splice")
+
+// refuseEPERM is a filter that makes the system calls named fail with
+// EPERM and allows every other, in every thread, surviving exec.
+func refuseEPERM(names ...string) seccomp.Filter {
+	return seccomp.Filter{
+		NoNewPrivs: true,
+		Flag:       seccomp.FilterFlagTSync,
+		Policy: seccomp.Policy{
+			DefaultAction: seccomp.ActionAllow,
+			Syscalls:      []seccomp.SyscallGroup{{Action: seccomp.ActionErrno, Names: names}}, // EPERM
+		},
+	}
 }
 
 // init, not TestMain: it must run before the testing package does anything.

@@ -22,17 +22,7 @@ import (
 )
 
 // refuseMemfd makes memfd_create fail with EPERM.
-var refuseMemfd = seccomp.Filter{
-	NoNewPrivs: true,
-	Flag:       seccomp.FilterFlagTSync,
-	Policy: seccomp.Policy{
-		DefaultAction: seccomp.ActionAllow,
-		Syscalls: []seccomp.SyscallGroup{{
-			Action: seccomp.ActionErrno, // EPERM
-			Names:  []string{"memfd_create"},
-		}},
-	},
-}
+var refuseMemfd = refuseEPERM("memfd_create")
 
 // shmSyscalls are the system calls the shm path makes beyond a plain
 // unix-path node's.

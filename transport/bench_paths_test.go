@@ -16,7 +16,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/roadrunner-wasm/roadrunner/bpf"
 	"github.com/roadrunner-wasm/roadrunner/internal/netns"
@@ -312,12 +311,7 @@ type benchShmSink struct{ benchSink }
 
 func (s *benchShmSink) SharedMemory(string) (transport.SharedMemory, error) { return s, nil }
 func (s *benchShmSink) File() *os.File                                      { return sharedFile }
-func (s *benchShmSink) Offset(v []byte) (uint64, bool) {
-	if len(v) == 0 {
-		return 0, false
-	}
-	return uint64(uintptr(unsafe.Pointer(&v[0])) - uintptr(unsafe.Pointer(&s.buf[0]))), true
-}
+func (s *benchShmSink) Offset(v []byte) (uint64, bool)                      { return shmem.Offset(s.buf, v) }
 
 // benchSink delivers every payload to "fn" into one reused buffer.
 type benchSink struct{ buf []byte }

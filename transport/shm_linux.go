@@ -29,15 +29,12 @@ var (
 
 // shmState is a server connection's share of the shm path.
 type shmState struct {
-	on     bool                      // this connection offered it (HelloShm)
-	mem    SharedMemory              // the current frame's receiver's file; nil if none
-	reason uint8                     // why not, if mem is nil (wire.ShmReason...)
-	files  map[SharedMemory]shmGiven // the files handed over on this connection
+	on     bool                    // this connection offered it (HelloShm)
+	mem    SharedMemory            // the current frame's receiver's file; nil if none
+	reason uint8                   // why not, if mem is nil (wire.ShmReason...)
+	files  map[SharedMemory]uint32 // the files handed over on this connection, and their numbers
 	buf    [wire.HeaderSize + wire.ShmOfferSize]byte
 }
-
-// shmGiven is a file handed over on a connection: its number there.
-type shmGiven struct{ id uint32 }
 
 // shmOffer says whether the connection offers the shm path: the server
 // asks for it, on the unix path, between authenticated nodes, to a Sink
@@ -93,21 +90,21 @@ func (c *serverConn) fillShared(dst []byte) error {
 			o.Reason = wire.ShmReasonOutside
 		} else {
 			o = wire.ShmOffer{Action: wire.ShmReady, Offset: off}
-			g, known := st.files[st.mem]
+			id, known := st.files[st.mem]
 			if !known {
 				f := st.mem.File()
 				var fs unix.Stat_t
 				if err := unix.Fstat(int(f.Fd()), &fs); err != nil {
 					return fmt.Errorf("shm: stat the memory file: %w", err)
 				}
-				g = shmGiven{id: uint32(len(st.files))}
+				id = uint32(len(st.files))
 				o.New, o.Size, fd = true, uint64(fs.Size), int(f.Fd())
 				if st.files == nil {
-					st.files = map[SharedMemory]shmGiven{}
+					st.files = map[SharedMemory]uint32{}
 				}
-				st.files[st.mem] = g
+				st.files[st.mem] = id
 			}
-			o.File = g.id
+			o.File = id
 		}
 	}
 	if o.Action == wire.ShmToRead {

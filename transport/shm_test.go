@@ -18,7 +18,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -110,16 +109,7 @@ func (s *shmSink) SharedMemory(to string) (transport.SharedMemory, error) {
 
 func (s *shmSink) File() *os.File { return s.f }
 
-func (s *shmSink) Offset(v []byte) (uint64, bool) {
-	if len(v) == 0 {
-		return 0, false
-	}
-	base, p := uintptr(unsafe.Pointer(&s.mem[0])), uintptr(unsafe.Pointer(&v[0]))
-	if p < base || p-base+uintptr(len(v)) > uintptr(len(s.mem)) {
-		return 0, false
-	}
-	return uint64(p - base), true
-}
+func (s *shmSink) Offset(v []byte) (uint64, bool) { return shmem.Offset(s.mem, v) }
 
 // shmPair starts a unix server with the shm path on over sk and a peer
 // asking for it, both with auth (unless noAuth).

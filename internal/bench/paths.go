@@ -3,8 +3,6 @@ package bench
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +17,7 @@ import (
 
 	"github.com/roadrunner-wasm/roadrunner/internal/nodeproc"
 	"github.com/roadrunner-wasm/roadrunner/node"
+	"github.com/roadrunner-wasm/roadrunner/transport"
 )
 
 // pathRun is one path set up for one size: its processes are running.
@@ -117,12 +116,8 @@ func sharedLines(prefix, module string, pairs int) string {
 // authLines is node.auth with a fresh key file in e.dir: the shm path
 // runs only between nodes that authenticate each other.
 func (e *env) authLines() (string, error) {
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		return "", err
-	}
 	file := filepath.Join(e.dir, "keys")
-	if err := os.WriteFile(file, []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(file, []byte(transport.GenerateKey()+"\n"), 0o600); err != nil {
 		return "", err
 	}
 	return "  auth: {keys: " + strconv.Quote(file) + "}\n", nil

@@ -87,3 +87,28 @@ func TestProbe(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestOffset(t *testing.T) {
+	mem := make([]byte, 100)
+	for _, c := range []struct {
+		view []byte
+		off  uint64
+		ok   bool
+	}{
+		{mem[10:20], 10, true},
+		{mem[99:], 99, true},
+		{mem, 0, true},
+		{mem[50:50], 0, false},
+		{make([]byte, 5), 0, false},
+		{nil, 0, false},
+	} {
+		if off, ok := shmem.Offset(mem, c.view); off != c.off || ok != c.ok {
+			t.Errorf("view of %d bytes: %d, %v; want %d, %v", len(c.view), off, ok, c.off, c.ok)
+		}
+	}
+	// A view that begins in mem and runs past its end.
+	big := make([]byte, 200)
+	if _, ok := shmem.Offset(big[:100], big[90:110]); ok {
+		t.Error("a view running past the mapping has an offset")
+	}
+}

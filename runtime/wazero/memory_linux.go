@@ -129,7 +129,6 @@ func (m *mappedMemory) Free() {
 // Another node of the host maps the file too (the shm path) and may write
 // anywhere in it.
 type sharedFile struct {
-	name string
 	f    *os.File
 	mem  []byte // the whole file, mapped here
 	slot uint64 // bytes per slot
@@ -159,7 +158,6 @@ func newSharedFile(name string, slots int, limit uint64) (*sharedFile, error) {
 		return nil, fmt.Errorf("mmap shared memory of %d bytes: %w", total, err)
 	}
 	return &sharedFile{
-		name: name,
 		f:    f,
 		mem:  unsafe.Slice((*byte)(p), total),
 		slot: slot,
@@ -227,18 +225,4 @@ func (s *sharedFile) close() error {
 func (s *sharedFile) File() *os.File { return s.f }
 
 // Offset implements runtime.SharedMemory.
-func (s *sharedFile) Offset(view []byte) (uint64, bool) {
-	if len(view) == 0 {
-		return 0, false
-	}
-	base := uintptr(unsafe.Pointer(unsafe.SliceData(s.mem)))
-	p := uintptr(unsafe.Pointer(unsafe.SliceData(view)))
-	if p < base {
-		return 0, false
-	}
-	off := uint64(p - base)
-	if off >= uint64(len(s.mem)) || uint64(len(view)) > uint64(len(s.mem))-off {
-		return 0, false
-	}
-	return off, true
-}
+func (s *sharedFile) Offset(view []byte) (uint64, bool) { return shmem.Offset(s.mem, view) }
