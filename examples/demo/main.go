@@ -86,7 +86,8 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "demo: %s\n", strings.Join(strings.Fields(strings.ReplaceAll(strings.TrimSpace(string(version)), "\n", "; ")), " "))
 	fmt.Fprintln(out, "demo: paths in this build: http ingress, memory (one copy between guest memories, same node),")
-	fmt.Fprintln(out, "demo: unix (same host) and tcp (writev, or vmsplice+splice), io_uring on both; not built yet: sockmap")
+	fmt.Fprintln(out, "demo: unix (same host) and tcp (writev, or vmsplice+splice), io_uring on both, the eBPF sockmap on tcp,")
+	fmt.Fprintln(out, "demo: shm (one copy between nodes of a host; not shown here: see docs/BENCHMARKS.md)")
 	probe, err := exec.CommandContext(ctx, o.rrnode, "probe").CombinedOutput()
 	if err == nil {
 		fmt.Fprintf(out, "demo: rrnode probe:\n%s", indent(string(probe)))
