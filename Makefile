@@ -38,7 +38,7 @@ DEMO_SRC := $(filter-out %_test.go,$(wildcard examples/demo/*.go internal/nodepr
 
 .DEFAULT_GOAL := all
 .DELETE_ON_ERROR:
-.PHONY: all build wasm demo generate test lint cross test-wasmedge test-container bench bench-go bench-smoke generate-guests bench-engines bench-wasmedge cluster-scale clean FORCE check-wasmedge
+.PHONY: all build wasm demo docs generate test lint cross test-wasmedge test-container bench bench-go bench-smoke generate-guests bench-engines bench-wasmedge cluster-scale clean FORCE check-wasmedge
 
 all: build wasm
 
@@ -80,6 +80,13 @@ build/demo: $(DEMO_SRC)
 
 demo: build/rrnode $(WASM) build/demo
 	./build/demo -rrnode build/rrnode -config examples/pipeline.yaml
+
+# rrnode's man pages, one per command (rrnode gen-man: cobra/doc, from the
+# commands' help), in build/man: man -l build/man/rrnode-start.1. Dated by
+# the last commit (SOURCE_DATE_EPOCH), so one commit gives the same pages.
+docs: build/rrnode
+	rm -rf build/man
+	SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct 2>/dev/null || echo 0) ./build/rrnode gen-man build/man
 
 # The eBPF objects from bpf/sockmap.c (bpf2go, clang-16: see README), and
 # rrnode bench's embedded guests.
@@ -205,7 +212,7 @@ bench: build/rrnode $(WASM)
 # and with RR_REQUIRE_PRIVILEGED=1 (CI) unless every path was available: an
 # accelerator missing there is a failure, not a row marked unavailable.
 bench-smoke: build/rrnode $(WASM)
-	./build/rrnode bench --sizes 4KiB,64KiB --repeat 1 --warmup 1 --wasm-dir build/wasm --out build/bench-smoke --format csv >/dev/null
+	./build/rrnode bench --sizes 4KiB,64KiB --repeat 1 --warmup 1 --wasm-dir build/wasm --out build/bench-smoke -o csv >/dev/null
 	./build/rrnode bench-check --sizes 4KiB,64KiB $(if $(filter 1,$(RR_REQUIRE_PRIVILEGED)),--require-available) build/bench-smoke/results.csv
 
 # The go test benchmarks of ./node/ and ./transport/ (BENCHTIME, BENCHCOUNT).

@@ -22,6 +22,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/roadrunner-wasm/roadrunner/bpf"
+	"github.com/roadrunner-wasm/roadrunner/internal/bytesize"
 	"github.com/roadrunner-wasm/roadrunner/transport"
 )
 
@@ -82,7 +83,8 @@ import (
 // becomes node.name: pods of one host sharing a directory each get a
 // socket of their own there.
 //
-// Sizes are an integer (bytes) or a string with a suffix B, KiB, MiB or GiB.
+// Sizes are an integer number of bytes or a number with a unit (64MiB,
+// 500MB), as docs/CONFIG.md#sizes says.
 // File paths (modules, sockets, keys, tokens, certificates) are relative to
 // the config file's directory.
 //
@@ -700,29 +702,21 @@ func parseMode(n *yaml.Node, field string) (fs.FileMode, *ConfigError) {
 	return fs.FileMode(m), nil
 }
 
-var sizeRE = regexp.MustCompile(`^([0-9]+) ?(B|KiB|MiB|GiB)?$`)
-
-var sizeUnit = map[string]uint64{"": 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
-
 func parseSize(n *yaml.Node, field string) (uint64, *ConfigError) {
 	if absent(n) {
 		return 0, nil
 	}
-	bad := &ConfigError{Field: field, Err: fmt.Errorf("want a size such as 1048576 or 64MiB (suffix B, KiB, MiB or GiB), got %q (line %d)", n.Value, n.Line)}
-	m := sizeRE.FindStringSubmatch(n.Value)
-	if n.Kind != yaml.ScalarNode || m == nil {
-		return 0, bad
+	if n.Kind != yaml.ScalarNode {
+		return 0, &ConfigError{Field: field, Err: fmt.Errorf("a list or mapping (line %d); want a size: %s (%s)", n.Line, bytesize.Grammar, bytesize.Doc)}
 	}
-	v, err := strconv.ParseUint(m[1], 10, 64)
-	unit := sizeUnit[m[2]]
-	if err != nil || v > (1<<63)/unit {
-		return 0, bad
+	v, err := bytesize.Parse(n.Value)
+	if err != nil {
+		return 0, &ConfigError{Field: field, Err: fmt.Errorf("%w (line %d); want a size: %s (%s)", err, n.Line, bytesize.Grammar, bytesize.Doc)}
 	}
-	size := v * unit
-	if size == 0 || size >= MaxPayloadLimit {
+	if v == 0 || uint64(v) >= MaxPayloadLimit {
 		return 0, &ConfigError{Field: field, Err: fmt.Errorf("%s is out of range: a limit is at least 1 B and under 4GiB (ABI lengths are u32)", n.Value)}
 	}
-	return size, nil
+	return uint64(v), nil
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)

@@ -156,7 +156,7 @@ node:
   cache_dir: "off"
 functions:
   - {name: a.b_c-1, module: fn.wasm, max_payload: 2 MiB, interruptible: false}
-  - {name: b, module: fn.wasm, interruptible: true}
+  - {name: b, module: fn.wasm, interruptible: true, max_payload: 1.5MB}
 `)
 	cfg, err := node.LoadConfig(path)
 	if err != nil {
@@ -169,6 +169,9 @@ functions:
 	}
 	if got := cfg.Functions[0].MaxPayload; got != 2<<20 {
 		t.Errorf("max_payload = %d, want %d", got, 2<<20)
+	}
+	if got := cfg.Functions[1].MaxPayload; got != 1.5e6 {
+		t.Errorf("max_payload 1.5MB = %d, want %d", got, int(1.5e6))
 	}
 	if !cfg.Functions[0].Uninterruptible || cfg.Functions[1].Uninterruptible {
 		t.Errorf("interruptible: false, true read as Uninterruptible %v, %v", cfg.Functions[0].Uninterruptible, cfg.Functions[1].Uninterruptible)
@@ -469,6 +472,11 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"max_payload negative", "functions:" + fn + "\n    max_payload: -1", "functions[0].max_payload", "want a size"},
 		{"bad size suffix", "functions:" + fn + "\n    max_payload: 12XB", "functions[0].max_payload", `"12XB"`},
 		{"bad size unit case", "node:\n  max_payload: 1mib\nfunctions:" + fn, "node.max_payload", "want a size"},
+		{"size unit case hint", "node:\n  max_payload: 1mib\nfunctions:" + fn, "node.max_payload", `"1mib": unit "mib": units are case-sensitive: write MiB (line 2); want a size: an integer number of bytes, or a number and a unit`},
+		{"ambiguous size unit", "node:\n  max_payload: 64M\nfunctions:" + fn, "node.max_payload", "docs/CONFIG.md#sizes"},
+		{"size not whole bytes", "functions:" + fn + "\n    max_payload: 1.3KiB", "functions[0].max_payload", "not a whole number of bytes"},
+		{"size a list", "functions:" + fn + "\n    max_payload: [1]", "functions[0].max_payload", "a list or mapping"},
+		{"size SI over 4GiB", "node:\n  max_payload: 4.3GB\nfunctions:" + fn, "node.max_payload", "under 4GiB"},
 		{"max_depth zero", "node:\n  max_depth: 0\nfunctions:" + fn, "node.max_depth", "out of range"},
 		{"bad duration", "node:\n  invocation_timeout: soon\nfunctions:" + fn, "node.invocation_timeout", "want a duration"},
 		{"negative duration", "node:\n  drain_timeout: -1s\nfunctions:" + fn, "node.drain_timeout", "not positive"},

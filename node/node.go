@@ -230,6 +230,10 @@ func (n *Node) load(ctx context.Context, fc FunctionConfig) error {
 		Uninterruptible: fc.Uninterruptible,
 		SharedMemory:    fc.SharedMemory,
 	}
+	// Compiling a large module takes seconds (less from the engine's
+	// compilation cache): say so before, and how long it took after.
+	n.log.Info("loading function", "function", fc.Name, "module", fc.Module, "bytes", len(module), "pool", fc.Pool, "engine", n.eng.Name())
+	start := time.Now()
 	// The engine loads on a goroutine of its own, so that New can leave a
 	// compilation behind when ctx ends (see New).
 	done := make(chan loadResult, 1)
@@ -257,7 +261,9 @@ func (n *Node) load(ctx context.Context, fc FunctionConfig) error {
 	n.checkShared(f)
 	n.fns[fc.Name] = f
 	n.order = append(n.order, f)
-	n.log.Debug("function loaded", "function", fc.Name, "module", fc.Module, "pool", fc.Pool, "max_payload", fc.MaxPayload, "engine", n.eng.Name())
+	// load_time is the engine's Load: compiling the module (or reading it from
+	// the cache) and instantiating the pool.
+	n.log.Info("function loaded", "function", fc.Name, "module", fc.Module, "load_time", time.Since(start).Round(time.Microsecond), "pool", fc.Pool, "max_payload", fc.MaxPayload, "engine", n.eng.Name())
 	return nil
 }
 

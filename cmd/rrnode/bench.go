@@ -20,7 +20,8 @@ import (
 )
 
 type benchFlags struct {
-	sizes, paths, out, format string
+	sizes, paths, out         string
+	output                    *output
 	repeat, warmup, conc      int
 	batch                     int
 	wasmDir, engine, cacheDir string
@@ -68,8 +69,9 @@ rotated every repetition.
 Results go to --out: results.csv (one row per size and path), results-wide.csv
 (size_mb, then one column of median latency in seconds per path),
 results.md, results.json, latency.svg/png, throughput.svg/png,
-speedup.svg/png. --format picks
-what is printed on standard output. A progress line goes to standard error.
+speedup.svg/png. -o/--output picks what is printed on standard output:
+table (results.md and where the files are), csv (results.csv) or json
+(results.json). A progress line goes to standard error.
 Exit status 1 if any delivery failed to verify or any path failed.
 
 The guests are built into rrnode (internal/bench/guests, checked against
@@ -78,33 +80,35 @@ checkout. --wasm-dir reads them from a directory instead (make wasm builds
 them in build/wasm).`,
 		Args: exactArgs(0),
 		RunE: func(c *cobra.Command, _ []string) error {
+			if c.Flags().Changed("format") {
+				fmt.Fprintln(std.err, "rrnode bench: --format is deprecated: use -o (--output), which takes the same values")
+			}
 			return runBench(c.Context(), f, std)
 		},
 	}
 	fl := c.Flags()
-	fl.StringVar(&f.sizes, "sizes", "1MiB,2MiB,4MiB,8MiB,16MiB,32MiB,64MiB,128MiB,256MiB", "payload `sizes`, comma-separated (B, KiB, MiB, GiB; KB, MB, GB), up to 1GiB")
+	fl.StringVar(&f.sizes, "sizes", "1MiB,2MiB,4MiB,8MiB,16MiB,32MiB,64MiB,128MiB,256MiB", "payload `sizes`, comma-separated, 64B to 1GiB: bytes, or a number and a unit, KiB, MiB, GiB or kB, MB, GB (the grammar: docs/CONFIG.md#sizes)")
 	fl.IntVar(&f.repeat, "repeat", 10, "repetitions per size and path")
 	fl.IntVar(&f.warmup, "warmup", 2, "warm-up transfers per size and path (verified, not timed)")
 	fl.IntVar(&f.conc, "concurrency", 1, "senders at once for transfers/s (1..64)")
 	fl.IntVar(&f.batch, "batch", 0, "transfers per path per repetition (0: 32 MiB ÷ size, 1..32)")
 	fl.StringVar(&f.paths, "paths", "all", "`paths`, comma-separated: all, or some of "+strings.Join(bench.AllPaths, ","))
 	fl.StringVar(&f.out, "out", "bench-results", "`directory` for the result files")
-	fl.StringVar(&f.format, "format", "table", "standard output: table|csv|json")
 	fl.StringVar(&f.wasmDir, "wasm-dir", "", "`directory` of the guests: "+strings.Join(bench.Modules, ", ")+" (.wasm, as make wasm builds them in build/wasm); default: those built into this rrnode from examples/ (by "+benchguests.GoVersion+")")
 	fl.StringVar(&f.engine, "engine", defaultEngine, "WebAssembly `engine` of the nodes: "+engineNames())
 	fl.StringVar(&f.cacheDir, "cache-dir", "", "the nodes' compilation cache (node.cache_dir); \"\" = the engine's default")
 	fl.StringVar(&f.rrnode, "rrnode", "", "the rrnode `binary` for the nodes and agents (default: this one)")
 	fl.BoolVar(&f.coldStart, "cold-start", true, "measure each engine's cold start (compile and first instance, empty and warm cache)")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "copy the nodes' and agents' output to standard error")
+	f.output = addOutputFlag(c, "table", "csv", "json")
+	// --format is -o's name before -o existed: the same variable, hidden.
+	fl.StringVar(&f.output.value, "format", "table", "the same as -o (deprecated)")
+	fl.MarkHidden("format")
+	registerBenchCompletions(c)
 	return c
 }
 
 func runBench(ctx context.Context, f benchFlags, std stdio) error {
-	switch f.format {
-	case "table", "csv", "json":
-	default:
-		return usageError{fmt.Errorf("--format %q: want table, csv or json", f.format)}
-	}
 	sizes, err := bench.ParseSizes(f.sizes)
 	if err != nil {
 		return usageError{fmt.Errorf("--sizes: %w", err)}
@@ -152,7 +156,7 @@ func runBench(ctx context.Context, f benchFlags, std stdio) error {
 	if werr := res.WriteFiles(f.out); werr != nil {
 		return errors.Join(err, werr)
 	}
-	switch f.format {
+	switch f.output.value {
 	case "table":
 		res.WriteMarkdown(std.out)
 		fmt.Fprintf(std.out, "\nresults: %s (%s)\n", f.out, strings.Join(bench.Files, ", "))

@@ -54,7 +54,7 @@ func TestBenchSmoke(t *testing.T) {
 	out := t.TempDir()
 	// No cold start: it compiles the guests in this process, which the
 	// race detector makes slow, and make bench-smoke measures it.
-	r := rrnode(t, "", "bench", "--sizes", "4KiB", "--repeat", "1", "--warmup", "1", "--format", "csv", "--cold-start=false",
+	r := rrnode(t, "", "bench", "--sizes", "4KiB", "--repeat", "1", "--warmup", "1", "-o", "csv", "--cold-start=false",
 		"--out", out, "--wasm-dir", wasmDir, "--rrnode", exe, "--cache-dir", cacheDir)
 	if r.code != 0 {
 		t.Fatalf("rrnode bench: status %d\nstdout:\n%s\nstderr:\n%s", r.code, r.out, r.err)
@@ -127,6 +127,8 @@ func raceBuild() bool {
 func TestBenchUsage(t *testing.T) {
 	for _, args := range [][]string{
 		{"bench", "--format", "xml"},
+		{"bench", "-o", "xml"},
+		{"bench", "--sizes", "1mib"},
 		{"bench", "--paths", "memory,pigeon"},
 		{"bench", "--sizes", "lots"},
 		{"bench", "--concurrency", "0"},
@@ -176,6 +178,10 @@ func TestBenchEmbeddedGuests(t *testing.T) {
 	}
 	if err := bench.CheckCSV(&stdout, bench.AllPaths, []int64{1 << 10}, privileged.Required()); err != nil {
 		t.Errorf("%v\nstderr:\n%s", err, stderr.String())
+	}
+	// --format, -o's former name, still works and says it is deprecated.
+	if !strings.Contains(stderr.String(), "rrnode bench: --format is deprecated: use -o (--output)") {
+		t.Errorf("--format: no deprecation note on stderr:\n%s", stderr.String())
 	}
 	if _, err := os.Stat(filepath.Join(cwd, "results", "results.csv")); err != nil {
 		t.Error(err)

@@ -19,7 +19,7 @@ import (
 
 type clusterFlags struct {
 	addr      string
-	output    string
+	output    *output
 	tokenFile string
 	timeout   time.Duration
 }
@@ -35,7 +35,10 @@ itself, what its cluster DNS name resolved to, and each peer it knows (static
 or found through DNS) with its state (connecting, up, down, self), the path
 transfers to it take (unix on this host when its socket is reachable, else
 tcp), its functions, the transfers in flight to it and its last error.
---output json prints the node's answer as it is.`,
+-o json prints the node's answer as it is: one JSON object
+
+    {"node", "instance", "host", "generation", "functions", "route", "dns",
+     "peers": [{"name", "address", "state", "path", "functions", ...}]}`,
 		Args: exactArgs(0),
 		RunE: func(c *cobra.Command, _ []string) error {
 			return runCluster(c.Context(), f, std)
@@ -43,17 +46,13 @@ tcp), its functions, the transfers in flight to it and its last error.
 	}
 	fl := c.Flags()
 	fl.StringVar(&f.addr, "addr", DefaultAddr, "the node's ingress `URL`")
-	fl.StringVarP(&f.output, "output", "o", "table", "table or json")
 	fl.StringVar(&f.tokenFile, "token-file", "", "send the first token of `FILE` as the bearer token (default: $"+tokenEnv+", if set)")
 	fl.DurationVar(&f.timeout, "timeout", 10*time.Second, "how long to wait for the answer")
-	c.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json"}, cobra.ShellCompDirectiveNoFileComp))
+	f.output = addOutputFlag(c, "table", "json")
 	return c
 }
 
 func runCluster(ctx context.Context, f clusterFlags, std stdio) error {
-	if f.output != "table" && f.output != "json" {
-		return usageError{fmt.Errorf("--output %q: want table or json", f.output)}
-	}
 	base, err := url.Parse(f.addr)
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
 		return usageError{fmt.Errorf("--addr %q: want a URL such as %s", f.addr, DefaultAddr)}
@@ -88,7 +87,7 @@ func runCluster(ctx context.Context, f clusterFlags, std stdio) error {
 	if err := json.Unmarshal(body, &v); err != nil {
 		return fmt.Errorf("cluster: %s: not a directory: %w", target, err)
 	}
-	if f.output == "json" {
+	if f.output.value == "json" {
 		_, err := std.out.Write(body)
 		return err
 	}

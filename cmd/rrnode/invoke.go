@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -23,6 +24,7 @@ type invokeFlags struct {
 	addr      string
 	trace     bool
 	tokenFile string
+	output    *output
 }
 
 // tokenEnv names the environment variable invoke reads a bearer token
@@ -38,11 +40,33 @@ func newInvokeCmd(std stdio) *cobra.Command {
 		Use:   "invoke NAME",
 		Short: "Invoke a function through a node's HTTP ingress and print its reply",
 		Long: `Invoke a function through a node's HTTP ingress: POST the payload to
-/v1/functions/NAME and write the reply body to standard output. Exit 1 with
-the node's error if the invocation failed, before or after its reply.`,
+/v1/functions/NAME and write the reply body to standard output, byte for
+byte. Exit 1 with the node's error if the invocation failed, before or
+after its reply.
+
+-o json prints one JSON object instead, also when the invocation failed
+(the exit status is 1 then too); keys without a value are left out:
+
+    {"function": NAME, "status": the HTTP status code,
+     "reply": the reply as a string, if it is valid UTF-8,
+     "reply_base64": else the reply in standard base64,
+     "trace": the hops of the Rr-Trace header or trailer, as the node sent them,
+     "error": a failed invocation's error body, as the node sent it,
+     "error_after_reply": a failure after the reply (the Rr-Error trailer)}
+
+-o json holds the whole reply in memory; the default output streams it.
+
+NAME completes (rrnode completion) with the functions the node at --addr
+and its peers host, from GET /v1/cluster.`,
 		Args: exactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			return runInvoke(c.Context(), args[0], f, std)
+		},
+		ValidArgsFunction: func(c *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			if len(args) > 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			return completeFunctions(c.Context(), f.addr, f.tokenFile, toComplete), cobra.ShellCompDirectiveNoFileComp
 		},
 	}
 	fl := c.Flags()
@@ -50,6 +74,7 @@ the node's error if the invocation failed, before or after its reply.`,
 	fl.StringVar(&f.addr, "addr", DefaultAddr, "the node's ingress `URL`")
 	fl.BoolVar(&f.trace, "trace", false, "print the invocation's hops to standard error, one per line")
 	fl.StringVar(&f.tokenFile, "token-file", "", "send the first token of `FILE` (a node.http_auth.token_file) as the bearer token (default: $"+tokenEnv+", if set)")
+	f.output = addOutputFlag(c, "raw", "json")
 	return c
 }
 
@@ -148,32 +173,106 @@ func runInvoke(ctx context.Context, name string, f invokeFlags, std stdio) error
 		return fmt.Errorf("invoke %s: %w", name, err)
 	}
 	defer resp.Body.Close()
+	if f.output.value == "json" {
+		return invokeJSON(name, resp, f, std)
+	}
 
 	if resp.StatusCode/100 != 2 {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		if f.trace {
 			printTrace(std.err, resp.Header.Get(node.HeaderTrace))
 		}
-		var e node.ErrorBody
-		if json.Unmarshal(msg, &e) == nil && e.Error != "" {
-			return fmt.Errorf("invoke %s: %s: %s (%s)", name, resp.Status, e.Error, e.Label)
-		}
-		return fmt.Errorf("invoke %s: %s: %s", name, resp.Status, strings.TrimSpace(string(msg)))
+		return invokeError(name, resp.Status, msg)
 	}
 	if _, err := io.Copy(std.out, resp.Body); err != nil {
 		return fmt.Errorf("invoke %s: read reply: %w", name, err)
 	}
-	trace := resp.Header.Get(node.HeaderTrace)
-	if trace == "" {
-		trace = resp.Trailer.Get(node.HeaderTrace)
-	}
 	if f.trace {
-		printTrace(std.err, trace)
+		printTrace(std.err, replyTrace(resp))
 	}
 	if e := resp.Trailer.Get(node.HeaderError); e != "" {
 		return fmt.Errorf("invoke %s: failed after its reply: %s", name, e)
 	}
 	return nil
+}
+
+// invokeError is the error of an invocation the node refused or that
+// failed before its reply: the node's error body, msg.
+func invokeError(name, status string, msg []byte) error {
+	var e node.ErrorBody
+	if json.Unmarshal(msg, &e) == nil && e.Error != "" {
+		return fmt.Errorf("invoke %s: %s: %s (%s)", name, status, e.Error, e.Label)
+	}
+	return fmt.Errorf("invoke %s: %s: %s", name, status, strings.TrimSpace(string(msg)))
+}
+
+// replyTrace is the Rr-Trace of a reply: its header, or its trailer once
+// the body is read.
+func replyTrace(resp *http.Response) string {
+	if t := resp.Header.Get(node.HeaderTrace); t != "" {
+		return t
+	}
+	return resp.Trailer.Get(node.HeaderTrace)
+}
+
+// invokeReport is rrnode invoke -o json. Trace and Error are what the node
+// sent, unchanged when they are JSON (a string when not).
+type invokeReport struct {
+	Function        string          `json:"function"`
+	Status          int             `json:"status"`
+	Reply           *string         `json:"reply,omitempty"`
+	ReplyBase64     []byte          `json:"reply_base64,omitempty"`
+	Trace           json.RawMessage `json:"trace,omitempty"`
+	Error           json.RawMessage `json:"error,omitempty"`
+	ErrorAfterReply string          `json:"error_after_reply,omitempty"`
+}
+
+// invokeJSON prints resp as one JSON object; its error is the invocation's
+// failure, as without -o json.
+func invokeJSON(name string, resp *http.Response, f invokeFlags, std stdio) error {
+	r := invokeReport{Function: name, Status: resp.StatusCode}
+	var failed error
+	if resp.StatusCode/100 != 2 {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		r.Error = rawJSON(msg)
+		failed = invokeError(name, resp.Status, msg)
+	} else {
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return fmt.Errorf("invoke %s: read reply: %w", name, err)
+		}
+		if utf8.Valid(body) {
+			s := string(body)
+			r.Reply = &s
+		} else {
+			r.ReplyBase64 = body
+		}
+		if e := resp.Trailer.Get(node.HeaderError); e != "" {
+			r.ErrorAfterReply = e
+			failed = fmt.Errorf("invoke %s: failed after its reply: %s", name, e)
+		}
+	}
+	if t := replyTrace(resp); t != "" {
+		r.Trace = rawJSON([]byte(t))
+		if f.trace {
+			printTrace(std.err, t)
+		}
+	}
+	if err := writeJSON(std.out, r); err != nil {
+		return err
+	}
+	return failed
+}
+
+// rawJSON is b as a JSON value: itself if it is one, else a JSON string
+// of its text.
+func rawJSON(b []byte) json.RawMessage {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && json.Valid(b) {
+		return b
+	}
+	s, _ := json.Marshal(string(b))
+	return s
 }
 
 // printTrace writes one line per hop of an Rr-Trace value.

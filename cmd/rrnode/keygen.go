@@ -19,7 +19,7 @@ authenticates the HELLO between nodes. It serves as an HTTP bearer token
 
 Make a key file for a cluster, readable by the node's user only:
 
-  (umask 077; rrnode keygen > keys)
+    (umask 077; rrnode keygen > keys)
 
 Rotate without downtime in three rollouts: add a new key as the second line
 on every node; then make it the first line everywhere; then drop the old.`,

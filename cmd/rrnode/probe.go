@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -13,7 +12,7 @@ import (
 	"github.com/roadrunner-wasm/roadrunner/transport/features"
 )
 
-// probeReport is the output of rrnode probe --json.
+// probeReport is the output of rrnode probe -o json.
 type probeReport struct {
 	Kernel   string             `json:"kernel"`
 	Features []features.Feature `json:"features"`
@@ -30,7 +29,6 @@ type engineInfo struct {
 }
 
 func newProbeCmd(std stdio) *cobra.Command {
-	var asJSON bool
 	c := &cobra.Command{
 		Use:   "probe",
 		Short: "Report which kernel features the paths can use here, and why not",
@@ -39,25 +37,29 @@ splice, vmsplice, the pipe size, io_uring and its zero-copy send, the eBPF
 sockmap, the memfds of the shm path) as this process is allowed to use them,
 and print the kernel, each feature with the reason it is unavailable, and the
 engines compiled in, with their versions and whether they can share a
-function's memory (the shm path needs it of the receiving function's). It exits 0 whatever it finds: a node falls back from a
-refused feature, and probe only says what it would fall back from. Probing
-leaves nothing behind (the sockmap probe loads its program unpinned).`,
+function's memory (the shm path needs it of the receiving function's). It
+exits 0 whatever it finds: a node falls back from a refused feature, and
+probe only says what it would fall back from. Probing leaves nothing behind
+(the sockmap probe loads its program unpinned).
+
+-o json prints one JSON object instead (--json is the same):
+
+    {"kernel", "features": [{"name", "available", "detail", "reason"}],
+     "engines": [{"name", "version", "shared_memory"}]}`,
 		Args: exactArgs(0),
-		RunE: func(*cobra.Command, []string) error {
-			r := probeReport{Kernel: features.KernelVersion(), Features: features.Probe()}
-			for _, e := range engines {
-				r.Engines = append(r.Engines, engineInfo{Name: e.name, Version: e.version(), SharedMemory: e.sharesMemory})
-			}
-			if asJSON {
-				enc := json.NewEncoder(std.out)
-				enc.SetEscapeHTML(false)
-				enc.SetIndent("", "  ")
-				return enc.Encode(r)
-			}
-			return writeProbeTable(std, r)
-		},
 	}
-	c.Flags().BoolVar(&asJSON, "json", false, `print one JSON object {"kernel", "features", "engines": [{"name", "version", "shared_memory"}]}`)
+	out := addOutputFlag(c, "table", "json")
+	out.jsonAlias(c)
+	c.RunE = func(*cobra.Command, []string) error {
+		r := probeReport{Kernel: features.KernelVersion(), Features: features.Probe()}
+		for _, e := range engines {
+			r.Engines = append(r.Engines, engineInfo{Name: e.name, Version: e.version(), SharedMemory: e.sharesMemory})
+		}
+		if out.value == "json" {
+			return writeJSON(std.out, r)
+		}
+		return writeProbeTable(std, r)
+	}
 	return c
 }
 

@@ -25,22 +25,8 @@ func (e usageError) Unwrap() error { return e.err }
 // run executes the command line args and returns the exit status. ctx ends
 // a running node as SIGINT does.
 func run(ctx context.Context, args []string, std stdio) int {
-	root := &cobra.Command{
-		Use:           "rrnode",
-		Short:         "Roadrunner node: host WebAssembly functions that pass payloads memory to memory",
-		SilenceUsage:  true,
-		SilenceErrors: true,
-	}
+	root := newRootCmd(std)
 	root.SetArgs(args)
-	root.SetIn(std.in)
-	root.SetOut(std.out)
-	root.SetErr(std.err)
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return usageError{fmt.Errorf("%w (see %s --help)", err, c.CommandPath())}
-	})
-	root.AddCommand(newStartCmd(std), newInvokeCmd(std), newVersionCmd(std))
-	root.AddCommand(newProbeCmd(std), newHealthCmd(std), newKeygenCmd(std), newClusterCmd(std))
-	root.AddCommand(newBenchCmd(std), newBenchAgentCmd(std), newBenchCheckCmd(std))
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return 0
@@ -51,6 +37,64 @@ func run(ctx context.Context, args []string, std stdio) int {
 		return 2
 	}
 	return 1
+}
+
+// Command groups of rrnode --help.
+const (
+	groupNode   = "node"
+	groupClient = "client"
+	groupHost   = "host"
+)
+
+// newRootCmd is the command tree: rrnode and its commands, writing to std.
+func newRootCmd(std stdio) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "rrnode",
+		Short: "Run Roadrunner nodes: WebAssembly functions that pass payloads memory to memory",
+		Long: `rrnode runs a Roadrunner node: a process that hosts WebAssembly functions
+and moves the payloads they send each other memory to memory, without
+serializing them: within the node, to nodes of the same host over a unix
+socket (or their shared memory), to other hosts over tcp. Functions are
+invoked over HTTP. rrnode is also the client that talks to nodes.
+
+Start here:
+
+    rrnode start --config node.yaml         run a node (config: docs/CONFIG.md)
+    rrnode invoke NAME --data 'a payload'   invoke a function, print its reply
+    rrnode probe                            what this host lets the node use
+
+Exit status: 0 on success, 1 on failure, 2 on a usage error.`,
+		Version:           buildVersion(),
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		DisableAutoGenTag: true, // reproducible man pages (gen-man)
+	}
+	root.SetIn(std.in)
+	root.SetOut(std.out)
+	root.SetErr(std.err)
+	// --version prints the first line of rrnode version, and has no -v
+	// (bench's -v is --verbose).
+	root.Flags().Bool("version", false, "print the version and exit (rrnode version says more)")
+	root.SetVersionTemplate("rrnode {{.Version}}\n")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError{fmt.Errorf("%w (see %s --help)", err, c.CommandPath())}
+	})
+	root.AddGroup(
+		&cobra.Group{ID: groupNode, Title: "Run a node:"},
+		&cobra.Group{ID: groupClient, Title: "Talk to a running node:"},
+		&cobra.Group{ID: groupHost, Title: "This host and this build:"},
+	)
+	add := func(group string, cs ...*cobra.Command) {
+		for _, c := range cs {
+			c.GroupID = group
+			root.AddCommand(c)
+		}
+	}
+	add(groupNode, newStartCmd(std))
+	add(groupClient, newInvokeCmd(std), newClusterCmd(std), newHealthCmd(std))
+	add(groupHost, newProbeCmd(std), newVersionCmd(std), newKeygenCmd(std), newBenchCmd(std))
+	root.AddCommand(newBenchAgentCmd(std), newBenchCheckCmd(std), newGenManCmd(std))
+	return root
 }
 
 // exactArgs is cobra.ExactArgs with a usage error.

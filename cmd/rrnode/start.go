@@ -96,6 +96,7 @@ with make build WASMTIME=1 (go build -tags wasmtime).`,
 	fl.StringVar(&f.listenTCP, "listen-tcp", "", "tcp path `address` host:port, overriding node.listen.tcp")
 	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text|json")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug|info|warn|error")
+	registerStartCompletions(c)
 	return c
 }
 

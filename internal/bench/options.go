@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/roadrunner-wasm/roadrunner/internal/bench/payload"
+	"github.com/roadrunner-wasm/roadrunner/internal/bytesize"
 	"github.com/roadrunner-wasm/roadrunner/runtime"
 	"github.com/roadrunner-wasm/roadrunner/transport/features"
 )
@@ -157,28 +157,18 @@ func (o *Options) batchFor(size int64) int {
 	return int(max(1, min(32, (32<<20)/size)))
 }
 
-// ParseSize parses a payload size: an integer number of bytes, or one with
-// a suffix B, KiB, MiB, GiB (powers of 2) or KB, MB, GB (powers of 10), as
-// in "64MiB" or "500MB".
+// ParseSize parses a payload size in the grammar of the config's sizes
+// (package bytesize, docs/CONFIG.md#sizes: 4096, 64MiB, 500MB, 1.5GiB),
+// from payload.MinSize to MaxSize.
 func ParseSize(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	units := []struct {
-		suffix string
-		mult   int64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
-	mult := int64(1)
-	num := s
-	for _, u := range units {
-		if strings.HasSuffix(s, u.suffix) {
-			num, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
-			break
-		}
+	n, err := bytesize.Parse(s)
+	if err != nil {
+		return 0, fmt.Errorf("%w; want a size: %s (%s)", err, bytesize.Grammar, bytesize.Doc)
 	}
-	n, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || n <= 0 || n > MaxSize/mult {
-		return 0, fmt.Errorf("size %q: want a positive integer with an optional suffix B, KiB, MiB, GiB, KB, MB or GB, at most 1 GiB", s)
+	if n < payload.MinSize || n > MaxSize {
+		return 0, fmt.Errorf("size %q: want %d B to %s", s, payload.MinSize, bytesize.Format(MaxSize))
 	}
-	return n * mult, nil
+	return n, nil
 }
 
 // ParseSizes parses a comma-separated list of sizes.
@@ -188,7 +178,7 @@ func ParseSizes(s string) ([]int64, error) {
 		if strings.TrimSpace(f) == "" {
 			continue
 		}
-		n, err := ParseSize(f)
+		n, err := ParseSize(strings.TrimSpace(f))
 		if err != nil {
 			return nil, err
 		}

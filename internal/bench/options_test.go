@@ -2,6 +2,7 @@ package bench
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -10,17 +11,27 @@ func TestParseSizes(t *testing.T) {
 	if err == nil {
 		t.Fatalf("ParseSizes accepted 2GB (over 1 GiB): %v", got)
 	}
-	got, err = ParseSizes("4KiB, 1MiB,500MB,64,1GiB")
+	got, err = ParseSizes("4KiB, 1MiB,500MB,64,1GiB, 1.5kB,0.5 MiB,1KB")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []int64{4 << 10, 1 << 20, 500e6, 64, 1 << 30}
+	want := []int64{4 << 10, 1 << 20, 500e6, 64, 1 << 30, 1500, 512 << 10, 1000}
 	if !slices.Equal(got, want) {
 		t.Errorf("ParseSizes = %v, want %v", got, want)
 	}
-	for _, bad := range []string{"", "0", "-1MiB", "1.5MiB", "MiB", "1TB", "12 parsecs"} {
-		if _, err := ParseSizes(bad); err == nil {
-			t.Errorf("ParseSizes(%q) accepted it", bad)
+	for bad, msg := range map[string]string{
+		"":           "no sizes",
+		"0":          "want 64 B to 1GiB",
+		"63":         "want 64 B to 1GiB",
+		"-1MiB":      "no sign",
+		"1.3KiB":     "not a whole number of bytes",
+		"MiB":        "no number",
+		"1TB":        "want 64 B to 1GiB",
+		"1mb":        "write MB",
+		"12 parsecs": `"12 parsecs": unknown unit "parsecs"; want a size: an integer number of bytes, or a number and a unit: B, KiB, MiB, GiB, TiB (powers of 1024) or kB, MB, GB, TB (powers of 1000), as in 1048576, 64MiB, 1.5GiB, 500MB (docs/CONFIG.md#sizes)`,
+	} {
+		if _, err := ParseSizes(bad); err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("ParseSizes(%q): %v, want an error that says %q", bad, err, msg)
 		}
 	}
 	for n, name := range map[int64]string{4 << 10: "4KiB", 64 << 20: "64MiB", 500e6: "500MB", 1000: "1000B", 1 << 30: "1GiB"} {

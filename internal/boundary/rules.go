@@ -50,6 +50,12 @@ var rules = []rule{{
 	except: []string{"guest/...", "abi"},
 	nonStd: true,
 	why:    "the guest SDK builds for wasip1 and stays small: the standard library and abi only",
+}, {
+	from:   []string{"internal/bytesize"},
+	forbid: []string{"..."},
+	except: []string{"internal/bytesize"},
+	nonStd: true,
+	why:    "internal/bytesize is a leaf: the size grammar, the standard library only",
 }}
 
 // build is one configuration the rules are checked in.
