@@ -80,8 +80,8 @@ func Start(tb testing.TB) *Nodes {
 
 	sock := filepath.Join(dir, "bunix.sock")
 	ns := &Nodes{}
+	ns.Unix, _ = start(tb, dir, fmt.Sprintf(backConfig, "bunix", cache, keys, "unix", sock, "uecho", echo), nil)
 	var addrs map[transport.Path]net.Addr
-	ns.Unix, addrs = start(tb, dir, fmt.Sprintf(backConfig, "bunix", cache, keys, "unix", sock, "uecho", echo), nil)
 	ns.TCP, addrs = start(tb, dir, fmt.Sprintf(backConfig, "btcp", cache, keys, "tcp", "127.0.0.1:0", "techo", echo), nil)
 	tcpAddr := addrs[transport.PathTCP].String()
 	ns.Front, _ = start(tb, dir, fmt.Sprintf(frontConfig, cache, keys, echo, relay,
