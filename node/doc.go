@@ -53,8 +53,9 @@
 // started) is recorded in a [Trace]: its path, its size, the time until the
 // payload sat in the receiver's memory, the time until the receiver
 // returned, and its result as an ABI code label. HTTP returns the trace in
-// the Rr-Trace header or trailer. Metrics are kept in a Prometheus registry
-// per node and served on /metrics.
+// the Rr-Trace header or trailer. Metrics (docs/METRICS.md) are registered
+// on Options.Registerer, or a registry of the node's own, and served on
+// /metrics.
 //
 // # Shutdown
 //

@@ -1,6 +1,11 @@
 package node
 
 import (
+	"errors"
+	"fmt"
+	goruntime "runtime"
+	"runtime/debug"
+	"sync"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,11 +40,42 @@ type transferCounters struct {
 	n, bytes prometheus.Counter
 }
 
-// metrics is a node's Prometheus registry. Every labelled child the hot path
+// DurationBuckets are the upper bounds, in seconds, of the buckets of
+// rr_transfer_duration_seconds and rr_invocation_duration_seconds: 1, 2.5
+// and 5 times every power of ten from 1 µs to 10 s, then 60 s (the default
+// invocation_timeout). A copy of a small payload on the memory path takes
+// about a microsecond, an invocation may take a minute: one set of buckets
+// covers both, three a decade, and a quantile read from them is off by at
+// most the bucket's width (a factor of 2.5).
+var DurationBuckets = durationBuckets()
+
+func durationBuckets() []float64 {
+	var b []float64
+	for decade := 1e-6; decade < 100; decade *= 10 {
+		b = append(b, decade, 2.5*decade, 5*decade)
+	}
+	return append(b, 60)
+}
+
+// metrics is a node's Prometheus metrics. Every labelled child the hot path
 // touches is resolved here, once, so that counting a transfer does not
 // allocate.
 type metrics struct {
-	reg *prometheus.Registry
+	// reg is what the node's /metrics serves: Options.Gatherer, else the
+	// registry the node registers on.
+	reg prometheus.Gatherer
+	// to is where the node registers its collectors: Options.Registerer,
+	// or the node's own registry. external says it is the caller's: the
+	// node then leaves it as it found it when it closes.
+	to       prometheus.Registerer
+	external bool
+
+	// mu guards collectors and registered. Collectors made while New runs
+	// (functions, peers, servers) are registered together at its end, so
+	// that a registry the caller scrapes never sees half a node.
+	mu         sync.Mutex
+	collectors []prometheus.Collector
+	registered bool
 
 	// transfers holds the children of the transfer counters by (path,
 	// mechanism, code index), each made at its first transfer: a node
@@ -52,6 +88,7 @@ type metrics struct {
 
 	invocations    *prometheus.CounterVec
 	invokeTime     *prometheus.HistogramVec
+	functions      *functionsCollector
 	fallbacks      *prometheus.CounterVec
 	accel          *prometheus.GaugeVec
 	zeroCopyCopied prometheus.Counter
@@ -64,8 +101,36 @@ type metrics struct {
 	routeRetries   prometheus.Counter
 }
 
-func newMetrics() *metrics {
-	m := &metrics{reg: prometheus.NewRegistry()}
+// errGathererAlone and errNoGatherer are the Options the node cannot serve
+// /metrics from.
+var (
+	errGathererAlone = errors.New("node.Options.Gatherer without a Registerer: the node's metrics would be in neither; set Registerer too, or neither")
+	errNoGatherer    = errors.New("node.Options.Registerer is not a prometheus.Gatherer (a wrapped registerer?): set Options.Gatherer to what the node's /metrics is to serve")
+)
+
+// newMetrics makes the node's metrics, to be registered where o says (see
+// Options.Registerer). Nothing is registered on a registerer of the
+// caller's until register.
+func newMetrics(o *Options) (*metrics, error) {
+	m := &metrics{to: o.Registerer, reg: o.Gatherer, external: o.Registerer != nil}
+	switch {
+	case o.Registerer == nil && o.Gatherer != nil:
+		return nil, errGathererAlone
+	case o.Registerer == nil:
+		// The node's own registry: the Go runtime's and the process's
+		// collectors too, as any Prometheus-instrumented program has. On a
+		// registry of the caller's they are the caller's to register:
+		// registering them twice fails.
+		own := prometheus.NewRegistry()
+		own.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		m.to, m.reg = own, own
+	case o.Gatherer == nil:
+		g, ok := o.Registerer.(prometheus.Gatherer)
+		if !ok {
+			return nil, errNoGatherer
+		}
+		m.reg = g
+	}
 	transfers := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "rr_transfers_total",
 		Help: "Payload transfers by path, mechanism that carried the payload (copy on the memory path; read for an HTTP body or a payload received with plain reads; writev, write or splice for a payload sent with plain calls; iouring for one sent or received through io_uring) and result (an ABI code label). A node counts the transfers it sends and those it receives.",
@@ -77,7 +142,7 @@ func newMetrics() *metrics {
 	transferTime := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "rr_transfer_duration_seconds",
 		Help:    "Time until a payload sat in the receiver's memory (instance, rr_alloc, copy or read), by path.",
-		Buckets: prometheus.ExponentialBuckets(1e-6, 4, 12), // 1µs .. 4s
+		Buckets: DurationBuckets,
 	}, []string{"path"})
 	m.invocations = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "rr_invocations_total",
@@ -85,9 +150,10 @@ func newMetrics() *metrics {
 	}, []string{"function", "result"})
 	m.invokeTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "rr_invocation_duration_seconds",
-		Help:    "Time from a delivery's start until the function's rr_handle returned, nested sends included; refusals excluded.",
-		Buckets: prometheus.ExponentialBuckets(1e-5, 4, 12), // 10µs .. 42s
+		Help:    "Time from a delivery's start until the function's rr_handle returned, waiting for an instance and nested sends included; refusals excluded.",
+		Buckets: DurationBuckets,
 	}, []string{"function"})
+	m.functions = newFunctionsCollector()
 	m.fallbacks = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "rr_fallbacks_total",
 		Help: "Transfers that were meant to use an accelerator or mechanism the system refused, by what was refused (iouring, sockmap, splice), what was used instead and why (an errno, or for sockmap peer_off, other_map, peer_refused, peer_not_found).",
@@ -133,10 +199,10 @@ func newMetrics() *metrics {
 	for _, path := range transport.Paths() {
 		m.transferTime = append(m.transferTime, transferTime.WithLabelValues(path.String()))
 	}
-	m.reg.MustRegister(transfers, transferBytes, transferTime, m.invocations, m.invokeTime, m.fallbacks, m.refused, m.authFailures, m.mechanism, m.accel, m.zeroCopyCopied,
-		m.peers, m.dnsLookups, m.dialFailures, m.routeRetries,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return m
+	m.collectors = append(m.collectors, transfers, transferBytes, transferTime, m.invocations, m.invokeTime, m.functions,
+		m.fallbacks, m.refused, m.authFailures, m.mechanism, m.accel, m.zeroCopyCopied,
+		m.peers, m.dnsLookups, m.dialFailures, m.routeRetries)
+	return m, nil
 }
 
 // transfer counts one hop: its path, the mechanism that carried it, its
@@ -162,21 +228,173 @@ func (m *metrics) transfer(p transport.Path, mech transport.Mechanism, bytes uin
 type functionMetrics struct {
 	invocations []prometheus.Counter // by code index
 	duration    prometheus.Observer
+	// inFlight counts the deliveries to the function under way, those
+	// waiting for an instance included: rr_function_invocations_in_flight.
+	inFlight *atomic.Int64
 }
 
-// forFunction resolves fn's children and registers its replaced-instances
-// counter, read from the pool's own count.
+// forFunction resolves fn's children and adds it to the gauges read from
+// its pool at scrape time.
 func (m *metrics) forFunction(name string, fn runtime.Function) functionMetrics {
-	fm := functionMetrics{duration: m.invokeTime.WithLabelValues(name)}
+	fm := functionMetrics{duration: m.invokeTime.WithLabelValues(name), inFlight: new(atomic.Int64)}
 	for _, c := range codes {
 		fm.invocations = append(fm.invocations, m.invocations.WithLabelValues(name, c.Label()))
 	}
-	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-		Name:        "rr_instances_replaced_total",
-		Help:        "Instances discarded after a trap, exit or interruption, and replaced.",
-		ConstLabels: prometheus.Labels{"function": name},
-	}, func() float64 { return float64(fn.Stats().Replaced) }))
+	m.functions.add(name, fn, fm.inFlight)
 	return fm
+}
+
+// add registers c with the node's other collectors: at once if register
+// ran already, else with them.
+func (m *metrics) add(c prometheus.Collector) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.registered {
+		if err := m.to.Register(c); err != nil {
+			return // only New adds collectors today; one added later that clashes is left out
+		}
+	}
+	m.collectors = append(m.collectors, c)
+}
+
+// register registers the node's collectors, and rr_build_info and
+// rr_invocations_in_flight, which New knows once its engine is made. It
+// registers all of them or none.
+func (m *metrics) register(version string, eng runtime.Engine, inFlight func() float64) error {
+	if version == "" {
+		version = moduleVersion()
+	}
+	info := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "rr_build_info",
+		Help: "Always 1: the node's version, the Go version it was built with, its Wasm engine and that engine's version.",
+		ConstLabels: prometheus.Labels{
+			"version":        version,
+			"goversion":      goruntime.Version(),
+			"engine":         eng.Name(),
+			"engine_version": eng.Version(),
+		},
+	})
+	info.Set(1)
+	nodeInFlight := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "rr_invocations_in_flight",
+		Help: "Invocations begun on this node (over HTTP, through Invoke, or a payload from a peer node) and not finished: each counts once, whatever its chain of sends.",
+	}, inFlight)
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.collectors = append(m.collectors, info, nodeInFlight)
+	for i, c := range m.collectors {
+		if err := m.to.Register(c); err != nil {
+			for _, done := range m.collectors[:i] {
+				m.to.Unregister(done)
+			}
+			return fmt.Errorf("register metrics: %w", err)
+		}
+	}
+	m.registered = true
+	return nil
+}
+
+// unregister takes the node's collectors off a registerer of the caller's,
+// so that a node made after this one can register there again.
+func (m *metrics) unregister() {
+	if m == nil || !m.external {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.registered {
+		return
+	}
+	for _, c := range m.collectors {
+		m.to.Unregister(c)
+	}
+	m.registered = false
+}
+
+// moduleVersion is Roadrunner's module version in the running binary's
+// build info: the main module's if the binary is Roadrunner's own (rrnode,
+// a test), else that of the dependency; "unknown" without build info.
+func moduleVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	if bi.Main.Path == modulePath {
+		return bi.Main.Version
+	}
+	for _, d := range bi.Deps {
+		if d.Path == modulePath {
+			if d.Replace != nil {
+				return d.Replace.Version
+			}
+			return d.Version
+		}
+	}
+	return "unknown"
+}
+
+const modulePath = "github.com/roadrunner-wasm/roadrunner"
+
+// functionsCollector exports what each function's pool counts, read at
+// scrape time: nothing on the hot path but rr_function_invocations_in_flight's
+// atomic add.
+type functionsCollector struct {
+	mu        sync.Mutex
+	fns       []collectedFunction
+	inFlight  *prometheus.Desc
+	poolSize  *prometheus.Desc
+	instances *prometheus.Desc
+	replaced  *prometheus.Desc
+}
+
+type collectedFunction struct {
+	name     string
+	fn       runtime.Function
+	inFlight *atomic.Int64
+}
+
+func newFunctionsCollector() *functionsCollector {
+	fn := []string{"function"}
+	return &functionsCollector{
+		inFlight: prometheus.NewDesc("rr_function_invocations_in_flight",
+			"Deliveries to a function under way, those waiting for an idle instance included: with rr_function_pool_size, what an autoscaler reads (above the pool size, payloads queue).", fn, nil),
+		poolSize: prometheus.NewDesc("rr_function_pool_size",
+			"The most instances a function runs at once (its pool).", fn, nil),
+		instances: prometheus.NewDesc("rr_function_instances",
+			"A function's live instances by state: busy (running a delivery) or idle. Instances are made on demand, up to the pool size.", []string{"function", "state"}, nil),
+		replaced: prometheus.NewDesc("rr_instances_replaced_total",
+			"Instances discarded after a trap, exit or interruption, and replaced.", fn, nil),
+	}
+}
+
+func (c *functionsCollector) add(name string, fn runtime.Function, inFlight *atomic.Int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.fns = append(c.fns, collectedFunction{name, fn, inFlight})
+}
+
+// Describe implements prometheus.Collector.
+func (c *functionsCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.inFlight
+	ch <- c.poolSize
+	ch <- c.instances
+	ch <- c.replaced
+}
+
+// Collect implements prometheus.Collector.
+func (c *functionsCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	fns := c.fns
+	c.mu.Unlock()
+	for _, f := range fns {
+		st := f.fn.Stats()
+		ch <- prometheus.MustNewConstMetric(c.inFlight, prometheus.GaugeValue, float64(f.inFlight.Load()), f.name)
+		ch <- prometheus.MustNewConstMetric(c.poolSize, prometheus.GaugeValue, float64(st.Size), f.name)
+		ch <- prometheus.MustNewConstMetric(c.instances, prometheus.GaugeValue, float64(max(st.Live-st.Idle, 0)), f.name, "busy")
+		ch <- prometheus.MustNewConstMetric(c.instances, prometheus.GaugeValue, float64(st.Idle), f.name, "idle")
+		ch <- prometheus.MustNewConstMetric(c.replaced, prometheus.CounterValue, float64(st.Replaced), f.name)
+	}
 }
 
 // refused counts a connection a transport server closed.
@@ -203,7 +421,7 @@ func (m *metrics) setMechanism(peer string, mechanism transport.Mechanism) {
 
 // forPeer registers the gauges of a peer's connections.
 func (m *metrics) forPeer(name string, p *transport.Peer) {
-	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+	m.add(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name:        "rr_peer_connections",
 		Help:        "Connections open to a peer node, idle or carrying a transfer.",
 		ConstLabels: prometheus.Labels{"peer": name},
@@ -213,7 +431,7 @@ func (m *metrics) forPeer(name string, p *transport.Peer) {
 
 // forServer registers the gauge of a transport server's connections.
 func (m *metrics) forServer(s *transport.Server) {
-	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+	m.add(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name:        "rr_transport_connections",
 		Help:        "Connections from peer nodes being served, by path.",
 		ConstLabels: prometheus.Labels{"path": s.Path().String()},
@@ -223,11 +441,11 @@ func (m *metrics) forServer(s *transport.Server) {
 // forSockmap registers the sockmap's gauges: this node's sockets in the
 // map, and the host's redirected messages and bytes.
 func (m *metrics) forSockmap(s *transport.Sockmap) {
-	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+	m.add(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "rr_sockmap_sockets",
 		Help: "Sockets of this node's tcp connections in the host's sockmap (--accel sockmap): connections to nodes of this host that skip TCP.",
 	}, func() float64 { return float64(s.Sockets()) }))
-	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+	m.add(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "rr_sockmap_host_sockets",
 		Help: "Sockets in the host's sockmap, of every node of the host: each leaves it when its connection closes.",
 	}, func() float64 { n, _ := s.HostSockets(); return float64(n) }))
@@ -243,11 +461,11 @@ func (m *metrics) forSockmap(s *transport.Sockmap) {
 			return float64(msgs)
 		}
 	}
-	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+	m.add(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "rr_sockmap_redirected_messages_total",
 		Help: "Messages the host's sockmap program redirected from one socket to its peer's, by every node of the host since the program was loaded.",
 	}, stat(false)))
-	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+	m.add(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "rr_sockmap_redirected_bytes_total",
 		Help: "Bytes of those messages.",
 	}, stat(true)))
@@ -278,4 +496,12 @@ func (m *metrics) setPeers(byState map[string]int) {
 // was sent.
 func (m *metrics) dialFailure(path, reason string) {
 	m.dialFailures.WithLabelValues(path, reason).Inc()
+}
+
+// invocationsInFlight is rr_invocations_in_flight: the invocations begun
+// and not ended, read under the node's lock at scrape time.
+func (n *Node) invocationsInFlight() float64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return float64(n.inflight)
 }

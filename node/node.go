@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/roadrunner-wasm/roadrunner/runtime"
 	rrwazero "github.com/roadrunner-wasm/roadrunner/runtime/wazero"
 	"github.com/roadrunner-wasm/roadrunner/transport"
@@ -40,6 +42,24 @@ type Options struct {
 	Accel transport.Accels
 	// StrictAccel makes New fail instead of falling back.
 	StrictAccel bool
+	// Version is the version rr_build_info reports; empty means
+	// Roadrunner's module version from the binary's build info.
+	Version string
+	// Registerer is where the node registers its metrics (docs/METRICS.md),
+	// for an embedding program to expose them on its own registry. Nil
+	// means a registry of the node's own, with the Go runtime's and the
+	// process's collectors, which a registry of the caller's does not get
+	// from the node (registering those twice fails). The node registers
+	// once its functions are loaded, and unregisters when it closes. Two
+	// nodes on one registry clash: wrap it
+	// (prometheus.WrapRegistererWith a node label) for each.
+	Registerer prometheus.Registerer
+	// Gatherer is what the node's /metrics serves. Nil means the registry
+	// the node registers on: its own, or Registerer if that is a
+	// prometheus.Gatherer (a *prometheus.Registry is; the embedding
+	// program's metrics are then served too). A Registerer that is not a
+	// Gatherer needs one; a Gatherer without a Registerer is refused.
+	Gatherer prometheus.Gatherer
 }
 
 // Node hosts functions: it routes their sends, takes invocations (over HTTP
@@ -120,7 +140,11 @@ func New(ctx context.Context, cfg *Config, opts *Options) (*Node, error) {
 	}
 	c := *cfg
 	c.Functions = slices.Clone(cfg.Functions)
-	if err := c.check(); err != nil {
+	m, err := newMetrics(&o)
+	if err == nil {
+		err = c.check()
+	}
+	if err != nil {
 		if o.CloseEngine && o.Engine != nil {
 			err = errors.Join(err, o.Engine.Close(context.WithoutCancel(ctx)))
 		}
@@ -139,7 +163,7 @@ func New(ctx context.Context, cfg *Config, opts *Options) (*Node, error) {
 		eng:        o.Engine,
 		ownsEngine: o.Engine != nil && o.CloseEngine,
 		fns:        make(map[string]*function, len(c.Functions)),
-		metrics:    newMetrics(),
+		metrics:    m,
 		refusalLog: newRateLog(log),
 		errTooDeep: fmt.Errorf("send chain longer than max_depth %d: %w", c.Node.MaxDepth, runtime.CodeBusy),
 		routeAny:   c.Node.Route == RouteAny,
@@ -186,6 +210,9 @@ func New(ctx context.Context, cfg *Config, opts *Options) (*Node, error) {
 		if ctx.Err() != nil {
 			return fail(fmt.Errorf("load functions: %w", context.Cause(ctx)))
 		}
+	}
+	if err := n.metrics.register(o.Version, n.eng, n.invocationsInFlight); err != nil {
+		return fail(err)
 	}
 	n.cl.start()
 	return n, nil
@@ -466,6 +493,7 @@ func (n *Node) deliver(inv *invocation, to string, size uint64, fill func(dst []
 			ctx = inv.noWait
 		}
 		inv.chain = append(inv.chain, f.name)
+		f.metrics.inFlight.Add(1)
 		start := time.Now()
 		if size == 0 {
 			// The pool skips rr_alloc and fill for an empty payload; fill
@@ -477,6 +505,7 @@ func (n *Node) deliver(inv *invocation, to string, size uint64, fill func(dst []
 		}
 		inv.chain = inv.chain[:len(inv.chain)-1]
 		f.metrics.duration.Observe(time.Since(start).Seconds())
+		f.metrics.inFlight.Add(-1)
 	}
 	f.metrics.invocations[codeIndex(err)].Inc()
 	return err
@@ -590,6 +619,7 @@ func (n *Node) close(ctx context.Context) error {
 		}
 	}
 	n.closeAccels()
+	n.metrics.unregister()
 	n.killCancel()
 	return errors.Join(errs...)
 }

@@ -261,7 +261,7 @@ func (s *startup) newNode(f startFlags) error {
 	}
 	rt := s.pauseInLoad(s.rt)
 	s.rt = nil
-	n, err := node.New(s.ctx, s.cfg, &node.Options{Engine: rt, CloseEngine: rt != nil, Logger: s.log, Accel: f.accel, StrictAccel: f.strictAccel})
+	n, err := node.New(s.ctx, s.cfg, &node.Options{Engine: rt, CloseEngine: rt != nil, Logger: s.log, Accel: f.accel, StrictAccel: f.strictAccel, Version: buildVersion()})
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,8 @@
 // Deployment hosting transform and consumer, and a headless Service
 // through which they find each other. They are in base/ (namespace.yaml,
 // configmap.yaml, configmap-back.yaml, service.yaml, service-peers.yaml,
-// networkpolicy.yaml, daemonset.yaml, deployment.yaml, listed by its
+// networkpolicy.yaml, daemonset.yaml, deployment.yaml, and podmonitor.yaml,
+// the Prometheus Operator's scrape of the pods, listed by its
 // kustomization.yaml). Two variants build on it, each a directory for
 // kubectl apply -k: this one (kustomization.yaml), the base as it is,
 // with its accelerators; and the overlay restricted/, which patches the
@@ -16,7 +17,8 @@
 // (sigs.k8s.io/kustomize/api/krusty) and check what it outputs: the
 // privileged variant the base's manifests as written, the restricted one
 // changed only where its patches say; every object decoded strictly
-// against the Kubernetes API types; both variants' pods held to the Pod
+// against the Kubernetes API types (the PodMonitor against the Prometheus
+// Operator's, github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring); both variants' pods held to the Pod
 // Security level their namespace enforces, by checks written out here and
 // by the admission controller's own (k8s.io/pod-security-admission); the
 // ConfigMaps' and the image's node configs parsed by node.ParseConfig; the
