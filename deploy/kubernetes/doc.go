@@ -3,9 +3,10 @@
 // Deployment hosting transform and consumer, and a headless Service
 // through which they find each other. They are in base/ (namespace.yaml,
 // configmap.yaml, configmap-back.yaml, service.yaml, service-peers.yaml,
-// networkpolicy.yaml, daemonset.yaml, deployment.yaml, and podmonitor.yaml,
-// the Prometheus Operator's scrape of the pods, listed by its
-// kustomization.yaml). Two variants build on it, each a directory for
+// networkpolicy.yaml, daemonset.yaml and deployment.yaml, listed by its
+// kustomization.yaml); monitoring/ holds podmonitor.yaml, the Prometheus
+// Operator's scrape of the pods, apart because it needs the operator's
+// CRDs. Two variants build on it, each a directory for
 // kubectl apply -k: this one (kustomization.yaml), the base as it is,
 // with its accelerators; and the overlay restricted/, which patches the
 // base (../base) to run without accelerators and without the host's

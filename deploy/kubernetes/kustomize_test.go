@@ -21,6 +21,7 @@ const (
 	privilegedDir = "."          // deploy/kubernetes: base/ as it is
 	restrictedDir = "restricted" // deploy/kubernetes/restricted: base/ patched
 	baseDir       = "base"
+	monitoringDir = "monitoring" // deploy/kubernetes/monitoring: the PodMonitor, for clusters with the Prometheus Operator
 )
 
 // kustomization is the part of a kustomization.yaml these manifests use.

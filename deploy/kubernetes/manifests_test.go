@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -35,7 +34,6 @@ type deployment struct {
 	np     networkingv1.NetworkPolicy
 	ds     appsv1.DaemonSet
 	back   appsv1.Deployment
-	pm     monitoringv1.PodMonitor // podmonitor_test.go
 }
 
 // workload is a controller of rrnode pods: its pod template, its
@@ -91,7 +89,6 @@ func decodeDeployment(t *testing.T, docs map[string][]byte) *deployment {
 		"NetworkPolicy/rrnode":         &d.np,
 		"DaemonSet/rrnode":             &d.ds,
 		"Deployment/rrnode-back":       &d.back,
-		"PodMonitor/rrnode":            &d.pm,
 	}
 	for k, v := range want {
 		b, ok := docs[k]

@@ -6,21 +6,28 @@ import (
 	"testing"
 	"time"
 
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 )
 
-// TestPodMonitor checks the PodMonitor, decoded strictly against the
-// Prometheus Operator's type in both variants (decodeDeployment): in the
+// TestPodMonitor checks the PodMonitor of monitoring/, the only object
+// kustomize builds there, decoded strictly against the Prometheus
+// Operator's type, against both variants (decodeDeployment): in the
 // namespace of the pods, its selector matching the pods of both workloads
 // and nothing else of the manifests, its one endpoint naming the port
 // node.http listens on (a container port of each pod, by name) with the path the
 // node serves its metrics on, and an interval and timeout Prometheus
 // accepts (the timeout shorter than the interval).
 func TestPodMonitor(t *testing.T) {
+	docs := kustomizeBuild(t, monitoringDir)
+	if len(docs) != 1 || docs["PodMonitor/rrnode"] == nil {
+		t.Fatalf("%s builds %v, want only PodMonitor/rrnode", monitoringDir, sortedKeys(docs))
+	}
+	var pm monitoringv1.PodMonitor
+	decodeStrict(t, "PodMonitor/rrnode", docs["PodMonitor/rrnode"], &pm)
 	for _, dir := range []string{privilegedDir, restrictedDir} {
 		d := decodeDeployment(t, kustomizeBuild(t, dir))
-		pm := d.pm
 		if pm.APIVersion != "monitoring.coreos.com/v1" || pm.Kind != "PodMonitor" || pm.Namespace != d.ns.Name {
 			t.Errorf("%s: %s %s in namespace %q, want monitoring.coreos.com/v1 PodMonitor in %s", dir, pm.APIVersion, pm.Kind, pm.Namespace, d.ns.Name)
 		}
