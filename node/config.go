@@ -1312,8 +1312,9 @@ func (c *Config) checkTracing() error {
 	if t.SampleRatio != nil {
 		r = *t.SampleRatio
 	}
-	t.SampleRatio = &r // the node's own: not the caller's pointer
-	if r := *t.SampleRatio; !(r >= 0 && r <= 1) { // NaN too
+	// The node's own copy, not the caller's pointer.
+	t.SampleRatio = &r
+	if !(r >= 0 && r <= 1) { // NaN too
 		return c.bad("node.tracing.sample_ratio", "%v is out of range 0..1", r)
 	}
 	if t.OTLPEndpoint == "" {
