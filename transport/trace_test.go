@@ -209,4 +209,3 @@ func TestSendTraceAllocs(t *testing.T) {
 		t.Errorf("the sink was told %v, want %v", got, o.Trace)
 	}
 }
-
