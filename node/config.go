@@ -1275,6 +1275,7 @@ type TracingConfig struct {
 	// own decision, or a peer's, is kept. Nil means DefaultSampleRatio.
 	SampleRatio *float64
 	// ServiceName is the spans' service.name; "" means DefaultServiceName.
+	// New applies both defaults; the Config keeps what it was given.
 	ServiceName string
 }
 
@@ -1302,20 +1303,13 @@ func (r *rawTracing) config() (TracingConfig, *ConfigError) {
 	return t, nil
 }
 
-// checkTracing applies the defaults of node.tracing and validates it.
+// checkTracing validates node.tracing. Its defaults (DefaultSampleRatio,
+// DefaultServiceName) are applied where the tracer is made, so that a
+// config without the section keeps its zero value.
 func (c *Config) checkTracing() error {
 	t := &c.Node.Tracing
-	if t.ServiceName == "" {
-		t.ServiceName = DefaultServiceName
-	}
-	r := DefaultSampleRatio
-	if t.SampleRatio != nil {
-		r = *t.SampleRatio
-	}
-	// The node's own copy, not the caller's pointer.
-	t.SampleRatio = &r
-	if !(r >= 0 && r <= 1) { // NaN too
-		return c.bad("node.tracing.sample_ratio", "%v is out of range 0..1", r)
+	if p := t.SampleRatio; p != nil && !(*p >= 0 && *p <= 1) { // NaN too
+		return c.bad("node.tracing.sample_ratio", "%v is out of range 0..1", *p)
 	}
 	if t.OTLPEndpoint == "" {
 		return nil

@@ -69,8 +69,15 @@ func (n *Node) setupTracing(ctx context.Context, given trace.TracerProvider) err
 		if err != nil {
 			return fmt.Errorf("tracing: %w", err)
 		}
+		service, ratio := tc.ServiceName, DefaultSampleRatio
+		if service == "" {
+			service = DefaultServiceName
+		}
+		if tc.SampleRatio != nil {
+			ratio = *tc.SampleRatio
+		}
 		res, err := resource.Merge(resource.Default(), resource.NewSchemaless(
-			attribute.String("service.name", tc.ServiceName),
+			attribute.String("service.name", service),
 			attribute.String("service.instance.id", n.Name()),
 		))
 		if err != nil {
@@ -81,10 +88,10 @@ func (n *Node) setupTracing(ctx context.Context, given trace.TracerProvider) err
 		own = sdktrace.NewTracerProvider(
 			sdktrace.WithBatcher(exp),
 			sdktrace.WithResource(res),
-			sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(*tc.SampleRatio))),
+			sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio))),
 		)
 		tp = own
-		n.log.Info("tracing on", "otlp_endpoint", tc.OTLPEndpoint, "sample_ratio", *tc.SampleRatio, "service_name", tc.ServiceName)
+		n.log.Info("tracing on", "otlp_endpoint", tc.OTLPEndpoint, "sample_ratio", ratio, "service_name", service)
 	}
 	n.tr = &tracing{
 		tracer: tp.Tracer(tracerName),

@@ -467,8 +467,12 @@ func TestTracingConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tc := cfg.Node.Tracing; tc.OTLPEndpoint != "" || *tc.SampleRatio != node.DefaultSampleRatio || tc.ServiceName != "rrnode" {
-		t.Errorf("defaults: %+v", tc)
+	if tc := cfg.Node.Tracing; tc != (node.TracingConfig{}) {
+		t.Errorf("without settings: %+v, want the zero value (New applies the defaults)", tc)
+	}
+	cfg, err = parse("    sample_ratio: 0\n")
+	if err != nil || cfg.Node.Tracing.SampleRatio == nil || *cfg.Node.Tracing.SampleRatio != 0 {
+		t.Errorf("sample_ratio 0: %+v, %v", cfg.Node.Tracing, err)
 	}
 	for _, ok := range []string{"http://127.0.0.1:4318", "https://collector.example:4318/otlp/v1/traces", "grpc://[::1]:4317", "grpcs://otel.example:443"} {
 		if _, err := parse("    otlp_endpoint: " + ok + "\n    sample_ratio: 0.25\n    service_name: edge\n"); err != nil {
