@@ -38,7 +38,7 @@ DEMO_SRC := $(filter-out %_test.go,$(wildcard examples/demo/*.go internal/nodepr
 
 .DEFAULT_GOAL := all
 .DELETE_ON_ERROR:
-.PHONY: all build wasm demo docs generate test lint cross test-wasmedge test-container bench bench-go bench-smoke generate-guests bench-engines bench-wasmedge cluster-scale clean FORCE check-wasmedge
+.PHONY: all build wasm demo docs generate test lint cross test-wasmedge test-container test-tracing bench bench-go bench-smoke generate-guests bench-engines bench-wasmedge cluster-scale clean FORCE check-wasmedge
 
 all: build wasm
 
@@ -143,6 +143,7 @@ test:
 	@# --engine wasmtime without it (a race build of the 54 MB rrnode would
 	@# cost more than it finds: the node's code is raced above on wazero).
 	$(GO) vet -tags wasmtime ./runtime/wasmtime/ ./cmd/rrnode/ ./tests/ ./node/
+	$(GO) vet -tags tracing ./tests/
 	$(GO) test -race -tags wasmtime -count=1 -timeout 10m ./runtime/wasmtime/
 	$(GO) test -tags wasmtime -count=1 -timeout 10m -run 'Wasmtime' ./tests/
 	@# The WasmEdge engine (cgo, against the library in WASMEDGE_DIR): its
@@ -172,6 +173,7 @@ lint:
 	$(GO) tool staticcheck ./...
 	$(GO) tool staticcheck -tags wasmtime ./runtime/wasmtime/ ./cmd/rrnode/ ./node/ ./tests/
 	$(GO) tool staticcheck -tags giouring ./internal/ring/...
+	$(GO) tool staticcheck -tags tracing ./tests/
 	@# GOOS=wasip1 go tool staticcheck would build staticcheck for wasip1
 	@# too: build it for the host (go tool -n prints its path), set GOOS for
 	@# the analysis only.
@@ -187,6 +189,20 @@ cross:
 	@# The tests too, for macOS: ExampleMemory and ExampleNew show a user
 	@# there what works, so they must compile there.
 	GOOS=darwin $(GO) vet ./transport/ ./node/ ./examples/embed/ ./internal/ring/... ./bpf/
+
+# OpenTelemetry end to end (tests/tracing_test.go, build tag tracing): three
+# rrnode processes export one trace to a real Jaeger all-in-one, whose
+# query API the test reads. Jaeger is built from tests/jaeger, a module of
+# its own (a `tool` line pins v1.75.0), so that its dependencies stay out
+# of rrnode's go.mod: a cold build takes about 15 minutes on 2 cores
+# (plus ~1.5 minutes of module downloads), then go's cache makes it cheap.
+# The test builds rrnode and the guests itself, as every test of tests/ does.
+test-tracing: build/jaeger
+	RR_JAEGER=$(CURDIR)/build/jaeger $(GO) test -tags tracing -count=1 -timeout 15m -run '^TestTracingJaeger$$' -v ./tests/
+
+build/jaeger: tests/jaeger/go.mod tests/jaeger/go.sum
+	@mkdir -p $(@D)
+	cd tests/jaeger && $(GO) build -trimpath -o $(CURDIR)/build/jaeger github.com/jaegertracing/jaeger/cmd/jaeger
 
 # The container image: the Dockerfile built unchanged with podman and run
 # under the default seccomp profile, privileged, and as two containers over

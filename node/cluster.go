@@ -185,6 +185,7 @@ func (n *Node) newPeer(address, name string, maxConns int, discovered bool) (*tr
 		TLS:              n.sec.tls,
 		Directory:        n.cl.directory,
 		SharedMemory:     n.accels.shm,
+		Trace:            true, // sent only when the invocation has a span (tracing on)
 	}
 	return transport.NewPeer(address, o)
 }
@@ -332,7 +333,7 @@ func (n *Node) sendTo(inv *invocation, m *member, from, to string, payload []byt
 	if inv.reply != nil && !inv.replied {
 		reply = inv.relay
 	}
-	inv.send = transport.SendOptions{Depth: uint32(inv.depth()), Hops: inv.hopsIn}
+	inv.send = transport.SendOptions{Depth: uint32(inv.depth()), Hops: inv.hopsIn, Trace: inv.outgoing()}
 	m.inFlight.Add(1)
 	sent, err := p.SendWith(inv.ctx, to, payload, reply, &inv.send)
 	m.inFlight.Add(-1)
@@ -349,6 +350,7 @@ func (n *Node) sendTo(inv *invocation, m *member, from, to string, payload []byt
 	total := time.Since(start)
 	code := codeIndex(err)
 	inv.endHop(hop, sent.Landed, total, code)
+	inv.endSpan(sent.Mechanism, sent.Landed, code, err)
 	n.metrics.transfer(path, sent.Mechanism, size, sent.Landed.Seconds(), sent.Landed > 0, code)
 	return err
 }

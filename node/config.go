@@ -60,6 +60,10 @@ import (
 //	  dial_timeout: 5s
 //	  io_timeout: 30s
 //	  sockmap_pin_dir: /sys/fs/bpf/roadrunner # where --accel sockmap pins its map, on bpffs
+//	  tracing:                   # OpenTelemetry spans of every hop, over OTLP
+//	    otlp_endpoint: ""        # "" = off; http(s)://host:port[/path], grpc://host:port or grpcs://host:port
+//	    sample_ratio: 1          # 0..1: the share of traces begun here that are sampled
+//	    service_name: rrnode     # the spans' service.name
 //	functions:
 //	  - name: producer           # [A-Za-z0-9._-]{1,64}, unique
 //	    module: producer.wasm    # relative to the config file's directory
@@ -146,6 +150,9 @@ type NodeConfig struct {
 	// Route is how a send picks among the nodes that host its target:
 	// RouteNearest (default) or RouteAny.
 	Route string
+	// Tracing is node.tracing: OpenTelemetry spans of every hop, exported
+	// over OTLP; off unless OTLPEndpoint is set.
+	Tracing TracingConfig
 }
 
 // AuthConfig is node.auth: how peers on the unix and tcp paths prove that
@@ -403,6 +410,7 @@ type rawNode struct {
 	HTTPAuth          rawHTTPAuth `yaml:"http_auth"`
 	TLS               rawTLS      `yaml:"tls"`
 	Route             string      `yaml:"route"`
+	Tracing           rawTracing  `yaml:"tracing"`
 }
 
 type rawListen struct {
@@ -563,6 +571,9 @@ func (r *rawConfig) config() (*Config, *ConfigError) {
 		return nil, err
 	}
 	if cfg.Node.HTTPAuth.Insecure, err = parseBool(&r.Node.HTTPAuth.Insecure, "node.http_auth.insecure", false); err != nil {
+		return nil, err
+	}
+	if cfg.Node.Tracing, err = r.Node.Tracing.config(); err != nil {
 		return nil, err
 	}
 	if cfg.Cluster.Port, err = parseInt(&r.Cluster.Port, "cluster.port", 1, 65535); err != nil {
@@ -811,6 +822,9 @@ func (c *Config) check() error {
 		}
 	}
 	if err := c.checkPeers(); err != nil {
+		return err
+	}
+	if err := c.checkTracing(); err != nil {
 		return err
 	}
 	return c.checkCluster()
@@ -1234,6 +1248,68 @@ func defaultDuration(d *time.Duration, def time.Duration, field string, bad func
 	}
 	if *d < 0 {
 		return bad(field, "%s is not positive", *d)
+	}
+	return nil
+}
+
+// TracingConfig is node.tracing: one OpenTelemetry span per hop (the
+// ingress, every send, every arrival from a peer) and per transfer, exported
+// over OTLP with W3C trace context (docs/CONFIG.md "Tracing").
+type TracingConfig struct {
+	// OTLPEndpoint is the collector spans are exported to; "" = tracing
+	// off (the default). http://host:port[/path] or https://… is
+	// OTLP/HTTP with protobuf bodies, to path or, without one, /v1/traces;
+	// grpc://host:port is OTLP/gRPC in plaintext, grpcs://host:port over
+	// TLS (the system's roots). The exporter's OTEL_EXPORTER_OTLP_*
+	// environment variables (headers, timeout, certificates) apply to
+	// what this does not set.
+	OTLPEndpoint string
+	// SampleRatio is the share of the traces begun at this node (a request
+	// without a traceparent) that are sampled, 0 to 1; a traceparent's
+	// own decision, or a peer's, is kept. Nil means DefaultSampleRatio.
+	SampleRatio *float64
+	// ServiceName is the spans' service.name; "" means DefaultServiceName.
+	// New applies both defaults; the Config keeps what it was given.
+	ServiceName string
+}
+
+// Defaults of node.tracing.
+const (
+	DefaultSampleRatio = 1.0
+	DefaultServiceName = "rrnode"
+)
+
+type rawTracing struct {
+	OTLPEndpoint string    `yaml:"otlp_endpoint"`
+	SampleRatio  yaml.Node `yaml:"sample_ratio"`
+	ServiceName  string    `yaml:"service_name"`
+}
+
+func (r *rawTracing) config() (TracingConfig, *ConfigError) {
+	t := TracingConfig{OTLPEndpoint: r.OTLPEndpoint, ServiceName: r.ServiceName}
+	if n := &r.SampleRatio; !absent(n) {
+		v, err := strconv.ParseFloat(n.Value, 64)
+		if n.Kind != yaml.ScalarNode || (n.Tag != "!!float" && n.Tag != "!!int") || err != nil {
+			return t, &ConfigError{Field: "node.tracing.sample_ratio", Err: fmt.Errorf("want a number from 0 to 1 such as 0.01, got %q (line %d)", n.Value, n.Line)}
+		}
+		t.SampleRatio = &v
+	}
+	return t, nil
+}
+
+// checkTracing validates node.tracing. Its defaults (DefaultSampleRatio,
+// DefaultServiceName) are applied where the tracer is made, so that a
+// config without the section keeps its zero value.
+func (c *Config) checkTracing() error {
+	t := &c.Node.Tracing
+	if p := t.SampleRatio; p != nil && !(*p >= 0 && *p <= 1) { // NaN too
+		return c.bad("node.tracing.sample_ratio", "%v is out of range 0..1", *p)
+	}
+	if t.OTLPEndpoint == "" {
+		return nil
+	}
+	if _, err := parseOTLPEndpoint(t.OTLPEndpoint); err != nil {
+		return c.bad("node.tracing.otlp_endpoint", "%w", err)
 	}
 	return nil
 }

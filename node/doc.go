@@ -53,9 +53,13 @@
 // started) is recorded in a [Trace]: its path, its size, the time until the
 // payload sat in the receiver's memory, the time until the receiver
 // returned, and its result as an ABI code label. HTTP returns the trace in
-// the Rr-Trace header or trailer. Metrics (docs/METRICS.md) are registered
-// on Options.Registerer, or a registry of the node's own, and served on
-// /metrics.
+// the Rr-Trace header or trailer. With node.tracing (or
+// [Options].TracerProvider) each hop and each transfer is also an
+// OpenTelemetry span, exported over OTLP, in the trace of the request's
+// traceparent, which a send to a peer carries in its frame; without it the
+// node makes no span and each hook is a nil check. Metrics (docs/METRICS.md)
+// are registered on Options.Registerer, or a registry of the node's own,
+// and served on /metrics.
 //
 // # Shutdown
 //

@@ -111,6 +111,7 @@ func (n *Node) serveInvoke(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, runtime.CodeCanceled, err.Error(), nil)
 		return
 	}
+	n.traceHTTP(inv, r.Header)
 	// A slow client must not hold an instance past the invocation's
 	// deadline, neither sending its body nor taking the reply.
 	rc := http.NewResponseController(w)

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/roadrunner-wasm/roadrunner/transport"
 	"github.com/roadrunner-wasm/roadrunner/transport/wire"
 )
@@ -107,6 +109,12 @@ type invocation struct {
 	send   transport.SendOptions // a remote send's, reused
 	hopsIn *hopsSink             // takes a peer's hops into the trace; made once
 
+	// OpenTelemetry (tracing.go), with tracing on: the trace the
+	// invocation joined (invalid: a new one), and the spans of its hops
+	// in flight, innermost last.
+	parent trace.SpanContext
+	spans  []hopSpan
+
 	// The ingress hop's fill: the caller's, timed.
 	fill       func(dst []byte) error
 	fillStart  time.Time
@@ -158,7 +166,9 @@ func (inv *invocation) timeFill(dst []byte) error {
 func (inv *invocation) reset() {
 	clear(inv.trace)
 	clear(inv.chain)
+	clear(inv.spans[:cap(inv.spans)])
 	*inv = invocation{
+		spans:     inv.spans[:0],
 		node:      inv.node,
 		mem:       inv.mem,
 		trace:     inv.trace[:0],
@@ -172,6 +182,9 @@ func (inv *invocation) reset() {
 // startHop records the start of a hop and returns its index in the trace,
 // or -1 if the trace is full.
 func (inv *invocation) startHop(from, to string, path transport.Path, bytes uint64) int {
+	if inv.node.tr != nil {
+		inv.node.tr.startSpan(inv, from, to, path, bytes)
+	}
 	if len(inv.trace) == cap(inv.trace) {
 		return -1
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/roadrunner-wasm/roadrunner/runtime"
 	rrwazero "github.com/roadrunner-wasm/roadrunner/runtime/wazero"
@@ -60,6 +61,12 @@ type Options struct {
 	// program's metrics are then served too). A Registerer that is not a
 	// Gatherer needs one; a Gatherer without a Registerer is refused.
 	Gatherer prometheus.Gatherer
+	// TracerProvider, if not nil, makes the node's spans (one per hop and
+	// per transfer) with this provider, whose sampler and exporters apply,
+	// instead of one made from node.tracing; the node neither flushes nor
+	// shuts it down. Nil means node.tracing's (none if its otlp_endpoint
+	// is empty).
+	TracerProvider trace.TracerProvider
 }
 
 // Node hosts functions: it routes their sends, takes invocations (over HTTP
@@ -102,6 +109,8 @@ type Node struct {
 	shutdown bool
 
 	sec security // the keys, certificates and credentials connections must prove
+
+	tr *tracing // OpenTelemetry; nil when tracing is off
 
 	cl               *cluster            // the directory: peers and what they host
 	transportServers []*transport.Server // unix, tcp
@@ -178,6 +187,9 @@ func New(ctx context.Context, cfg *Config, opts *Options) (*Node, error) {
 	}
 	if ctx.Err() != nil {
 		return fail(context.Cause(ctx))
+	}
+	if err := n.setupTracing(ctx, o.TracerProvider); err != nil {
+		return fail(err)
 	}
 	if err := n.loadHTTPAuth(); err != nil {
 		return fail(err)
@@ -366,6 +378,9 @@ func (n *Node) begin(ctx context.Context, replyTo io.Writer) (*invocation, error
 	inv.ctx = context.WithValue(tctx, invocationKey{}, inv)
 	inv.noWait = runtime.WithoutWaiting(inv.ctx)
 	inv.reply = replyTo
+	if n.tr != nil {
+		inv.parent = trace.SpanContextFromContext(ctx)
+	}
 	return inv, nil
 }
 
@@ -398,6 +413,7 @@ func (n *Node) ingress(inv *invocation, from, name string, origin *transport.Ori
 	total := time.Since(inv.fillStart)
 	code := codeIndex(err)
 	inv.endHop(hop, inv.landed, total, code)
+	inv.endSpan(origin.Mechanism, inv.landed, code, err)
 	n.metrics.transfer(origin.Path, origin.Mechanism, size, inv.landed.Seconds(), inv.landed > 0, code)
 	return err
 }
@@ -425,6 +441,7 @@ func (n *Node) Send(ctx context.Context, from, to string, payload []byte) error 
 	total := time.Since(start)
 	code := codeIndex(err)
 	inv.endHop(hop, landed, total, code)
+	inv.endSpan(transport.MechanismCopy, landed, code, err)
 	n.metrics.transfer(transport.PathMemory, transport.MechanismCopy, size, landed.Seconds(), landed > 0, code)
 	return err
 }
@@ -468,6 +485,7 @@ func (n *Node) Deliver(ctx context.Context, from *transport.Origin, to string, s
 		return err
 	}
 	inv.base = int(from.Depth)
+	n.traceFrom(inv, from)
 	err = n.ingress(inv, RemoteFrom, to, from, size, fill)
 	if from.Hops != nil {
 		n.reportHops(inv, from.Hops)
@@ -620,6 +638,9 @@ func (n *Node) close(ctx context.Context) error {
 	}
 	n.closeAccels()
 	n.metrics.unregister()
+	if n.tr != nil {
+		n.tr.shutdown(ctx, n)
+	}
 	n.killCancel()
 	return errors.Join(errs...)
 }

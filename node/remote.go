@@ -36,6 +36,7 @@ func (n *Node) setupRemote() error {
 			UnixAllow:   n.sec.unixAllow,
 			Directory:   n.cl.directory,
 			OnDirectory: n.cl.onDirectory,
+			Trace:       true, // a peer's trace context; read only with tracing on
 			// Only the unix path can hand a file over; the Server
 			// offers it only there, to authenticated dialers.
 			SharedMemory: n.accels.shm,

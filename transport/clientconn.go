@@ -22,7 +22,7 @@ type clientConn struct {
 	snd sender
 
 	nextID  uint64
-	out     [wire.HeaderSize + wire.MaxNameLen]byte // header and name of the frame being sent
+	out     [wire.HeaderSize + wire.MaxNameLen + wire.TraceContextSize]byte // header, name and trace context of the frame being sent
 	in      [wire.HeaderSize]byte
 	reply   []byte   // REPLY payloads land here, reused
 	hopsBuf []byte   // HOPS payloads land here, reused
@@ -34,7 +34,8 @@ type clientConn struct {
 	sm  sockmapConn // the connection's share of DialOptions.Sockmap
 	tls bool        // nc is a TLS connection over the socket raw reaches
 
-	dir bool // the listener speaks the cluster directory (its HELLO said so)
+	dir   bool // the listener speaks the cluster directory (its HELLO said so)
+	trace bool // the listener takes a trace context (its HELLO said so), and DialOptions.Trace
 
 	broken   bool // the connection is unusable: close it
 	answered bool // the peer answered the last frame (ACK read)
@@ -87,6 +88,7 @@ func (c *clientConn) authenticate(ctx context.Context) error {
 	}
 	c.sockmapJoin(&mine, &theirs)
 	c.dir = theirs.Directory >= wire.DirectoryVersion
+	c.trace = c.p.opts.Trace && theirs.Trace >= wire.TraceVersion
 	c.theirs = &theirs
 	return nil
 }
@@ -151,10 +153,17 @@ func (c *clientConn) send(ctx context.Context, to string, payload []byte, reply 
 			hops = o.Hops
 		}
 	}
+	// The head is the header, the name and the trace context: every
+	// sender writes it whole before the payload.
+	n := wire.HeaderSize + copy(c.out[wire.HeaderSize:], to)
+	if o != nil && c.trace && o.Trace.Valid() {
+		h.Flags |= wire.FlagTrace
+		o.Trace.Put(c.out[n:])
+		n += wire.TraceContextSize
+	}
 	h.Put(c.out[:])
-	n := copy(c.out[wire.HeaderSize:], to)
 	t := &c.t
-	*t = transfer{h: h, head: c.out[:wire.HeaderSize+n], payload: payload, reply: reply, hops: hops, start: start, mech: MechanismNone}
+	*t = transfer{h: h, head: c.out[:n], payload: payload, reply: reply, hops: hops, start: start, mech: MechanismNone}
 	var err error
 	if c.shmUse(to, len(payload)) {
 		err = c.sendShm(ctx, t)

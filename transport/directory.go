@@ -24,6 +24,11 @@ type SendOptions struct {
 	// view valid only during that call; no call if it reports none. A
 	// listener that does not speak the cluster directory reports nothing.
 	Hops io.Writer
+	// Trace, if valid (TraceContext.Valid), goes to the receiver with the
+	// frame, on every send mechanism (PROTOCOL.md "Trace context"): on a
+	// connection with DialOptions.Trace set whose listener's HELLO said it
+	// takes one. A listener that did not is told nothing.
+	Trace TraceContext
 }
 
 // Exchange sends this node's directory (DialOptions.Directory) to the

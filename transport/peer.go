@@ -124,6 +124,12 @@ type DialOptions struct {
 	// listener says so too carries the chain's depth in its DATA frames
 	// and, when asked (SendOptions.Hops), the receiver's hops back.
 	Directory func() *wire.Directory
+	// Trace makes every connection's HELLO say that this end can send a
+	// trace context (wire.HelloTrace), and sends SendOptions.Trace on the
+	// connections whose listener's HELLO says it takes one. A HELLO is
+	// exchanged only with Auth, Directory or a Sockmap on the tcp path:
+	// without one, no trace context is sent.
+	Trace bool
 	// SharedMemory asks for the shm path: on a unix connection whose
 	// listener authenticated itself (Auth must be set) and offers it, a
 	// payload of SharedMin bytes or more goes straight into the receiving

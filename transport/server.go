@@ -142,6 +142,10 @@ type ServerOptions struct {
 	// that sends one (remote: the connection's address), on connecting
 	// and whenever its functions change.
 	OnDirectory func(remote string, d *wire.Directory)
+	// Trace makes the server's HELLO say that it takes DATA frames with a
+	// trace context (wire.HelloTrace), which the Sink finds in
+	// Origin.Trace. Without it a frame with one is a bad frame.
+	Trace bool
 	// SharedMemory offers the shm path to dialers on the unix path that
 	// authenticated themselves (Auth must be set) and whose Sink is a
 	// SharedSink: a DATA frame that asks for it is answered with where

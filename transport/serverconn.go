@@ -24,11 +24,12 @@ type serverConn struct {
 	dr   deadlineReader
 	peer string
 
-	hdr  [wire.HeaderSize]byte
-	name [wire.MaxNameLen]byte
-	out  [wire.HeaderSize]byte
-	iov  [2][]byte
-	bufs net.Buffers
+	hdr   [wire.HeaderSize]byte
+	name  [wire.MaxNameLen]byte
+	trace [wire.TraceContextSize]byte
+	out   [wire.HeaderSize]byte
+	iov   [2][]byte
+	bufs  net.Buffers
 
 	lastStr string // the previous frame's target
 
@@ -253,6 +254,15 @@ func (c *serverConn) serve() {
 			c.refuse(err, "name")
 			return
 		}
+		if h.Flags&wire.FlagTrace != 0 && !s.opts.Trace {
+			c.refuse(&wire.FrameError{Field: "flags", Reason: "trace flag on a connection whose HELLO did not offer it"}, "header")
+			return
+		}
+		tc, err := wire.ReadTraceContext(c.br, h, &c.trace)
+		if err != nil {
+			c.refuse(err, "trace context")
+			return
+		}
 		to := c.intern(name)
 		if s.opts.IOURing && c.ringErr != nil {
 			ringFellBack(s.opts.OnFallback, c.ringErr)
@@ -264,6 +274,7 @@ func (c *serverConn) serve() {
 		c.origin.Reply, c.origin.Mechanism, c.origin.Hops = nil, MechanismRead, nil
 		c.hopsSet = false
 		c.origin.Depth = uint32(h.Status)
+		c.origin.Trace = tc
 		if h.Flags&wire.FlagReply != 0 {
 			c.origin.Reply = c
 		}

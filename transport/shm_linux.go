@@ -322,7 +322,7 @@ func (c *clientConn) sendShm(ctx context.Context, t *transfer) error {
 			if c.shm.not == nil {
 				c.shm.not = map[string]string{}
 			}
-			c.shm.not[string(t.head[wire.HeaderSize:])] = wire.ShmReasonName(offer.Reason)
+			c.shm.not[string(t.head[wire.HeaderSize:wire.HeaderSize+int(t.h.NameLen)])] = wire.ShmReasonName(offer.Reason)
 		}
 		c.fellBack(wire.ShmReasonName(offer.Reason))
 	} else if why, err := c.copyInto(offer, t.payload); err != nil {

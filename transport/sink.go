@@ -31,6 +31,10 @@ type Origin struct {
 	// returns: the sender asked for them (SendOptions.Hops). It goes back
 	// with the ACK; a delivery that made none need not write.
 	Hops io.Writer
+	// Trace is the trace context the frame carried (SendOptions.Trace,
+	// from a sender whose connection negotiated it: ServerOptions.Trace);
+	// the zero TraceContext if none.
+	Trace TraceContext
 }
 
 // Sink is where payloads land. node implements it over runtime.Function.

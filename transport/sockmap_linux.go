@@ -151,6 +151,7 @@ func (c *clientConn) hello(ctx context.Context) error {
 	}
 	c.sockmapJoin(&mine, &theirs)
 	c.dir = theirs.Directory >= wire.DirectoryVersion
+	c.trace = p.opts.Trace && theirs.Trace >= wire.TraceVersion
 	c.theirs = &theirs
 	return nil
 }
@@ -166,6 +167,9 @@ func (c *clientConn) myHello() wire.Hello {
 	}
 	if c.p.opts.Directory != nil {
 		h.Directory = wire.DirectoryVersion
+	}
+	if c.p.opts.Trace {
+		h.Trace = wire.TraceVersion
 	}
 	return h
 }
@@ -256,6 +260,9 @@ func (c *serverConn) sockmapAnswer(theirs *wire.Hello) wire.Hello {
 	}
 	if c.s.opts.Directory != nil {
 		mine.Directory = wire.DirectoryVersion
+	}
+	if c.s.opts.Trace {
+		mine.Trace = wire.TraceVersion
 	}
 	mine.Shm = c.s.opts.Auth != nil && c.shmOffer()
 	s := c.s.opts.Sockmap

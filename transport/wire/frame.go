@@ -120,7 +120,7 @@ const (
 	// DATA frames only.
 	FlagHops Flags = 1 << 3
 
-	knownFlags = FlagCRC | FlagReply | FlagClose | FlagHops | FlagShm
+	knownFlags = FlagCRC | FlagReply | FlagClose | FlagHops | FlagShm | FlagTrace
 )
 
 // Header is a decoded frame header. The magic is implied.
@@ -128,7 +128,7 @@ type Header struct {
 	Kind       Kind
 	Flags      Flags
 	NameLen    uint16 // bytes of the target name that follow the header (DATA only)
-	PayloadLen uint64 // bytes of payload that follow the name
+	PayloadLen uint64 // bytes of payload that follow the name (and the trace context, with FlagTrace)
 	ID         uint64 // chosen by the sender of a DATA frame, echoed by its ACK
 	CRC        uint32 // CRC32C of the payload if Flags has FlagCRC, else 0
 	// Status is, on an ACK, an ABI code (abi.Code, docs/ABI.md): 0 or a
@@ -207,7 +207,7 @@ var ErrBadFrame = errors.New("bad frame")
 // The errors of this package's parsers are prebuilt and shared: do not
 // modify them.
 type FrameError struct {
-	Field  string // "header", "magic", "kind", "flags", "name_len", "payload_len", "crc32c", "status", "name" or "payload"
+	Field  string // "header", "magic", "kind", "flags", "name_len", "payload_len", "crc32c", "status", "name", "trace" or "payload"
 	Reason string
 	Err    error // the cause, if any: io.ErrUnexpectedEOF for truncation
 }
@@ -270,8 +270,9 @@ var (
 //  1. b holds HeaderSize bytes (else the error wraps io.ErrUnexpectedEOF);
 //  2. magic is "RRF1";
 //  3. kind is DATA, ACK, HELLO, REPLY, DIRECTORY or HOPS;
-//  4. flags has no unknown bit, FlagCRC, FlagReply and FlagHops only on
-//     DATA, FlagClose only on ACK;
+//  4. flags has no unknown bit, FlagCRC, FlagReply, FlagHops, FlagShm and
+//     FlagTrace only on DATA (FlagCRC also on SHM_DONE), FlagClose only on
+//     ACK;
 //  5. name_len: 1 to lim's MaxName on DATA, 0 otherwise;
 //  6. payload_len: on DATA and REPLY under 4 GiB and at most lim's
 //     MaxPayload, 0 on ACK, at most MaxHelloPayload on HELLO,
@@ -280,8 +281,9 @@ var (
 //  8. status: an ABI code (0 or a defined negative code) on ACK, a depth
 //     (0 to MaxDepth) on DATA, 0 otherwise.
 //
-// The name's bytes, whether the target exists, and the payload's CRC are
-// the caller's to check, with ReadName, its registry and ReadPayload.
+// The name's bytes, the trace context, whether the target exists, and the
+// payload's CRC are the caller's to check, with ReadName,
+// ReadTraceContext, its registry and ReadPayload.
 //
 // After a failure from step 3 on, the returned Header is the header as
 // decoded, for a log line; it must not be acted on. ParseHeader does not
@@ -329,6 +331,9 @@ func (h *Header) Validate(lim Limits) error {
 	}
 	if h.Flags&FlagShm != 0 && h.Kind != KindData {
 		return errFlagsShm
+	}
+	if h.Flags&FlagTrace != 0 && h.Kind != KindData {
+		return errFlagsTrace
 	}
 	switch h.Kind {
 	case KindData:

@@ -45,11 +45,14 @@ func checkAccepted(t *testing.T, h wire.Header, lim wire.Limits) {
 	if maxName <= 0 {
 		maxName = wire.MaxNameLen
 	}
-	if h.Flags&^(wire.FlagCRC|wire.FlagReply|wire.FlagClose|wire.FlagHops|wire.FlagShm) != 0 {
+	if h.Flags&^(wire.FlagCRC|wire.FlagReply|wire.FlagClose|wire.FlagHops|wire.FlagShm|wire.FlagTrace) != 0 {
 		t.Fatalf("accepted unknown flags: %+v", h)
 	}
 	if h.Flags&wire.FlagCRC == 0 && h.CRC != 0 {
 		t.Fatalf("accepted a crc without the flag: %+v", h)
+	}
+	if h.Flags&wire.FlagTrace != 0 && h.Kind != wire.KindData {
+		t.Fatalf("accepted a trace context on %v: %+v", h.Kind, h)
 	}
 	switch h.Kind {
 	case wire.KindData:
@@ -109,6 +112,8 @@ func FuzzParseHeader(f *testing.F) {
 	f.Add(encode(wire.Header{Kind: wire.KindData, Flags: wire.FlagShm, NameLen: 8, PayloadLen: 1 << 20, ID: 1}))
 	f.Add(encode(wire.Header{Kind: wire.KindShmOffer, PayloadLen: wire.ShmOfferSize, ID: 1}))
 	f.Add(encode(wire.Header{Kind: wire.KindShmDone, Status: wire.ShmStream, PayloadLen: 1 << 20, ID: 1}))
+	f.Add(encode(wire.Header{Kind: wire.KindData, Flags: wire.FlagTrace | wire.FlagHops, NameLen: 8, PayloadLen: 1 << 20, ID: 1}))
+	f.Add(encode(wire.Header{Kind: wire.KindAck, Flags: wire.FlagTrace, ID: 1}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for _, lim := range fuzzLimits {
 			h, err := wire.ParseHeader(b, lim)
@@ -143,9 +148,10 @@ type readResult struct {
 func readFrames(t *testing.T, r io.Reader, lim wire.Limits) readResult {
 	t.Helper()
 	var (
-		res     readResult
-		buf     [wire.HeaderSize]byte
-		nameBuf [wire.MaxNameLen]byte
+		res      readResult
+		buf      [wire.HeaderSize]byte
+		nameBuf  [wire.MaxNameLen]byte
+		traceBuf [wire.TraceContextSize]byte
 	)
 	for {
 		h, err := wire.ReadHeader(r, &buf, lim)
@@ -165,6 +171,14 @@ func readFrames(t *testing.T, r io.Reader, lim wire.Limits) readResult {
 		if len(name) != int(h.NameLen) {
 			t.Fatalf("name of %d bytes for name_len %d", len(name), h.NameLen)
 		}
+		tc, err := wire.ReadTraceContext(r, h, &traceBuf)
+		if err != nil {
+			res.err = err
+			return res
+		}
+		if h.Flags&wire.FlagTrace != 0 && !tc.Valid() || h.Flags&wire.FlagTrace == 0 && tc != (wire.TraceContext{}) {
+			t.Fatalf("ReadTraceContext accepted %+v for flags %#x", tc, h.Flags)
+		}
 		payload := make([]byte, h.PayloadLen) // bounded: lim.MaxPayload is small
 		if err := wire.ReadPayload(r, h, payload); err != nil {
 			res.err = err
@@ -174,6 +188,11 @@ func readFrames(t *testing.T, r io.Reader, lim wire.Limits) readResult {
 			t.Fatalf("ReadPayload accepted a payload whose crc differs")
 		}
 		res.rebuilt = append(wire.AppendHeader(res.rebuilt, &h), name...)
+		if h.Flags&wire.FlagTrace != 0 {
+			var b [wire.TraceContextSize]byte
+			tc.Put(b[:])
+			res.rebuilt = append(res.rebuilt, b[:]...)
+		}
 		res.rebuilt = append(res.rebuilt, payload...)
 		res.frames++
 	}
@@ -185,8 +204,12 @@ func FuzzReadFrame(f *testing.F) {
 	crc := frame(dataHeader("c.1_-", p, true), []byte("c.1_-"), p)
 	ack := frame(wire.NewAck(5, -3), nil, nil)
 	hello := frame(wire.Header{Kind: wire.KindHello, PayloadLen: 4}, nil, []byte("ping"))
+	traced := traceFrame(dataHeader("consumer", p, true), []byte("consumer"), testTrace, p)
 	f.Add(data)
 	f.Add(crc)
+	f.Add(traced)
+	f.Add(bytes.Join([][]byte{traced, ack, data}, nil))
+	f.Add(traced[:wire.HeaderSize+8+wire.TraceContextSize-1])
 	f.Add(ack)
 	f.Add(hello)
 	f.Add(bytes.Join([][]byte{data, ack, crc, hello}, nil))

@@ -52,11 +52,16 @@ type Hello struct {
 
 	Directory uint8 // the directory version the sender speaks; 0: none
 	Shm       bool  // the listener takes DATA frames with FlagShm (HelloShm)
+	// Trace is the trace context version the sender speaks (HelloTrace):
+	// a listener takes DATA frames with FlagTrace, a dialer can send them;
+	// 0: none.
+	Trace uint8
 }
 
 // Append appends h's encoding to b: the options h has, in type order. The
-// result is at most 36+3+34+66+34+3+3 = 179 bytes, under MaxHelloPayload; a
-// Name that is not a valid name (ValidName) is left out.
+// result is at most 18+6+10+3+34+66+34+3+3+3+3 = 183 bytes, under
+// MaxHelloPayload; a Name that is not a valid name (ValidName) is left
+// out.
 func (h *Hello) Append(b []byte) []byte {
 	if h.HasHost {
 		b = append(b, HelloHost, 16)
@@ -93,6 +98,9 @@ func (h *Hello) Append(b []byte) []byte {
 	}
 	if h.Shm {
 		b = append(b, HelloShm, 1, 1)
+	}
+	if h.Trace != 0 {
+		b = append(b, HelloTrace, 1, h.Trace)
 	}
 	return b
 }
@@ -159,13 +167,18 @@ func ParseHello(b []byte) (Hello, error) {
 				return Hello{}, &FrameError{Field: "payload", Reason: fmt.Sprintf("HELLO shm %d, want 1", v[0])}
 			}
 			h.Shm = true
+		case HelloTrace:
+			if v[0] == 0 {
+				return Hello{}, &FrameError{Field: "payload", Reason: "HELLO trace version 0"}
+			}
+			h.Trace = v[0]
 		}
 	}
 	return h, nil
 }
 
 // helloKnown is one more than the highest option type this package knows.
-const helloKnown = HelloShm + 1
+const helloKnown = HelloTrace + 1
 
 // helloOptionLen is the length of a known option type's value, 0 for an
 // unknown type.
@@ -183,7 +196,7 @@ func helloOptionLen(typ byte) int {
 		return NonceSize
 	case HelloMAC:
 		return MACSize
-	case HelloRefuse, HelloDirectory, HelloShm:
+	case HelloRefuse, HelloDirectory, HelloShm, HelloTrace:
 		return 1
 	}
 	return 0 // unknown, or HelloName (of variable length)
