@@ -334,7 +334,9 @@ func (n *Node) sendTo(inv *invocation, m *member, from, to string, payload []byt
 	}
 	inv.send = transport.SendOptions{Depth: uint32(inv.depth()), Hops: inv.hopsIn}
 	m.inFlight.Add(1)
+	inv.sendHop = hop
 	sent, err := p.SendWith(inv.ctx, to, payload, reply, &inv.send)
+	inv.sendHop = -1
 	m.inFlight.Add(-1)
 	if err != nil {
 		// A send cut short by its invocation's end says nothing of the
@@ -349,6 +351,7 @@ func (n *Node) sendTo(inv *invocation, m *member, from, to string, payload []byt
 	total := time.Since(start)
 	code := codeIndex(err)
 	inv.endHop(hop, sent.Landed, total, code)
+	inv.fail(hop, err)
 	n.metrics.transfer(path, sent.Mechanism, size, sent.Landed.Seconds(), sent.Landed > 0, code)
 	return err
 }

@@ -113,7 +113,13 @@ func buildTree() (tree, error) {
 	if err := os.MkdirAll(filepath.Dir(tr.config), 0o755); err != nil {
 		return tree{}, err
 	}
-	return tr, os.WriteFile(tr.config, config, 0o644)
+	// The tests stop nodes with SIGTERM: no drain_delay (the example's
+	// default 5s is for real deployments).
+	noDelay := strings.Replace(string(config), "node:\n", "node:\n  drain_delay: 0\n", 1)
+	if noDelay == string(config) {
+		return tree{}, fmt.Errorf("%s has no node section to set drain_delay in", exampleConfig)
+	}
+	return tr, os.WriteFile(tr.config, []byte(noDelay), 0o644)
 }
 
 // goTool is the go command the tests build with: the one on PATH, as for

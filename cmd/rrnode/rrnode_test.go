@@ -75,6 +75,7 @@ node:
   http: 127.0.0.1:1   # overridden by --http
   cache_dir: %s
   drain_timeout: 1m
+  drain_delay: 0
 functions:
   - {name: echo, module: %s, pool: 2}
   - {name: relay, module: %s, pool: 2}
@@ -216,6 +217,23 @@ func TestUsageErrors(t *testing.T) {
 	} {
 		if r := rrnode(t, "", args...); r.code != 2 || !strings.HasPrefix(r.err, "rrnode: ") {
 			t.Errorf("rrnode %s: exit %d, stderr %q, want a usage error (exit 2)", strings.Join(args, " "), r.code, r.err)
+		}
+	}
+}
+
+// TestStartBadPort: a port out of range or unknown is blamed on the flag
+// that gave it, not on the config file it overrides.
+func TestStartBadPort(t *testing.T) {
+	path := writeConfig(t, "")
+	for _, c := range []struct{ flag, value, want string }{
+		{"--listen-tcp", "1.2.3.4:99999", `rrnode: --listen-tcp "1.2.3.4:99999": port 99999 is out of range 0..65535`},
+		{"--http", "127.0.0.1:65536", `rrnode: --http "127.0.0.1:65536": port 65536 is out of range 0..65535`},
+		{"--http", "127.0.0.1:no-such-service", `rrnode: --http "127.0.0.1:no-such-service": port "no-such-service" is neither a number 0..65535 nor a known service name`},
+		{"--listen-tcp", "127.0.0.1:", `rrnode: --listen-tcp "127.0.0.1:": port "" is neither`},
+	} {
+		r := rrnode(t, "", "start", "--config", path, c.flag, c.value)
+		if r.code != 2 || !strings.HasPrefix(r.err, c.want) || strings.Contains(r.err, path) {
+			t.Errorf("%s %s: exit %d, stderr %q, want exit 2 and %q", c.flag, c.value, r.code, r.err, c.want)
 		}
 	}
 }
