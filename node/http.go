@@ -11,6 +11,7 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -123,16 +124,18 @@ func (n *Node) serveInvoke(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	size := uint64(r.ContentLength)
 	h := &httpInvocation{w: w, body: r.Body}
+	rc := http.NewResponseController(w)
 	inv, err := n.begin(r.Context(), h)
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, runtime.CodeCanceled, err.Error(), nil)
+		// The node is draining: the caller, maybe still sending its
+		// body, gets the answer before the connection closes.
+		n.answerAndLinger(w, rc, http.StatusServiceUnavailable, ErrorBody{Error: err.Error(), Code: runtime.CodeCanceled}, nil)
 		return
 	}
 	// A slow client must not hold an instance past the invocation's
 	// deadline, neither sending its body nor taking the reply; a drain
 	// that runs out of time cuts the body short too, so that the caller
 	// gets its 503 at once.
-	rc := http.NewResponseController(w)
 	d, hasDeadline := inv.ctx.Deadline()
 	if hasDeadline {
 		rc.SetReadDeadline(d)
@@ -209,8 +212,46 @@ func (n *Node) serveInvoke(w http.ResponseWriter, r *http.Request) {
 			level = slog.LevelInfo // the client's mistake, not the node's
 		}
 		n.log.Log(r.Context(), level, "invocation failed", "function", name, "bytes", size, "status", status, "failed_function", body.Function, "failed_node", body.Node, "error", err, "cause", body.Cause)
+		if killed || deadline {
+			// The body may be cut short, its reader failed: net/http
+			// would close the connection at once and the caller, still
+			// sending, would get a reset instead of this answer.
+			n.answerAndLinger(w, rc, status, body, &trace)
+			return
+		}
 		writeErrorBody(w, status, body, &trace)
 	}
+}
+
+// lingerTimeout bounds how long answerAndLinger reads away what a caller
+// still sends after its answer.
+const lingerTimeout = 2 * time.Second
+
+// answerAndLinger answers with the error and closes the connection the
+// way that lets a caller still sending its body read the answer: the
+// answer, then a half-close (FIN), then what the caller still sends read
+// and dropped until it stops (its EOF), lingerTimeout passes or the node's
+// Shutdown is done waiting, then the close. Closing with unread bytes
+// would send a reset, and a reset makes the caller's kernel drop the
+// answer it has not read yet.
+func (n *Node) answerAndLinger(w http.ResponseWriter, rc *http.ResponseController, status int, e ErrorBody, trace *string) {
+	w.Header().Set("Connection", "close")
+	writeErrorBody(w, status, e, trace)
+	if err := rc.Flush(); err != nil {
+		return
+	}
+	conn, _, err := rc.Hijack()
+	if err != nil {
+		return // net/http closes it as usual
+	}
+	n.lingering.Add(1)
+	defer n.lingering.Done()
+	defer conn.Close()
+	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	conn.SetReadDeadline(time.Now().Add(lingerTimeout))
+	io.Copy(io.Discard, conn)
 }
 
 // readUnsized reads a body without a Content-Length into a buffer of the
@@ -307,7 +348,9 @@ func writeErrorBody(w http.ResponseWriter, status int, e ErrorBody, trace *strin
 	if status == http.StatusServiceUnavailable {
 		h.Set("Retry-After", RetryAfter)
 	}
+	body = append(body, '\n')
 	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
-	w.Write(append(body, '\n'))
+	w.Write(body)
 }

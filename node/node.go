@@ -76,14 +76,17 @@ type Node struct {
 
 	mu       sync.Mutex
 	draining bool
+	inflight int
+	drained  chan struct{} // closed when draining and inflight reaches 0
+	servers  []*http.Server
+	shutdown bool
 	unready  bool // StopReady was called
 	// servingUnix and servingTCP: ServeTransport runs for the path
 	// (readiness waits for the paths node.listen opens).
 	servingUnix, servingTCP bool
-	inflight                int
-	drained                 chan struct{} // closed when draining and inflight reaches 0
-	servers                 []*http.Server
-	shutdown                bool
+	// lingering counts the connections an answer hijacked to close them
+	// gently (answerAndLinger); Shutdown waits for them.
+	lingering sync.WaitGroup
 
 	sec security // the keys, certificates and credentials connections must prove
 
@@ -610,6 +613,9 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		}
 	}
 	t.Stop()
+	lingered := make(chan struct{})
+	go func() { n.lingering.Wait(); close(lingered) }()
+	<-lingered // each bounded by lingerTimeout
 	// Deliveries still running now were canceled above; interruptible
 	// guests stop at once. An uninterruptible one gets closeGrace, then its
 	// function is released under it.
