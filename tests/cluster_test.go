@@ -34,6 +34,7 @@ var testGuests = map[string]string{
 	"hold":    module + "/tests/testdata/hold",
 	"relay":   module + "/node/testdata/relay",
 	"counter": module + "/node/testdata/counter",
+	"echo":    module + "/node/testdata/echo",
 }
 
 var (

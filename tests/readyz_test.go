@@ -463,4 +463,3 @@ func waitReady(t *testing.T, p *procNode) {
 		}
 	}
 }
-
