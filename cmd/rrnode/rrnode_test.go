@@ -289,6 +289,9 @@ func TestHealth(t *testing.T) {
 	if r := rrnode(t, "", "health", "--addr", addr); r.code != 0 || !strings.Contains(r.out, "/healthz: ok") {
 		t.Fatalf("health of a running node: exit %d, stdout %q, stderr %q", r.code, r.out, r.err)
 	}
+	if r := rrnode(t, "", "health", "--ready", "--addr", addr); r.code != 0 || !strings.Contains(r.out, "/readyz: ok") {
+		t.Fatalf("readiness of a running node: exit %d, stdout %q, stderr %q", r.code, r.out, r.err)
+	}
 	// A port nothing listens on (the node's, once it has stopped, is not
 	// known to stay free): a refused connection.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
