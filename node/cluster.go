@@ -335,7 +335,9 @@ func (n *Node) sendTo(inv *invocation, m *member, from, to string, payload []byt
 	}
 	inv.send = transport.SendOptions{Depth: uint32(inv.depth()), Hops: inv.hopsIn, Trace: inv.outgoing()}
 	m.inFlight.Add(1)
+	inv.sendHop = hop
 	sent, err := p.SendWith(inv.ctx, to, payload, reply, &inv.send)
+	inv.sendHop = -1
 	m.inFlight.Add(-1)
 	if err != nil {
 		// A send cut short by its invocation's end says nothing of the
@@ -350,6 +352,7 @@ func (n *Node) sendTo(inv *invocation, m *member, from, to string, payload []byt
 	total := time.Since(start)
 	code := codeIndex(err)
 	inv.endHop(hop, sent.Landed, total, code)
+	inv.fail(hop, err)
 	inv.endSpan(sent.Mechanism, sent.Landed, code, err)
 	n.metrics.transfer(path, sent.Mechanism, size, sent.Landed.Seconds(), sent.Landed > 0, code)
 	return err

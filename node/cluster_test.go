@@ -80,6 +80,16 @@ peers:
 			t.Errorf("hop %d: %+v, want %s -> %s over unix made by %q, %s", i+1, h, from, to, made, result)
 		}
 	}
+	// The refusal happened on a's arrival: a reported its cause, which
+	// is on b's hop that failed.
+	if h := tr[6]; !strings.Contains(h.Error, "max_depth") {
+		t.Errorf("the refused hop's error = %q, want a's cause (max_depth)", h.Error)
+	}
+	for i, h := range tr[:6] {
+		if h.Error != "" {
+			t.Errorf("hop %d has an error though it succeeded: %q", i, h.Error)
+		}
+	}
 	if got := a.metric(t, `rr_invocations_total{function="ping",result="busy"}`); got != 1 {
 		t.Errorf("a refused %v deliveries as too deep, want 1", got)
 	}

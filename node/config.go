@@ -35,6 +35,7 @@ import (
 //	  max_depth: 16              # longest send chain (http -> a -> b ...)
 //	  invocation_timeout: 60s
 //	  drain_timeout: 30s         # graceful shutdown wait
+//	  drain_delay: 5s            # after SIGTERM, serve on (not ready) this long before draining; 0 = none
 //	  cache_dir: ""              # compilation cache: "" = default dir, "off" = none
 //	  listen:                    # where peer nodes reach this node's functions
 //	    unix: a.sock             # "" = no unix listener; relative to the config file's directory
@@ -140,6 +141,13 @@ type NodeConfig struct {
 	Verify            bool                // CRC32C on every DATA frame this node sends
 	DialTimeout       time.Duration       // connecting to a peer; default: DefaultDialTimeout
 	IOTimeout         time.Duration       // a frame without progress this long fails; default: DefaultIOTimeout
+	// DrainDelay is how long rrnode start keeps serving everything after
+	// SIGTERM, readiness already off (Node.StopReady), before it drains:
+	// the time endpoints need to stop routing to the node. 0 means the
+	// default, DefaultDrainDelay; NoDrainDelay means none (drain at once).
+	// In YAML, drain_delay: 0 (or 0s) is NoDrainDelay, an absent field the
+	// default.
+	DrainDelay time.Duration
 	// SockmapPinDir is the bpffs directory of the host's shared sockmap
 	// (--accel sockmap); "" = bpf.DefaultPinDir. Nodes that should
 	// redirect to each other must use the same one.
@@ -257,6 +265,7 @@ const (
 	DefaultMaxDepth          = 16
 	DefaultInvocationTimeout = 60 * time.Second
 	DefaultDrainTimeout      = 30 * time.Second
+	DefaultDrainDelay        = 5 * time.Second
 	CacheOff                 = "off"
 
 	DefaultListenConns             = 1024
@@ -399,6 +408,7 @@ type rawNode struct {
 	MaxDepth          yaml.Node   `yaml:"max_depth"`
 	InvocationTimeout yaml.Node   `yaml:"invocation_timeout"`
 	DrainTimeout      yaml.Node   `yaml:"drain_timeout"`
+	DrainDelay        yaml.Node   `yaml:"drain_delay"`
 	CacheDir          string      `yaml:"cache_dir"`
 	Listen            rawListen   `yaml:"listen"`
 	TCPSend           yaml.Node   `yaml:"tcp_send"`
@@ -541,6 +551,9 @@ func (r *rawConfig) config() (*Config, *ConfigError) {
 		return nil, err
 	}
 	if cfg.Node.DrainTimeout, err = parseDuration(&r.Node.DrainTimeout, "node.drain_timeout"); err != nil {
+		return nil, err
+	}
+	if cfg.Node.DrainDelay, err = parseDrainDelay(&r.Node.DrainDelay); err != nil {
 		return nil, err
 	}
 	if cfg.Node.Listen.UnixMode, err = parseMode(&r.Node.Listen.UnixMode, "node.listen.unix_mode"); err != nil {
@@ -694,6 +707,30 @@ func parseDuration(n *yaml.Node, field string) (time.Duration, *ConfigError) {
 	return d, nil
 }
 
+// NoDrainDelay is NodeConfig.DrainDelay's "none": drain at once on
+// SIGTERM.
+const NoDrainDelay time.Duration = -1
+
+// parseDrainDelay reads node.drain_delay: a duration, 0 meaning none
+// (NoDrainDelay); absent, 0 (the default).
+func parseDrainDelay(n *yaml.Node) (time.Duration, *ConfigError) {
+	const field = "node.drain_delay"
+	if absent(n) {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(n.Value)
+	if n.Kind != yaml.ScalarNode || err != nil {
+		return 0, &ConfigError{Field: field, Err: fmt.Errorf("want a duration such as 5s, or 0 for none, got %q (line %d)", n.Value, n.Line)}
+	}
+	switch {
+	case d < 0:
+		return 0, &ConfigError{Field: field, Err: fmt.Errorf("%s is negative", n.Value)}
+	case d == 0:
+		return NoDrainDelay, nil
+	}
+	return d, nil
+}
+
 var modeRE = regexp.MustCompile(`^[0-7]{1,4}$`)
 
 // parseMode reads a file mode written in octal digits, quoted or not
@@ -768,6 +805,12 @@ func (c *Config) check() error {
 	}
 	if err := defaultDuration(&n.DrainTimeout, DefaultDrainTimeout, "node.drain_timeout", bad); err != nil {
 		return err
+	}
+	if n.DrainDelay == 0 {
+		n.DrainDelay = DefaultDrainDelay
+	}
+	if n.DrainDelay < 0 && n.DrainDelay != NoDrainDelay {
+		return bad("node.drain_delay", "%s is negative (NoDrainDelay means none)", n.DrainDelay)
 	}
 	n.Listen.Unix = strings.ReplaceAll(n.Listen.Unix, "{name}", n.Name)
 	if err := c.checkTransport(); err != nil {

@@ -60,6 +60,7 @@ functions:
 		MaxDepth:          node.DefaultMaxDepth,
 		InvocationTimeout: node.DefaultInvocationTimeout,
 		DrainTimeout:      node.DefaultDrainTimeout,
+		DrainDelay:        node.DefaultDrainDelay,
 		Listen: node.ListenConfig{
 			UnixMode: node.DefaultUnixMode,
 			UnixGID:  -1,
@@ -145,6 +146,34 @@ cluster:
 	}
 }
 
+// TestLoadConfigDrainDelay: absent is the default, 0 is none, a duration
+// is itself, a negative one is refused.
+func TestLoadConfigDrainDelay(t *testing.T) {
+	for _, c := range []struct {
+		line string
+		want time.Duration
+	}{
+		{"", node.DefaultDrainDelay},
+		{"  drain_delay: 0\n", node.NoDrainDelay},
+		{"  drain_delay: 0s\n", node.NoDrainDelay},
+		{"  drain_delay: 2s\n", 2 * time.Second},
+	} {
+		cfg, err := node.LoadConfig(writeConfig(t, "node:\n  name: d\n"+c.line+"functions:\n  - {name: f, module: fn.wasm}\n"))
+		if err != nil {
+			t.Fatalf("%q: %v", c.line, err)
+		}
+		if cfg.Node.DrainDelay != c.want {
+			t.Errorf("%q: drain_delay %v, want %v", c.line, cfg.Node.DrainDelay, c.want)
+		}
+	}
+	for _, line := range []string{"  drain_delay: -1s\n", "  drain_delay: soon\n"} {
+		_, err := node.LoadConfig(writeConfig(t, "node:\n"+line+"functions:\n  - {name: f, module: fn.wasm}\n"))
+		if err == nil || !strings.Contains(err.Error(), "node.drain_delay") {
+			t.Errorf("%q: %v, want an error naming node.drain_delay", line, err)
+		}
+	}
+}
+
 func TestLoadConfigValues(t *testing.T) {
 	path := writeConfig(t, `
 node:
@@ -225,6 +254,7 @@ peers:
 		MaxDepth:          node.DefaultMaxDepth,
 		InvocationTimeout: node.DefaultInvocationTimeout,
 		DrainTimeout:      node.DefaultDrainTimeout,
+		DrainDelay:        node.DefaultDrainDelay,
 		Listen: node.ListenConfig{
 			Unix:      filepath.Join(dir, "run", "a.sock"),
 			UnixMode:  0o660,

@@ -1,20 +1,24 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/roadrunner-wasm/roadrunner/runtime"
+	"github.com/roadrunner-wasm/roadrunner/transport"
 )
 
 // HTTP names of the ingress.
@@ -27,8 +31,8 @@ const (
 //
 //	POST /v1/functions/{name}  invoke: the body, read straight into the function's memory
 //	GET  /v1/cluster           the node's directory (ClusterView), JSON
-//	GET  /healthz              200 "ok", or 503 "draining" during Shutdown
-//	GET  /readyz               whether to route invocations here: for now the same as /healthz
+//	GET  /healthz              liveness: 200 "ok" as long as the process serves, draining included
+//	GET  /readyz               readiness: 200 "ok", or 503 "starting" or "draining" (see Ready)
 //	GET  /metrics              Prometheus text
 //
 // With node.http_auth.token_file, an invocation needs the header
@@ -37,29 +41,38 @@ const (
 // any of the body is read; GET /v1/cluster asks the same token;
 // /healthz, /readyz and /metrics need none.
 //
+// A body with a Content-Length is read straight into the function's
+// memory. A body without one (Transfer-Encoding: chunked, or HTTP/2
+// without the header) is first read into a buffer of the node, at most the
+// function's max_payload (413, and nothing delivered, past it), then
+// copied into the function's memory: rr_alloc needs the size first.
+//
 // An invocation's answer: 200 with the reply written straight from the
 // replying guest's memory, followed by the trailers Rr-Trace and Rr-Error;
 // 204 with an Rr-Trace header if the chain succeeded without a reply; or,
-// if it failed before a reply, a JSON error {"error", "code", "label"} with
-// a status chosen by the code and an Rr-Trace header.
+// if it failed before a reply, a JSON ErrorBody with a status chosen by
+// the code and an Rr-Trace header (docs/ABI.md lists every status). A 503
+// carries Retry-After.
 func (n *Node) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/functions/{name}", n.serveInvoke)
 	mux.HandleFunc("GET /v1/cluster", n.serveCluster)
 	mux.HandleFunc("GET /healthz", n.serveHealth)
-	mux.HandleFunc("GET /readyz", n.serveHealth)
+	mux.HandleFunc("GET /readyz", n.serveReady)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics.reg, promhttp.HandlerOpts{}))
 	return mux
 }
 
 func (n *Node) serveHealth(w http.ResponseWriter, r *http.Request) {
-	n.mu.Lock()
-	draining := n.draining
-	n.mu.Unlock()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if draining {
+	io.WriteString(w, "ok\n")
+}
+
+func (n *Node) serveReady(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if ok, why := n.Ready(); !ok {
 		w.WriteHeader(http.StatusServiceUnavailable)
-		io.WriteString(w, "draining\n")
+		io.WriteString(w, why+"\n")
 		return
 	}
 	io.WriteString(w, "ok\n")
@@ -95,34 +108,55 @@ func (h *httpInvocation) Write(payload []byte) (int, error) {
 	return h.w.Write(payload)
 }
 
+// RetryAfter is the Retry-After of every 503 the ingress answers, in
+// seconds: the node is starting, draining or busy, and another replica (or
+// this one, a moment later) may take the call.
+const RetryAfter = "1"
+
+// errKilled is the message of an invocation canceled because the node's
+// drain_timeout ran out.
+const errKilled = "node shutting down: drain_timeout ran out before the invocation finished"
+
 func (n *Node) serveInvoke(w http.ResponseWriter, r *http.Request) {
 	if !n.authorize(w, r) {
 		return
 	}
 	name := r.PathValue("name")
-	if r.ContentLength < 0 || (r.ContentLength == 0 && r.Header.Get("Content-Length") == "") {
-		writeError(w, http.StatusLengthRequired, runtime.CodeTransport, "Content-Length required: the body is read straight into the function's memory", nil)
-		return
-	}
 	size := uint64(r.ContentLength)
 	h := &httpInvocation{w: w, body: r.Body}
+	rc := http.NewResponseController(w)
 	inv, err := n.begin(r.Context(), h)
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, runtime.CodeCanceled, err.Error(), nil)
+		// The node is draining: the caller, maybe still sending its
+		// body, gets the answer before the connection closes.
+		n.answerAndLinger(w, rc, http.StatusServiceUnavailable, ErrorBody{Error: err.Error(), Code: runtime.CodeCanceled}, nil)
 		return
 	}
 	n.traceHTTP(inv, r.Header)
 	// A slow client must not hold an instance past the invocation's
-	// deadline, neither sending its body nor taking the reply.
-	rc := http.NewResponseController(w)
+	// deadline, neither sending its body nor taking the reply; a drain
+	// that runs out of time cuts the body short too, so that the caller
+	// gets its 503 at once.
 	d, hasDeadline := inv.ctx.Deadline()
 	if hasDeadline {
 		rc.SetReadDeadline(d)
 		rc.SetWriteDeadline(d)
 	}
-	err = n.ingress(inv, IngressFrom, name, &httpOrigin, size, h.fill)
+	stopKill := context.AfterFunc(n.kill, func() { rc.SetReadDeadline(time.Unix(1, 0)) })
+	fill := h.fill
+	var chunked, readFailed bool
+	if r.ContentLength < 0 {
+		chunked = true
+		size, fill, err = n.readUnsized(r.Body, name)
+		readFailed = err != nil
+	}
+	if err == nil {
+		err = n.ingress(inv, IngressFrom, name, &httpOrigin, size, fill)
+	}
+	stopKill()
 	trace := inv.trace.header()
-	fillFailed := inv.fillFailed
+	fillFailed := inv.fillFailed || readFailed
+	failHop, cause, hopFailed := inv.failure()
 	// The connection's deadline may fire before the context's timer does:
 	// ask the clock.
 	deadline := errors.Is(inv.ctx.Err(), context.DeadlineExceeded) || (hasDeadline && !time.Now().Before(d))
@@ -141,26 +175,107 @@ func (n *Node) serveInvoke(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 	default:
 		code := runtime.CodeOf(err)
-		status, msg := httpStatus(code), firstLine(err)
+		body := ErrorBody{Error: firstLine(err), Code: code, Function: name, Node: n.Name(), From: IngressFrom, Path: transport.PathHTTP.String()}
+		if hopFailed {
+			body.Cause = cause
+			if failHop.To != "" {
+				body.Function, body.From, body.Path = failHop.To, failHop.From, failHop.Path
+				if failHop.Node != "" {
+					body.Node = failHop.Node
+				}
+			}
+		}
+		status := httpStatus(code)
+		killed := n.kill.Err() != nil
 		switch {
+		case killed:
+			status, body.Code, body.Error = http.StatusServiceUnavailable, runtime.CodeCanceled, errKilled
 		case deadline:
-			status, code = http.StatusGatewayTimeout, runtime.CodeCanceled
+			status, body.Code = http.StatusGatewayTimeout, runtime.CodeCanceled
 		case fillFailed:
 			status = http.StatusBadRequest
 		}
-		// The first hop's refusals get messages with the request's details.
-		if f := n.fns[name]; errors.Is(err, errUnknownFunction) {
-			msg = fmt.Sprintf("unknown function %q", name)
-		} else if errors.Is(err, errTooLarge) && f != nil {
-			msg = fmt.Sprintf("payload of %d bytes is over function %s's max_payload of %d bytes", size, name, f.maxPayload)
+		// The first hop's refusals get messages with the request's
+		// details (a nested send's come back as the sender's failure).
+		switch f := n.fns[name]; {
+		case errors.Is(err, errUnknownFunction):
+			body.Error = fmt.Sprintf("unknown function %q", name)
+		case errors.Is(err, errTooLarge) && chunked:
+			body.Error = fmt.Sprintf("chunked body over function %s's max_payload of %d bytes", name, f.maxPayload)
+		case errors.Is(err, errTooLarge):
+			body.Error = fmt.Sprintf("payload of %d bytes is over function %s's max_payload of %d bytes", size, name, f.maxPayload)
+		}
+		if body.Cause == "" {
+			body.Cause = firstLine(err)
 		}
 		level := slog.LevelWarn
 		if status < 500 {
 			level = slog.LevelInfo // the client's mistake, not the node's
 		}
-		n.log.Log(r.Context(), level, "invocation failed", "function", name, "bytes", size, "status", status, "error", err)
-		writeError(w, status, code, msg, &trace)
+		n.log.Log(r.Context(), level, "invocation failed", "function", name, "bytes", size, "status", status, "failed_function", body.Function, "failed_node", body.Node, "error", err, "cause", body.Cause)
+		if killed || deadline {
+			// The body may be cut short, its reader failed: net/http
+			// would close the connection at once and the caller, still
+			// sending, would get a reset instead of this answer.
+			n.answerAndLinger(w, rc, status, body, &trace)
+			return
+		}
+		writeErrorBody(w, status, body, &trace)
 	}
+}
+
+// lingerTimeout bounds how long answerAndLinger reads away what a caller
+// still sends after its answer.
+const lingerTimeout = 2 * time.Second
+
+// answerAndLinger answers with the error and closes the connection the
+// way that lets a caller still sending its body read the answer: the
+// answer, then a half-close (FIN), then what the caller still sends read
+// and dropped until it stops (its EOF), lingerTimeout passes or the node's
+// Shutdown is done waiting, then the close. Closing with unread bytes
+// would send a reset, and a reset makes the caller's kernel drop the
+// answer it has not read yet.
+func (n *Node) answerAndLinger(w http.ResponseWriter, rc *http.ResponseController, status int, e ErrorBody, trace *string) {
+	w.Header().Set("Connection", "close")
+	writeErrorBody(w, status, e, trace)
+	if err := rc.Flush(); err != nil {
+		return
+	}
+	conn, _, err := rc.Hijack()
+	if err != nil {
+		return // net/http closes it as usual
+	}
+	n.lingering.Add(1)
+	defer n.lingering.Done()
+	defer conn.Close()
+	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	conn.SetReadDeadline(time.Now().Add(lingerTimeout))
+	io.Copy(io.Discard, conn)
+}
+
+// readUnsized reads a body without a Content-Length into a buffer of the
+// node, at most the max_payload of the function named name, and returns
+// its size and a fill that copies it into the function's memory. A body
+// over max_payload is not read further: the size returned is max_payload
+// + 1, which the delivery refuses (CodeTooLarge) before rr_alloc. For an
+// unknown function nothing is read.
+func (n *Node) readUnsized(body io.Reader, name string) (uint64, func([]byte) error, error) {
+	f := n.fns[name]
+	if f == nil {
+		return 0, func([]byte) error { return nil }, nil
+	}
+	limit := f.maxPayload + 1
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(io.LimitReader(body, int64(min(limit, math.MaxInt64)))); err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return 0, nil, fmt.Errorf("read chunked request body: invocation deadline passed: %w: %w", runtime.CodeCanceled, err)
+		}
+		return 0, nil, fmt.Errorf("read chunked request body: %w: %w", runtime.CodeTransport, err)
+	}
+	b := buf.Bytes()
+	return uint64(len(b)), func(dst []byte) error { copy(dst, b); return nil }, nil
 }
 
 // firstLine is err's message up to its first newline: a trap's message goes
@@ -188,22 +303,55 @@ func httpStatus(code runtime.Code) int {
 	}
 }
 
-// ErrorBody is the JSON body of a failed invocation.
+// ErrorBody is the JSON body of every answer of the ingress that is not a
+// 2xx (docs/ABI.md lists them): what failed, its ABI code and label, the
+// hop that failed (the deepest: a function several sends down, on this
+// node or a peer), and the host-side cause.
 type ErrorBody struct {
-	Error string       `json:"error"`
+	// Error says what failed, for a person.
+	Error string `json:"error"`
+	// Code and Label are the failure's ABI code (runtime.Code) and its
+	// name: "receiver_failed", "too_large", …
 	Code  runtime.Code `json:"code"`
 	Label string       `json:"label"`
+	// Function, Node, From and Path name the hop that failed: the
+	// function it delivered to, the node that made it (this node's name,
+	// or a peer's), the sender ("http" for the ingress, "remote" for a
+	// payload from a peer, else a function) and the path (http, memory,
+	// unix, tcp). Empty for a request refused before any invocation
+	// (401, a draining node's 503).
+	Function string `json:"function,omitempty"`
+	Node     string `json:"node,omitempty"`
+	From     string `json:"from,omitempty"`
+	Path     string `json:"path,omitempty"`
+	// Cause is the host-side error of that hop, one line of at most
+	// MaxHopError bytes: "send to b on peer n2: transport: dial tcp
+	// 10.0.0.2:7070: connect: connection refused", "… rr_alloc returned
+	// … outside guest memory". Empty where Error says it all.
+	Cause string `json:"cause,omitempty"`
 }
 
+// writeError answers a request refused before its invocation went
+// anywhere.
 func writeError(w http.ResponseWriter, status int, code runtime.Code, msg string, trace *string) {
-	body, _ := json.Marshal(ErrorBody{Error: msg, Code: code, Label: code.Label()})
+	writeErrorBody(w, status, ErrorBody{Error: msg, Code: code}, trace)
+}
+
+func writeErrorBody(w http.ResponseWriter, status int, e ErrorBody, trace *string) {
+	e.Label = e.Code.Label()
+	body, _ := json.Marshal(e)
 	h := w.Header()
 	if trace != nil {
 		h.Set(HeaderTrace, *trace)
 	} else {
 		h.Set(HeaderTrace, "[]") // refused before the invocation began
 	}
+	if status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", RetryAfter)
+	}
+	body = append(body, '\n')
 	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
-	w.Write(append(body, '\n'))
+	w.Write(body)
 }

@@ -181,15 +181,44 @@ func TestShortBody(t *testing.T) {
 	}
 }
 
-func TestLengthRequired(t *testing.T) {
+// TestChunkedBody: a body without Content-Length is taken up to the
+// function's max_payload, echoed whole; past it, 413 and the function is
+// not called (its rr_alloc neither).
+func TestChunkedBody(t *testing.T) {
 	n := startNode(t, "", nil)
-	req, err := http.NewRequest(http.MethodPost, n.url+"/v1/functions/echo", io.MultiReader(strings.NewReader("chunked")))
-	if err != nil {
-		t.Fatal(err)
+	chunked := func(name string, body []byte) *response {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, n.url+"/v1/functions/"+name, io.MultiReader(bytes.NewReader(body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.ContentLength = -1 // sent chunked
+		return do(t, req)
 	}
-	req.ContentLength = -1 // sent chunked
-	if r := do(t, req); r.status != http.StatusLengthRequired {
-		t.Fatalf("chunked body: status %d: %s", r.status, r.body)
+	for _, size := range []int{0, 1, 1 << 10, 4 << 20} {
+		body := pattern(size)
+		if r := chunked("echo", body); r.status != http.StatusOK || !bytes.Equal(r.body, body) {
+			t.Fatalf("chunked body of %d bytes: status %d, %d bytes back", size, r.status, len(r.body))
+		}
+	}
+	if got := counterStats(t, n); got != "allocs=1 handles=1" {
+		t.Fatalf("counter = %q", got)
+	}
+	r := chunked("counter", pattern(1025))
+	if r.status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("a chunked 1025 bytes to a 1KiB function: status %d: %s", r.status, r.body)
+	}
+	if e := r.errorBody(t); e.Label != "too_large" || e.Function != "counter" || !strings.Contains(e.Error, "chunked body over function counter's max_payload of 1024 bytes") {
+		t.Errorf("error body = %+v", e)
+	}
+	if got := counterStats(t, n); got != "allocs=2 handles=2" {
+		t.Fatalf("after a chunked body too large the counter says %q, want allocs=2 handles=2: it was called", got)
+	}
+	if r := chunked("counter", pattern(1024)); r.status != http.StatusOK && r.status != http.StatusNoContent {
+		t.Fatalf("a chunked 1024 bytes to a 1KiB function: status %d: %s", r.status, r.body)
+	}
+	if r := chunked("nosuch", pattern(10)); r.status != http.StatusNotFound {
+		t.Fatalf("chunked to an unknown function: status %d: %s", r.status, r.body)
 	}
 	if r := n.invoke(t, "echo", nil); r.status != http.StatusOK || len(r.body) != 0 {
 		t.Fatalf("empty body with Content-Length 0: status %d: %q", r.status, r.body)

@@ -49,7 +49,15 @@ type Hop struct {
 	// Node is the node that made the hop, for the hops a peer made and
 	// sent back with its ACK; empty for this node's own.
 	Node string `json:"node,omitempty"`
+	// Error is the host-side cause of the invocation's deepest failure,
+	// at most MaxHopError bytes, on the one hop that failed first; empty
+	// on every other hop. A peer fills it in the hops it reports, so that
+	// the node the invocation began on can name a remote cause.
+	Error string `json:"error,omitempty"`
 }
+
+// MaxHopError is the longest Hop.Error: a cause is one line, cut there.
+const MaxHopError = 512
 
 // Trace lists an invocation's hops in the order they started.
 type Trace []Hop
@@ -121,6 +129,15 @@ type invocation struct {
 	landed     time.Duration
 	timedFill  func(dst []byte) error // inv.timeFill, bound once
 	fillFailed bool                   // the caller's fill failed: a bad request body, not a receiver failure
+
+	// The invocation's deepest failure: the first hop to end with an
+	// error (inner hops end first), its index in the trace (-1: none, or
+	// past MaxTraceHops) and its cause. Set only on failure, so that
+	// success allocates nothing for it.
+	failed    bool
+	failHop   int
+	failCause string
+	sendHop   int // the remote send in progress's hop: where a peer's own arrival failure goes
 }
 
 type invocationKey struct{}
@@ -141,6 +158,7 @@ func newInvocation(n *Node, maxDepth int) *invocation {
 	inv.timedFill = inv.timeFill
 	inv.relay = &replyRelay{inv: inv}
 	inv.hopsIn = &hopsSink{inv: inv}
+	inv.failHop, inv.sendHop = -1, -1
 	return inv
 }
 
@@ -176,6 +194,8 @@ func (inv *invocation) reset() {
 		timedFill: inv.timedFill,
 		relay:     inv.relay,
 		hopsIn:    inv.hopsIn,
+		failHop:   -1,
+		sendHop:   -1,
 	}
 }
 
@@ -202,6 +222,42 @@ func (inv *invocation) endHop(i int, landed, total time.Duration, code int) {
 	h.Result = codes[code].Label()
 }
 
+// fail records err as the invocation's failure at hop i unless one was
+// recorded already: hops end innermost first, so the first is the deepest.
+// It is a no-op for a nil err.
+func (inv *invocation) fail(i int, err error) {
+	if err == nil || inv.failed {
+		return
+	}
+	inv.failed, inv.failHop = true, i
+	inv.failCause = cause(err)
+	if i >= 0 {
+		inv.trace[i].Error = inv.failCause
+	}
+}
+
+// failure is the invocation's deepest failed hop and its cause; ok is
+// false if no hop failed (or the failure is not in the trace).
+func (inv *invocation) failure() (hop Hop, cause string, ok bool) {
+	if !inv.failed {
+		return Hop{}, "", false
+	}
+	if inv.failHop >= 0 && inv.failHop < len(inv.trace) {
+		hop = inv.trace[inv.failHop]
+	}
+	return hop, inv.failCause, true
+}
+
+// cause is an error's host-side cause for Hop.Error: its first line, at
+// most MaxHopError bytes.
+func cause(err error) string {
+	s := firstLine(err)
+	if len(s) > MaxHopError {
+		s = s[:MaxHopError]
+	}
+	return s
+}
+
 // onChain reports whether the function named name is running on the chain.
 func (inv *invocation) onChain(name string) bool {
 	for _, n := range inv.chain {
@@ -224,10 +280,26 @@ func (h *hopsSink) Write(b []byte) (int, error) {
 	}
 	inv := h.inv
 	for _, hop := range hops {
+		if len(hop.Error) > MaxHopError {
+			hop.Error = hop.Error[:MaxHopError]
+		}
+		if hop.From == RemoteFrom {
+			// The peer's arrival hop, sent only when the payload failed
+			// there (rr_alloc, a trap): its cause goes on the send's hop,
+			// which the ACK's status fails next.
+			if hop.Error != "" && !inv.failed && inv.sendHop >= 0 {
+				inv.failed, inv.failHop, inv.failCause = true, inv.sendHop, hop.Error
+				inv.trace[inv.sendHop].Error = hop.Error
+			}
+			continue
+		}
 		if len(inv.trace) == cap(inv.trace) {
 			break
 		}
 		inv.trace = append(inv.trace, hop)
+		if hop.Error != "" && !inv.failed {
+			inv.failed, inv.failHop, inv.failCause = true, len(inv.trace)-1, hop.Error
+		}
 	}
 	return len(b), nil
 }
@@ -236,11 +308,19 @@ func (h *hopsSink) Write(b []byte) (int, error) {
 // (every one but the arrival's, which the peer has) back to that peer, each
 // marked with the node that made it. A delivery that made no hop sends
 // none: the frame costs the peer a read and a decode.
+//
+// A payload that failed on arrival (the failure recorded on hop 0: rr_alloc
+// out of range, a trap in rr_handle before any send) sends hop 0 too, with
+// its Error, for the peer to put the cause on its own send's hop.
 func (n *Node) reportHops(inv *invocation, w io.Writer) {
-	if len(inv.trace) < 2 {
+	first := 1
+	if inv.failed && inv.failHop == 0 {
+		first = 0
+	}
+	if len(inv.trace) <= first {
 		return
 	}
-	hops := slices.Clone(inv.trace[1:])
+	hops := slices.Clone(inv.trace[first:])
 	for i := range hops {
 		if hops[i].Node == "" {
 			hops[i].Node = n.Name()

@@ -107,6 +107,13 @@ type Node struct {
 	drained  chan struct{} // closed when draining and inflight reaches 0
 	servers  []*http.Server
 	shutdown bool
+	unready  bool // StopReady was called
+	// servingUnix and servingTCP: ServeTransport runs for the path
+	// (readiness waits for the paths node.listen opens).
+	servingUnix, servingTCP bool
+	// lingering counts the connections an answer hijacked to close them
+	// gently (answerAndLinger); Shutdown waits for them.
+	lingering sync.WaitGroup
 
 	sec security // the keys, certificates and credentials connections must prove
 
@@ -413,6 +420,7 @@ func (n *Node) ingress(inv *invocation, from, name string, origin *transport.Ori
 	total := time.Since(inv.fillStart)
 	code := codeIndex(err)
 	inv.endHop(hop, inv.landed, total, code)
+	inv.fail(hop, err)
 	inv.endSpan(origin.Mechanism, inv.landed, code, err)
 	n.metrics.transfer(origin.Path, origin.Mechanism, size, inv.landed.Seconds(), inv.landed > 0, code)
 	return err
@@ -441,6 +449,7 @@ func (n *Node) Send(ctx context.Context, from, to string, payload []byte) error 
 	total := time.Since(start)
 	code := codeIndex(err)
 	inv.endHop(hop, landed, total, code)
+	inv.fail(hop, err)
 	inv.endSpan(transport.MechanismCopy, landed, code, err)
 	n.metrics.transfer(transport.PathMemory, transport.MechanismCopy, size, landed.Seconds(), landed > 0, code)
 	return err
@@ -529,8 +538,8 @@ func (n *Node) deliver(inv *invocation, to string, size uint64, fill func(dst []
 	return err
 }
 
-// Serve serves the HTTP ingress, /healthz and /metrics on ln until Shutdown,
-// and then returns nil.
+// Serve serves the HTTP ingress, /healthz, /readyz and /metrics on ln
+// until Shutdown, and then returns nil.
 func (n *Node) Serve(ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           n.Handler(),
@@ -552,12 +561,50 @@ func (n *Node) Serve(ln net.Listener) error {
 	return nil
 }
 
+// Readiness: a node is ready to be routed invocations (GET /readyz answers
+// 200) once New has returned (its functions are loaded), every peer path
+// of node.listen (unix, tcp) is being served by ServeTransport, and
+// neither StopReady nor Shutdown was called. The HTTP ingress needs no
+// check: /readyz answering proves it is served. Liveness (GET /healthz) is
+// 200 as long as the process serves HTTP, draining included: a draining
+// node must not be restarted.
+
+// Ready reports whether the node is ready (see Readiness above) and, if
+// not, why: "starting" or "draining".
+func (n *Node) Ready() (ready bool, why string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	switch {
+	case n.unready || n.draining:
+		return false, "draining"
+	case n.cfg.Node.Listen.Unix != "" && !n.servingUnix,
+		n.cfg.Node.Listen.TCP != "" && !n.servingTCP:
+		return false, "starting"
+	}
+	return true, ""
+}
+
+// StopReady turns readiness off for good: /readyz answers 503 "draining"
+// from now on, while everything else (invocations over HTTP and from
+// peers) is served as before. It is the first step of a graceful
+// termination: rrnode start calls it on SIGTERM, waits node.drain_delay
+// for the endpoints that route to this node (a Kubernetes Service, a load
+// balancer) to drop it, then calls Shutdown.
+func (n *Node) StopReady() {
+	n.mu.Lock()
+	n.unready = true
+	n.mu.Unlock()
+}
+
 // Shutdown drains the node: it stops taking invocations (Invoke fails with
-// runtime.CodeCanceled, HTTP listeners close, /healthz says draining), waits
+// runtime.CodeCanceled, HTTP listeners close, /readyz says draining), waits
 // until the invocations in flight have finished, then closes the functions
 // and, if the node made it, the engine. If ctx ends first, the invocations
-// still running are canceled (they fail, none silently) and Shutdown returns
-// an error that says how many. Calls after the first return nil.
+// still running are canceled (they fail, none silently): an HTTP caller
+// still waiting gets 503 with Retry-After and the JSON error, its
+// connection closed only after that answer (bounded by closeGrace), and
+// Shutdown returns an error that says how many were canceled. Calls after
+// the first return nil.
 func (n *Node) Shutdown(ctx context.Context) error {
 	n.mu.Lock()
 	if n.shutdown {
@@ -572,28 +619,56 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	n.mu.Unlock()
 	n.log.Info("node draining")
 
-	var errs []error
+	// The servers stop accepting at once and close their idle
+	// connections; they are left to finish until the invocations have
+	// ended or were canceled, and then some (late).
+	late, closeLate := context.WithCancel(context.WithoutCancel(ctx))
+	defer closeLate()
+	ended := make(chan error, len(servers)+len(n.transportServers))
 	for _, srv := range servers {
-		if err := srv.Shutdown(ctx); err != nil {
-			srv.Close()
-			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
-		}
+		go func() {
+			if err := srv.Shutdown(late); err != nil {
+				srv.Close()
+				ended <- fmt.Errorf("http shutdown: %w", err)
+				return
+			}
+			ended <- nil
+		}()
 	}
 	// Frames already being read are answered; new ones are not taken.
 	for _, srv := range n.transportServers {
-		if err := srv.Close(ctx); err != nil {
-			errs = append(errs, err)
-		}
+		go func() { ended <- srv.Close(late) }()
 	}
+	var errs []error
 	select {
 	case <-n.drained:
 	case <-ctx.Done():
 		n.mu.Lock()
 		left := n.inflight
 		n.mu.Unlock()
+		// Cancel first, close after: the canceled invocations answer
+		// their callers (503) before any connection is closed.
 		n.killCancel()
 		errs = append(errs, fmt.Errorf("drain: %d invocations canceled: %w", left, ctx.Err()))
+		t := time.NewTimer(closeGrace)
+		select {
+		case <-n.drained:
+		case <-t.C:
+		}
+		t.Stop()
 	}
+	// The last answers go out; connections still open after closeGrace
+	// are closed under them.
+	t := time.AfterFunc(closeGrace, closeLate)
+	for range cap(ended) {
+		if err := <-ended; err != nil {
+			errs = append(errs, err)
+		}
+	}
+	t.Stop()
+	lingered := make(chan struct{})
+	go func() { n.lingering.Wait(); close(lingered) }()
+	<-lingered // each bounded by lingerTimeout
 	// Deliveries still running now were canceled above; interruptible
 	// guests stop at once. An uninterruptible one gets closeGrace, then its
 	// function is released under it.

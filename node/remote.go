@@ -89,6 +89,14 @@ func (n *Node) Listen(ctx context.Context) (map[transport.Path]net.Listener, err
 func (n *Node) ServeTransport(path transport.Path, ln net.Listener) error {
 	for _, srv := range n.transportServers {
 		if srv.Path() == path {
+			n.mu.Lock()
+			switch path {
+			case transport.PathUnix:
+				n.servingUnix = true
+			case transport.PathTCP:
+				n.servingTCP = true
+			}
+			n.mu.Unlock()
 			return srv.Serve(ln)
 		}
 	}

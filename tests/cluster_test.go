@@ -34,6 +34,7 @@ var testGuests = map[string]string{
 	"hold":    module + "/tests/testdata/hold",
 	"relay":   module + "/node/testdata/relay",
 	"counter": module + "/node/testdata/counter",
+	"echo":    module + "/node/testdata/echo",
 }
 
 var (
@@ -115,7 +116,7 @@ func (c nodeConfig) write(t *testing.T, tr tree, dir string) string {
 	if mp == "" {
 		mp = "300MiB"
 	}
-	fmt.Fprintf(&b, "node:\n  name: %s\n  max_payload: %s\n  invocation_timeout: 120s\n  drain_timeout: 10s\n  dial_timeout: 2s\n  io_timeout: 10s\n", c.name, mp)
+	fmt.Fprintf(&b, "node:\n  name: %s\n  max_payload: %s\n  invocation_timeout: 120s\n  drain_timeout: 10s\n  drain_delay: 0\n  dial_timeout: 2s\n  io_timeout: 10s\n", c.name, mp)
 	if c.sockmapPinDir != "" {
 		fmt.Fprintf(&b, "  sockmap_pin_dir: %s\n", c.sockmapPinDir)
 	}

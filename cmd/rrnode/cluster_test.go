@@ -36,6 +36,7 @@ func clusterConfig(t *testing.T, name, fn, nodeExtra, extra string) string {
 node:
   name: %s
   cache_dir: %s
+  drain_delay: 0
 %s
 functions:
   - {name: %s, module: %s, pool: 1}

@@ -10,9 +10,10 @@
 //	rrnode health, keygen, completion SHELL
 //
 // start runs a node (package node) with the functions of a YAML config and
-// serves its HTTP ingress until SIGINT or SIGTERM, then drains: invocations
-// in flight finish (up to node.drain_timeout), functions close, and rrnode
-// exits 0. invoke POSTs a payload to a node's ingress and writes the reply
+// serves its HTTP ingress until SIGINT or SIGTERM, then turns /readyz to 503,
+// serves on for node.drain_delay, and drains: invocations in flight finish
+// (up to node.drain_timeout; callers still waiting then get 503), functions
+// close, and rrnode exits 0. invoke POSTs a payload to a node's ingress and writes the reply
 // to standard output; it exits 1 if the invocation failed. version prints
 // the version, the Go version and the engines compiled in.
 //

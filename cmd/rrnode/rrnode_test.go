@@ -75,6 +75,7 @@ node:
   http: 127.0.0.1:1   # overridden by --http
   cache_dir: %s
   drain_timeout: 1m
+  drain_delay: 0
 functions:
   - {name: echo, module: %s, pool: 2}
   - {name: relay, module: %s, pool: 2}
@@ -220,6 +221,23 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
+// TestStartBadPort: a port out of range or unknown is blamed on the flag
+// that gave it, not on the config file it overrides.
+func TestStartBadPort(t *testing.T) {
+	path := writeConfig(t, "")
+	for _, c := range []struct{ flag, value, want string }{
+		{"--listen-tcp", "1.2.3.4:99999", `rrnode: --listen-tcp "1.2.3.4:99999": port 99999 is out of range 0..65535`},
+		{"--http", "127.0.0.1:65536", `rrnode: --http "127.0.0.1:65536": port 65536 is out of range 0..65535`},
+		{"--http", "127.0.0.1:no-such-service", `rrnode: --http "127.0.0.1:no-such-service": port "no-such-service" is neither a number 0..65535 nor a known service name`},
+		{"--listen-tcp", "127.0.0.1:", `rrnode: --listen-tcp "127.0.0.1:": port "" is neither`},
+	} {
+		r := rrnode(t, "", "start", "--config", path, c.flag, c.value)
+		if r.code != 2 || !strings.HasPrefix(r.err, c.want) || strings.Contains(r.err, path) {
+			t.Errorf("%s %s: exit %d, stderr %q, want exit 2 and %q", c.flag, c.value, r.code, r.err, c.want)
+		}
+	}
+}
+
 func TestStartBadConfig(t *testing.T) {
 	path := writeConfig(t, "  - {name: echo, module: x.wasm}\n")
 	r := rrnode(t, "", "start", "--config", path, "--http", "127.0.0.1:0")
@@ -270,6 +288,9 @@ func TestHealth(t *testing.T) {
 	addr, _ := startNode(t)
 	if r := rrnode(t, "", "health", "--addr", addr); r.code != 0 || !strings.Contains(r.out, "/healthz: ok") {
 		t.Fatalf("health of a running node: exit %d, stdout %q, stderr %q", r.code, r.out, r.err)
+	}
+	if r := rrnode(t, "", "health", "--ready", "--addr", addr); r.code != 0 || !strings.Contains(r.out, "/readyz: ok") {
+		t.Fatalf("readiness of a running node: exit %d, stdout %q, stderr %q", r.code, r.out, r.err)
 	}
 	// A port nothing listens on (the node's, once it has stopped, is not
 	// known to stay free): a refused connection.

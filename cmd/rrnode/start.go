@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"os/signal"
+	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -39,8 +41,12 @@ func newStartCmd(std stdio) *cobra.Command {
 		Short: "Run a node: load its functions and serve the HTTP ingress",
 		Long: `Run a node: load the functions of the config file, serve the HTTP ingress
 (POST /v1/functions/{name}), /healthz and /metrics, until SIGINT or SIGTERM.
-Then drain: stop accepting, let the invocations in flight finish (up to
-node.drain_timeout), close the functions and exit 0. A second signal ends
+Then terminate the Kubernetes way: /readyz answers 503 at once while
+everything is still served for node.drain_delay (default 5s, 0 for none), so
+that endpoints stop routing here; then drain: stop accepting, let the
+invocations in flight finish (up to node.drain_timeout; callers still waiting
+then get 503 with Retry-After), close the functions and exit 0. /healthz
+answers 200 throughout. A second signal ends
 the process at once. SIGINT or SIGTERM before the node has started (during
 module compilation, say) stops the start where it is, undoes what it did
 (listeners and the unix socket, sockmap pins, functions, engine), logs
@@ -171,12 +177,25 @@ func parseStartFlags(f startFlags, stderr io.Writer) (engine, *slog.Logger, erro
 }
 
 // checkHostPort checks an address flag: host:port, or "" for the config's.
+// The port is a number 0..65535 or a service name this host knows (port 0
+// picks a free one), so that a bad value is blamed on the flag, not on the
+// config it overrides.
 func checkHostPort(flag, addr string) error {
 	if addr == "" {
 		return nil
 	}
-	if _, _, err := net.SplitHostPort(addr); err != nil {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
 		return usageError{fmt.Errorf("%s %q: want host:port: %w", flag, addr, err)}
+	}
+	if p, err := strconv.ParseUint(port, 10, 64); err == nil {
+		if p > 65535 {
+			return usageError{fmt.Errorf("%s %q: port %d is out of range 0..65535", flag, addr, p)}
+		}
+		return nil
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil || port == "" {
+		return usageError{fmt.Errorf("%s %q: port %q is neither a number 0..65535 nor a known service name", flag, addr, port)}
 	}
 	return nil
 }
@@ -337,7 +356,8 @@ func (s *startup) abort(err error) error {
 }
 
 // waitAndDrain serves until a signal (or the end of ctx) or until a server
-// fails, then drains the node: it stops taking invocations and waits up to
+// fails, then turns readiness off, serves on for node.drain_delay, and
+// drains the node: it stops taking invocations and waits up to
 // node.drain_timeout for those in flight. stop ends the signal handling
 // first, so that a second signal ends the process at once.
 func (s *startup) waitAndDrain(stop context.CancelFunc, served chan error) error {
@@ -348,6 +368,20 @@ func (s *startup) waitAndDrain(stop context.CancelFunc, served chan error) error
 		served <- nil
 	}
 	stop()
+	// Readiness goes off at once; everything is still served for
+	// drain_delay, while the endpoints that route here drop the node. A
+	// second signal (default handling again, since stop) ends the process.
+	s.n.StopReady()
+	if d := s.cfg.Node.DrainDelay; d > 0 && serveErr == nil {
+		s.log.Info("not ready: serving on before draining", "drain_delay", d)
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case serveErr = <-served:
+			served <- nil
+			t.Stop()
+		}
+	}
 	s.log.Info("shutting down", "drain_timeout", s.cfg.Node.DrainTimeout)
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), s.cfg.Node.DrainTimeout)
 	defer cancel()

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -301,6 +302,18 @@ func checkPod(t *testing.T, w workload) *nodeConfig {
 	cfg := parseNodeConfig(t, cfgName, text)
 	if cfg.Node.HTTP != "0.0.0.0:8080" || cfg.Node.Listen.TCP != "0.0.0.0:7070" {
 		t.Errorf("%s: node.http %q, node.listen.tcp %q: want the container ports", cfgName, cfg.Node.HTTP, cfg.Node.Listen.TCP)
+	}
+	// Termination: on SIGTERM /readyz fails at once, the node serves on
+	// for drain_delay, drains for up to drain_timeout, then takes up to
+	// 10s for the last answers and closing its functions. The kubelet's
+	// SIGKILL must not come before.
+	delay := max(cfg.Node.DrainDelay, 0) // node.NoDrainDelay is none
+	need := delay + cfg.Node.DrainTimeout + 10*time.Second
+	if g := pod.Spec.TerminationGracePeriodSeconds; g == nil || time.Duration(*g)*time.Second < need {
+		t.Errorf("%s: terminationGracePeriodSeconds %v, want at least %v: drain_delay %v + drain_timeout %v + 10s", w, g, need, delay, cfg.Node.DrainTimeout)
+	}
+	if cfg.Node.DrainDelay <= 0 {
+		t.Errorf("%s: node.drain_delay %v: want a delay, so that endpoints drop a terminating pod before it stops accepting", cfgName, cfg.Node.DrainDelay)
 	}
 	m, ok := mountOf(c, "config")
 	if configArg := flagArg(c.Args, "--config"); !ok || !m.ReadOnly || configArg != m.MountPath+"/rrnode.yaml" {

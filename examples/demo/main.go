@@ -231,7 +231,7 @@ func splitConfigs(config, path, dir string) ([]string, error) {
 		f := fn[name]
 		return fmt.Sprintf("  - name: %s\n    module: %s\n    pool: %d\n", name, f.Module, f.Pool)
 	}
-	head := fmt.Sprintf("node:\n  name: %%s\n  max_payload: %d\n  invocation_timeout: %s\n", cfg.Node.MaxPayload, cfg.Node.InvocationTimeout)
+	head := fmt.Sprintf("node:\n  name: %%s\n  max_payload: %d\n  invocation_timeout: %s\n  drain_delay: 0\n", cfg.Node.MaxPayload, cfg.Node.InvocationTimeout)
 	back := fmt.Sprintf(head, "back") + "  listen:\n" + listen + "\nfunctions:\n" + function("transform") + function("consumer")
 	edge := fmt.Sprintf(head, "edge") + "functions:\n" + function("producer") +
 		"peers:\n  - name: back\n    address: " + address + "\n    functions: [transform, consumer]\n"

@@ -96,7 +96,7 @@ func (e *env) maxPayload() int64 {
 }
 
 func (e *env) nodeHead(name string) string {
-	return fmt.Sprintf("node:\n  name: %s\n  max_payload: %d\n  invocation_timeout: 1h\n  drain_timeout: 10s\n  cache_dir: %q\n", name, e.maxPayload(), e.o.CacheDir)
+	return fmt.Sprintf("node:\n  name: %s\n  max_payload: %d\n  invocation_timeout: 1h\n  drain_timeout: 10s\n  drain_delay: 0\n  cache_dir: %q\n", name, e.maxPayload(), e.o.CacheDir)
 }
 
 func fnLines(prefix, module string, pairs int) string {

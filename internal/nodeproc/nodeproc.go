@@ -31,7 +31,8 @@ type Options struct {
 	// StartTimeout bounds the wait for GET /healthz = 200. Default 60s.
 	StartTimeout time.Duration
 	// StopTimeout bounds the wait for the node to exit after SIGTERM before
-	// it is killed. Default 45s (the default drain_timeout is 30s).
+	// it is killed. Default 50s (the default drain_delay is 5s, drain_timeout
+	// 30s, and the node gives late answers and its functions 5s each).
 	StopTimeout time.Duration
 
 	// NetNS, if not nil, is the network namespace the node runs in
@@ -111,7 +112,7 @@ func start(ctx context.Context, opts *Options) (*Node, error) {
 
 	n := &Node{addr: addr, cmd: cmd, out: out, stop: opts.StopTimeout, done: make(chan struct{}), transport: http.DefaultTransport}
 	if n.stop <= 0 {
-		n.stop = 45 * time.Second
+		n.stop = 50 * time.Second
 	}
 	n.dial = (&net.Dialer{}).DialContext
 	if opts.NetNS != nil {

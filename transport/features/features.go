@@ -29,9 +29,11 @@ type UnsupportedFeatureError struct {
 
 // Error says which feature, since which kernel, and why:
 // "splice not supported (requires Linux >= 2.6.17): splice: operation not
-// permitted (EPERM)".
+// permitted (EPERM)". A refusal for want of a capability (a
+// CapabilityError) does not name the kernel version: it is not the cause.
 func (e *UnsupportedFeatureError) Error() string {
-	if e.MinimumVersion == "" {
+	var ce *CapabilityError
+	if e.MinimumVersion == "" || errors.As(e.Err, &ce) {
 		return fmt.Sprintf("%s not supported: %v", e.Name, e.Err)
 	}
 	return fmt.Sprintf("%s not supported (requires Linux >= %s): %v", e.Name, e.MinimumVersion, e.Err)
@@ -42,6 +44,23 @@ func (e *UnsupportedFeatureError) Is(target error) bool { return target == ErrNo
 
 // Unwrap returns the cause, so that errors.Is finds its errno.
 func (e *UnsupportedFeatureError) Unwrap() error { return e.Err }
+
+// CapabilityError is a refusal (EPERM, EACCES) by a process that lacks
+// capabilities the feature needs, found in its effective set (capget).
+type CapabilityError struct {
+	Missing []string // "CAP_BPF", "CAP_NET_ADMIN", …
+	Needs   string   // what the feature needs, for the message
+	Err     error    // the refusal
+}
+
+// Error names the refusal and what is missing: "…: operation not permitted
+// (EPERM): this process lacks CAP_BPF (needs CAP_BPF and CAP_NET_ADMIN, …)".
+func (e *CapabilityError) Error() string {
+	return fmt.Sprintf("%v: this process lacks %s (needs %s)", e.Err, strings.Join(e.Missing, ", "), e.Needs)
+}
+
+// Unwrap returns the refusal, so that errors.Is finds its errno.
+func (e *CapabilityError) Unwrap() error { return e.Err }
 
 // Feature is one row of [Probe]: whether this process can use a feature of
 // the kernel, and why not.
