@@ -7,8 +7,11 @@ package tests
 // the node logs that it paused at a stage and waits there for the signal.
 
 import (
+	"encoding/json"
 	"errors"
+	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/roadrunner-wasm/roadrunner/node"
 )
 
 func TestSignalWhileStarting(t *testing.T) {
@@ -25,13 +30,17 @@ func TestSignalWhileStarting(t *testing.T) {
 		stage string // "" = after "node started"
 		// made: what exists at the pause, and must be gone after the stop.
 		pins, socket bool
+		// ingress: the HTTP listener answers the start-up's probes at the
+		// pause (/healthz 200, /readyz 503 starting, invocations 503).
+		ingress bool
 	}{
-		{stage: "config"},                          // nothing loaded
-		{stage: "engine"},                          // config read, no engine yet
-		{stage: "load", pins: true},                // inside the first module's compilation
-		{stage: "listen", pins: true},              // every module compiled, no listener
-		{stage: "serve", pins: true, socket: true}, // listeners open, not serving
-		{stage: "", pins: true, socket: true},      // started: a normal drain
+		{stage: "config"},                                         // nothing loaded
+		{stage: "ingress"},                                        // config read, nothing listening
+		{stage: "engine", ingress: true},                          // HTTP listener open, no engine yet
+		{stage: "load", pins: true, ingress: true},                // inside the first module's compilation
+		{stage: "listen", pins: true, ingress: true},              // every module compiled, no peer listener
+		{stage: "serve", pins: true, socket: true, ingress: true}, // listeners open, the peer paths not served
+		{stage: "", pins: true, socket: true},                     // started: a normal drain
 	} {
 		name := c.stage
 		if name == "" {
@@ -84,6 +93,11 @@ func TestSignalWhileStarting(t *testing.T) {
 			if _, err := os.Lstat(sock); (err == nil) != c.socket {
 				t.Fatalf("socket %s at the pause: %v, want it there: %v", sock, err, c.socket)
 			}
+			if addr, found := httpAddr(log.since(0)); found != c.ingress {
+				t.Fatalf("HTTP listener at the pause: %v, want %v", found, c.ingress)
+			} else if found {
+				checkStarting(t, "http://"+addr)
+			}
 
 			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 				t.Fatal(err)
@@ -120,6 +134,52 @@ func TestSignalWhileStarting(t *testing.T) {
 				t.Errorf("pin directory %s after the stop: %v, want it removed", pinDir, err)
 			}
 		})
+	}
+}
+
+// httpAddr finds the address of the HTTP ingress in rrnode's log, from
+// its line "msg=listening path=http addr=ADDR".
+func httpAddr(log string) (string, bool) {
+	for _, line := range strings.Split(log, "\n") {
+		if _, rest, ok := strings.Cut(line, "msg=listening path=http addr="); ok {
+			addr, _, _ := strings.Cut(rest, " ")
+			return addr, true
+		}
+	}
+	return "", false
+}
+
+// checkStarting checks what a node still starting answers on its HTTP
+// ingress at url: /healthz 200 (alive), /readyz 503 "starting", and an
+// invocation 503 with Retry-After and the JSON error body.
+func checkStarting(t *testing.T, url string) {
+	t.Helper()
+	c := &http.Client{Timeout: 10 * time.Second}
+	get := func(path string) (int, string) {
+		resp, err := c.Get(url + path)
+		if err != nil {
+			t.Fatalf("GET %s while starting: %v", path, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, strings.TrimSpace(string(b))
+	}
+	if code, body := get("/healthz"); code != http.StatusOK || body != "ok" {
+		t.Errorf("/healthz while starting: %d %q, want 200 ok", code, body)
+	}
+	if code, body := get("/readyz"); code != http.StatusServiceUnavailable || body != "starting" {
+		t.Errorf("/readyz while starting: %d %q, want 503 starting", code, body)
+	}
+	resp, err := c.Post(url+"/v1/functions/producer", "application/octet-stream", strings.NewReader("hello"))
+	if err != nil {
+		t.Fatalf("invoke while starting: %v", err)
+	}
+	defer resp.Body.Close()
+	var body node.ErrorBody
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusServiceUnavailable ||
+		resp.Header.Get("Retry-After") == "" || body.Label != "busy" || !strings.Contains(body.Error, "starting") {
+		t.Errorf("invoke while starting: %s, Retry-After %q, body %+v (%v); want 503 with Retry-After, label busy, an error saying starting",
+			resp.Status, resp.Header.Get("Retry-After"), body, err)
 	}
 }
 

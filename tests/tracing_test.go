@@ -16,7 +16,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -35,17 +34,6 @@ type jaeger struct {
 	otlpHTTP, otlpGRPC string // host:port of its OTLP receivers
 	query              string // http://host:port of its query API
 	log                *logBuf
-}
-
-// freePort is a port of 127.0.0.1 that nothing listened on a moment ago.
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // startJaeger runs the Jaeger binary bin on loopback ports of its own:

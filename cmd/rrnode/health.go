@@ -22,7 +22,8 @@ func newHealthCmd(std stdio) *cobra.Command {
 		Short: "Check a node's /healthz (or /readyz): exit 0 if it answers 200, 1 otherwise",
 		Long: `Check that a node is up: GET /healthz at the node's ingress and exit 0 if
 it answers 200 within --timeout, 1 otherwise, saying why on standard error.
-/healthz is liveness: 200 as long as the process serves, draining included.
+/healthz is liveness: 200 from the moment the ingress listens (module
+compilation included) as long as the process serves, draining included.
 With --ready, GET /readyz instead: 200 only once the functions are loaded and
 the listeners served, 503 "starting" before and "draining" from SIGTERM on.
 The container image's HEALTHCHECK runs it.`,

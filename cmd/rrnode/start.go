@@ -40,8 +40,11 @@ func newStartCmd(std stdio) *cobra.Command {
 		Use:   "start --config FILE",
 		Short: "Run a node: load its functions and serve the HTTP ingress",
 		Long: `Run a node: load the functions of the config file, serve the HTTP ingress
-(POST /v1/functions/{name}), /healthz and /metrics, until SIGINT or SIGTERM.
-Then terminate the Kubernetes way: /readyz answers 503 at once while
+(POST /v1/functions/{name}), /healthz, /readyz and /metrics, until SIGINT or
+SIGTERM. The ingress listens as soon as the config is read: while the modules
+compile (each logged with its load time) /healthz answers 200, /readyz 503
+"starting" and invocations 503 with Retry-After; /readyz turns 200 once the
+functions are loaded and every listener is served. Then terminate the Kubernetes way: /readyz answers 503 at once while
 everything is still served for node.drain_delay (default 5s, 0 for none), so
 that endpoints stop routing here; then drain: stop accepting, let the
 invocations in flight finish (up to node.drain_timeout; callers still waiting
@@ -136,6 +139,9 @@ func runStart(ctx context.Context, f startFlags, stderr io.Writer) error {
 	if err := s.loadConfig(f); err != nil {
 		return s.abort(err)
 	}
+	if err := s.listenHTTP(); err != nil {
+		return s.abort(err)
+	}
 	if err := s.openEngine(eng); err != nil {
 		return s.abort(err)
 	}
@@ -149,7 +155,7 @@ func runStart(ctx context.Context, f startFlags, stderr io.Writer) error {
 	if err != nil {
 		return s.abort(err)
 	}
-	log.Info("node started", "node", s.n.Name(), "engine", eng.name+" "+eng.version(), "http", s.http.Addr().String(), "functions", len(s.cfg.Functions), "peers", len(s.cfg.Peers), "config", f.config)
+	log.Info("node started", "node", s.n.Name(), "engine", eng.name+" "+eng.version(), "http", s.early.Addr().String(), "functions", len(s.cfg.Functions), "peers", len(s.cfg.Peers), "config", f.config)
 	return s.waitAndDrain(stop, served)
 }
 
@@ -214,7 +220,7 @@ type startup struct {
 	rt      runtime.Engine // until newNode hands it to the node; nil: the node makes wazero
 	n       *node.Node
 	peerLns map[transport.Path]net.Listener
-	http    net.Listener
+	early   *earlyIngress // the HTTP ingress's listener, served early, then by the node
 }
 
 // enter begins the step stage: it returns ctx's cause if the start was
@@ -301,11 +307,22 @@ func (s *startup) listen() error {
 		return err
 	}
 	s.peerLns = lns
+	return nil
+}
+
+// listenHTTP opens the HTTP ingress's listener and answers there while the
+// node starts (earlyIngress): /healthz 200, /readyz 503 "starting",
+// invocations 503 with Retry-After. serve hands it to the node.
+func (s *startup) listenHTTP() error {
+	if err := s.enter("ingress"); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", s.cfg.Node.HTTP)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	s.http = ln
+	s.early = startEarlyIngress(ln, s.log)
+	s.log.Info("listening", "path", "http", "addr", ln.Addr().String())
 	return nil
 }
 
@@ -317,7 +334,8 @@ func (s *startup) serve() (chan error, error) {
 		return nil, err
 	}
 	served := make(chan error, 1+len(s.peerLns))
-	go func() { served <- s.n.Serve(s.http) }()
+	ln := s.early.hand(context.WithoutCancel(s.ctx))
+	go func() { served <- s.n.Serve(ln) }()
 	for path, l := range s.peerLns {
 		s.log.Info("listening", "path", path.String(), "addr", l.Addr().String())
 		go func() { served <- s.n.ServeTransport(path, l) }()
@@ -338,8 +356,8 @@ func (s *startup) abort(err error) error {
 	for _, l := range s.peerLns {
 		l.Close()
 	}
-	if s.http != nil {
-		s.http.Close()
+	if s.early != nil {
+		s.early.close()
 	}
 	bg := context.WithoutCancel(s.ctx)
 	if s.n != nil {

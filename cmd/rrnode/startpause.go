@@ -11,8 +11,8 @@ import (
 )
 
 // startPauseEnv is a hook for tests only (tests/startstop_test.go), not a
-// feature: set to a stage of rrnode start (config, engine, load, listen,
-// serve), it makes start-up log
+// feature: set to a stage of rrnode start (config, ingress, engine, load,
+// listen, serve), it makes start-up log
 //
 //	msg="start-up paused" stage=STAGE
 //

@@ -99,11 +99,12 @@ go build -o "$work/rrnode" ./cmd/rrnode
 head -c 1000000 /dev/urandom >"$work/1m"
 head -c 64000000 /dev/urandom >"$work/64m"
 
-# waithealthy NAME: rrnode health inside the container (the HEALTHCHECK's
-# command) until it passes.
+# waithealthy NAME: rrnode health --ready inside the container until it
+# passes: the functions are loaded and every listener serves (rrnode
+# health, the HEALTHCHECK's command, passes earlier: the process is alive).
 waithealthy() {
 	for _ in $(seq 1 120); do
-		if podman exec "$1" rrnode health --addr http://127.0.0.1:8080 >/dev/null 2>&1; then return 0; fi
+		if podman exec "$1" rrnode health --ready --addr http://127.0.0.1:8080 >/dev/null 2>&1; then return 0; fi
 		sleep 0.5
 	done
 	podman logs "$1" 2>&1 | tail -20

@@ -149,7 +149,7 @@ func runSetup(ctx context.Context, o options, st setup, dir string, out io.Write
 	}()
 	for i := len(configs) - 1; i >= 0; i-- {
 		// A first start compiles the modules (seconds each on a slow
-		// machine, more under the race detector) before /healthz answers.
+		// machine, more under the race detector) before /readyz answers 200.
 		var args []string
 		if st.accel != "" {
 			args = []string{"--accel", st.accel}

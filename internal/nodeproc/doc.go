@@ -6,8 +6,10 @@
 //
 //	rrnode start --config FILE --http 127.0.0.1:PORT [extra args]
 //
-// and returns once GET /healthz answers 200. If the node exits first, or
-// does not become healthy within the start timeout, Start kills it and
+// and returns once GET /readyz answers 200: its functions are loaded and
+// every listener serves (GET /healthz answers 200 earlier, while the
+// modules compile). If the node exits first, or does not become ready
+// within the start timeout, Start kills it and
 // returns an error that quotes the end of what it wrote to standard error.
 // [Node.Stop] sends SIGTERM, waits for the node to drain and exit, sends
 // SIGKILL if it does not within the stop timeout, and returns the exit

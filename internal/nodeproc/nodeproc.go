@@ -28,7 +28,7 @@ type Options struct {
 	// standard error as they are written. It must be safe for concurrent use.
 	Output io.Writer
 
-	// StartTimeout bounds the wait for GET /healthz = 200. Default 60s.
+	// StartTimeout bounds the wait for GET /readyz = 200. Default 60s.
 	StartTimeout time.Duration
 	// StopTimeout bounds the wait for the node to exit after SIGTERM before
 	// it is killed. Default 50s (the default drain_delay is 5s, drain_timeout
@@ -171,7 +171,7 @@ func (n *Node) waitHealthy(parent context.Context, timeout time.Duration) error 
 	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
 	client := &http.Client{Transport: n.transport, Timeout: 2 * time.Second}
-	url := n.URL() + "/healthz"
+	url := n.URL() + "/readyz"
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	var last string
@@ -187,7 +187,7 @@ func (n *Node) waitHealthy(parent context.Context, timeout time.Duration) error 
 			if resp.StatusCode == http.StatusOK {
 				return nil
 			}
-			last = "GET /healthz: " + resp.Status
+			last = "GET /readyz: " + resp.Status
 		} else if ctx.Err() == nil || last == "" {
 			last = err.Error()
 		}

@@ -47,7 +47,7 @@ func helper(mode string, args []string) int {
 	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM)
-	http.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+	http.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
 		if mode == "unhealthy" {
 			http.Error(w, "draining", http.StatusServiceUnavailable)
 			return
@@ -97,7 +97,7 @@ func TestStartStop(t *testing.T) {
 	if !strings.HasPrefix(n.Addr(), "127.0.0.1:") || n.URL() != "http://"+n.Addr() {
 		t.Fatalf("Addr %q, URL %q", n.Addr(), n.URL())
 	}
-	resp, err := http.Get(n.URL() + "/healthz")
+	resp, err := http.Get(n.URL() + "/readyz")
 	if err != nil {
 		t.Fatal(err)
 	}
