@@ -209,13 +209,13 @@ func TestStartInNamespace(t *testing.T) {
 	if want := fmt.Sprintf("net:[%d]", st.Ino); link != want {
 		t.Fatalf("the node runs in %s, want %s", link, want)
 	}
-	resp, err := n.Client().Get(n.URL() + "/healthz")
+	resp, err := n.Client().Get(n.URL() + "/readyz")
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("healthz through the namespace: %s", resp.Status)
+		t.Fatalf("readyz through the namespace: %s", resp.Status)
 	}
 	c, err := n.DialContext(context.Background(), "tcp", n.Addr())
 	if err != nil {
