@@ -236,6 +236,21 @@ const lingerTimeout = 2 * time.Second
 // would send a reset, and a reset makes the caller's kernel drop the
 // answer it has not read yet.
 func (n *Node) answerAndLinger(w http.ResponseWriter, rc *http.ResponseController, status int, e ErrorBody, trace *string) {
+	// Counted while net/http still tracks the connection (once hijacked,
+	// the server's Shutdown no longer waits for it), and only until
+	// Shutdown waits for the count: an answer written after that (a
+	// handler that outlived closeGrace) is not lingered over.
+	n.mu.Lock()
+	linger := !n.lingerWaited
+	if linger {
+		n.lingering.Add(1)
+	}
+	n.mu.Unlock()
+	if !linger {
+		writeErrorBody(w, status, e, trace)
+		return
+	}
+	defer n.lingering.Done()
 	w.Header().Set("Connection", "close")
 	writeErrorBody(w, status, e, trace)
 	if err := rc.Flush(); err != nil {
@@ -245,8 +260,6 @@ func (n *Node) answerAndLinger(w http.ResponseWriter, rc *http.ResponseControlle
 	if err != nil {
 		return // net/http closes it as usual
 	}
-	n.lingering.Add(1)
-	defer n.lingering.Done()
 	defer conn.Close()
 	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
 		cw.CloseWrite()

@@ -113,7 +113,8 @@ type Node struct {
 	servingUnix, servingTCP bool
 	// lingering counts the connections an answer hijacked to close them
 	// gently (answerAndLinger); Shutdown waits for them.
-	lingering sync.WaitGroup
+	lingering    sync.WaitGroup
+	lingerWaited bool // Shutdown waits for lingering: no more Adds (under mu)
 
 	sec security // the keys, certificates and credentials connections must prove
 
@@ -667,6 +668,9 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	}
 	t.Stop()
 	lingered := make(chan struct{})
+	n.mu.Lock()
+	n.lingerWaited = true // no Add after this: see answerAndLinger
+	n.mu.Unlock()
 	go func() { n.lingering.Wait(); close(lingered) }()
 	<-lingered // each bounded by lingerTimeout
 	// Deliveries still running now were canceled above; interruptible
