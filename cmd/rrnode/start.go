@@ -98,7 +98,7 @@ with make build WASMTIME=1 (go build -tags wasmtime).`,
 	f.accel = transport.AccelAuto
 	fl.Var(&f.accel, "accel", "accelerators: auto, none, or a comma-separated list of iouring, sockmap and shm")
 	fl.BoolVar(&f.strictAccel, "strict-accel", false, "fail instead of falling back when an accelerator named in --accel is unavailable")
-	fl.StringVar(&f.engine, "engine", defaultEngine, "WebAssembly `engine`: wazero|wasmtime (wasmtime needs a build with -tags wasmtime)")
+	fl.StringVar(&f.engine, "engine", defaultEngine, "WebAssembly `engine`: "+engineNames()+" in this build (wasmtime and wasmedge need a build with their tag)")
 	fl.BoolVar(&f.verify, "verify", false, "put a CRC32C in every frame this node sends to a peer (node.verify)")
 	fl.Var(&f.tcpSend, "tcp-send", "tcp path send mechanism: auto|write|splice, overriding node.tcp_send")
 	fl.StringVar(&f.listenUnix, "listen-unix", "", "unix path socket `path`, overriding node.listen.unix")
