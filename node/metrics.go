@@ -323,15 +323,7 @@ func moduleVersion() string {
 	if bi.Main.Path == modulePath {
 		return bi.Main.Version
 	}
-	for _, d := range bi.Deps {
-		if d.Path == modulePath {
-			if d.Replace != nil {
-				return d.Replace.Version
-			}
-			return d.Version
-		}
-	}
-	return "unknown"
+	return runtime.DependencyVersion(modulePath)
 }
 
 const modulePath = "github.com/roadrunner-wasm/roadrunner"

@@ -51,6 +51,12 @@ peers:
 // back as its peer.
 func startPair(t *testing.T, path transport.Path, backOpts *node.Options) (front, back *testNode) {
 	t.Helper()
+	return startPairOpts(t, path, nil, backOpts)
+}
+
+// startPairOpts is startPair with front's options too.
+func startPairOpts(t *testing.T, path transport.Path, frontOpts, backOpts *node.Options) (front, back *testNode) {
+	t.Helper()
 	var listen string
 	switch path {
 	case transport.PathUnix:
@@ -69,7 +75,7 @@ func startPair(t *testing.T, path transport.Path, backOpts *node.Options) (front
 	}
 	go back.ServeTransport(path, ln)
 	address := path.String() + "://" + ln.Addr().String()
-	front = startNode(t, strings.Replace(frontConfig, "{{address}}", address, 1), nil)
+	front = startNode(t, strings.Replace(frontConfig, "{{address}}", address, 1), frontOpts)
 	return front, back
 }
 

@@ -221,22 +221,7 @@ func TestTracingMemory(t *testing.T) {
 // back), each with its own provider, as two processes would have.
 func startTracedPair(t *testing.T, path transport.Path, frontOpts, backOpts *node.Options) (front, back *testNode) {
 	t.Helper()
-	var listen string
-	switch path {
-	case transport.PathUnix:
-		listen = "    unix: " + filepath.Join(t.TempDir(), "back.sock")
-	case transport.PathTCP:
-		listen = "    tcp: 127.0.0.1:0"
-	}
-	back = startNode(t, strings.Replace(backConfig, "{{listen}}", listen, 1), backOpts)
-	lns, err := back.Listen(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln := lns[path]
-	go back.ServeTransport(path, ln)
-	front = startNode(t, strings.Replace(frontConfig, "{{address}}", path.String()+"://"+ln.Addr().String(), 1), frontOpts)
-	return front, back
+	return startPairOpts(t, path, frontOpts, backOpts)
 }
 
 // TestTracingRemote: across two nodes (unix and tcp), the peer's arrival
