@@ -149,7 +149,8 @@ peers:
 	}
 }
 
-// TestErrorBodies: the refusals of the first hop name the function.
+// TestErrorBodies: the refusals of the first hop name the function; their
+// error says it all, and they have no cause.
 func TestErrorBodies(t *testing.T) {
 	n := startNode(t, "", nil)
 	for _, c := range []struct {
@@ -163,7 +164,7 @@ func TestErrorBodies(t *testing.T) {
 	} {
 		r := n.invoke(t, c.fn, c.payload)
 		e := r.errorBody(t)
-		if r.status != c.status || e.Label != c.label || e.Code != runtime.CodeOf(codeOfLabel(c.label)) || e.Function != c.fn || e.Path != "http" || e.Cause == "" {
+		if r.status != c.status || e.Label != c.label || e.Code != runtime.CodeOf(codeOfLabel(c.label)) || e.Function != c.fn || e.Path != "http" || e.Cause != "" || !strings.Contains(e.Error, c.fn) {
 			t.Errorf("%s: status %d, body %+v", c.fn, r.status, e)
 		}
 	}

@@ -197,6 +197,8 @@ func (n *Node) serveInvoke(w http.ResponseWriter, r *http.Request) {
 		}
 		// The first hop's refusals get messages with the request's
 		// details (a nested send's come back as the sender's failure).
+		// Error says it all for those: they get no cause.
+		refused := true
 		switch f := n.fns[name]; {
 		case errors.Is(err, errUnknownFunction):
 			body.Error = fmt.Sprintf("unknown function %q", name)
@@ -204,8 +206,13 @@ func (n *Node) serveInvoke(w http.ResponseWriter, r *http.Request) {
 			body.Error = fmt.Sprintf("chunked body over function %s's max_payload of %d bytes", name, f.maxPayload)
 		case errors.Is(err, errTooLarge):
 			body.Error = fmt.Sprintf("payload of %d bytes is over function %s's max_payload of %d bytes", size, name, f.maxPayload)
+		default:
+			refused = false
 		}
-		if body.Cause == "" {
+		switch {
+		case refused:
+			body.Cause = ""
+		case body.Cause == "":
 			body.Cause = firstLine(err)
 		}
 		level := slog.LevelWarn
