@@ -176,7 +176,9 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --data-binary x http://127.0.0.1:1
 [ "$(metric_sum 18080 rr_auth_failures_total 'path="http"')" = 1 ] || fail "(a) the refused invocation is not counted in rr_auth_failures_total{path=\"http\"}"
 echo "  without the token: 401, counted"
 echo "  served on plain syscalls; io_uring ENOSYS and sockmap EPERM logged, rr_accel 0, probe says why; HEALTHCHECK passes"
-podman rm -f -t 5 rr-a >/dev/null 2>&1
+# The image's default config keeps node.drain_delay's default (5 s): the
+# stop waits that out, then the drain.
+podman rm -f -t 20 rr-a >/dev/null 2>&1
 
 conf=(-v "$repo/deploy/container:/etc/rrnode/test:ro" "${auth[@]}")
 
