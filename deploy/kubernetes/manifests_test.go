@@ -271,7 +271,7 @@ func checkPod(t *testing.T, w workload) *nodeConfig {
 		probe *corev1.Probe
 		path  string
 	}{
-		{"startupProbe", c.StartupProbe, "/healthz"},
+		{"startupProbe", c.StartupProbe, "/readyz"}, // the node answers /healthz while it compiles
 		{"livenessProbe", c.LivenessProbe, "/healthz"},
 		{"readinessProbe", c.ReadinessProbe, "/readyz"},
 	} {
