@@ -182,3 +182,29 @@ func held(t *testing.T) (release chan struct{}, free func()) {
 	t.Cleanup(free)
 	return release, free
 }
+
+// TestShutdownClosesSilentConnection: a client connection that never sent
+// a request (net/http waits 5 s before it counts such a connection idle)
+// is closed by Shutdown once the invocations have ended, and Shutdown
+// still succeeds: a CI run once failed with "http shutdown: context
+// canceled" when such a connection (a client's spare) outlived closeGrace.
+func TestShutdownClosesSilentConnection(t *testing.T) {
+	n := startNode(t, "", nil)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(n.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if r := n.invoke(t, "echo", []byte("x")); r.status != http.StatusOK {
+		t.Fatalf("echo: %d %q", r.status, r.body)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := n.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown with a silent client connection open: %v, want nil", err)
+	}
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := conn.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Errorf("the silent connection after Shutdown: read %v, want EOF (closed)", err)
+	}
+}
