@@ -19,7 +19,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -335,7 +334,6 @@ type slowBody struct {
 	left    int
 	first   bool
 	started chan struct{}
-	reads   atomic.Int32
 }
 
 func (b *slowBody) Read(p []byte) (int, error) {
@@ -349,12 +347,32 @@ func (b *slowBody) Read(p []byte) (int, error) {
 		b.left -= n
 		return n, nil
 	}
-	b.reads.Add(1)
 	time.Sleep(50 * time.Millisecond)
 	n := min(len(p), b.left, 64<<10) // ~1.3 MiB/s: 16 MiB takes ~13 s
 	clear(p[:n])
 	b.left -= n
 	return n, nil
+}
+
+// waitInFlight polls the node at url until its rr_invocations_in_flight
+// reaches n.
+func waitInFlight(t *testing.T, url string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		resp, err := http.Get(url + "/metrics")
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if parseMetrics(body).sum("rr_invocations_in_flight") >= float64(n) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rr_invocations_in_flight never reached %d (last error: %v)", n, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 var canceledRE = regexp.MustCompile(`drain: (\d+) invocations canceled`)
@@ -380,11 +398,9 @@ func TestDrainTimeoutAnswersEveryCaller(t *testing.T) {
 	}
 	results := make(chan result, callers)
 	var started []chan struct{}
-	var bodies []*slowBody
 	for range callers {
 		b := &slowBody{left: size, started: make(chan struct{})}
 		started = append(started, b.started)
-		bodies = append(bodies, b)
 		go func() {
 			req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, p.url+"/v1/functions/hold", b)
 			if err != nil {
@@ -405,15 +421,10 @@ func TestDrainTimeoutAnswersEveryCaller(t *testing.T) {
 	for _, s := range started {
 		<-s
 	}
-	// Each upload has been sending for a while (each piece waits 50 ms):
-	// the node has read their headers, and the invocations have begun.
-	// One that began after SIGTERM would be refused with 503 "node is
-	// shutting down", counted apart.
-	for _, b := range bodies {
-		for b.reads.Load() < 4 {
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
+	// Wait until the node says all the invocations have begun
+	// (rr_invocations_in_flight): one that began after SIGTERM would be
+	// refused with 503 "node is shutting down", counted apart.
+	waitInFlight(t, p.url, callers)
 	mark := p.log.mark()
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
