@@ -41,9 +41,10 @@ const (
 // member is one peer node in the directory: a static peer of the config,
 // or one that DNS found.
 type member struct {
-	static  bool
-	address string          // the tcp (or static unix) address dialed
-	tcp     *transport.Peer // the peer at address
+	static   bool
+	address  string          // the tcp (or static unix) address dialed
+	maxConns int             // a static peer's max_conns
+	tcp      *transport.Peer // the peer at address
 	// via is the peer transfers use: the peer's unix socket once this
 	// node has reached it and the node there proved to be the same one,
 	// else tcp.
@@ -141,10 +142,7 @@ func newCluster(n *Node) (*cluster, error) {
 		if err != nil {
 			return nil, fmt.Errorf("peer %s: %w", pc.Name, err)
 		}
-		m := &member{static: true, address: pc.Address, tcp: tp, name: pc.Name,
-			functions: slices.Clone(pc.Functions), state: StateUp}
-		m.via.Store(tp)
-		m.sameHost.Store(tp.Path() == transport.PathUnix)
+		m := staticMember(pc, tp)
 		n.metrics.forPeer(pc.Name, tp)
 		cl.members["static/"+pc.Name] = m
 	}
@@ -889,4 +887,64 @@ func ownAddrs(listen string, port int) map[netip.Addr]bool {
 		}
 	}
 	return own
+}
+
+// setStatic makes the static peers those of peers (a reload's): a peer
+// whose address or max_conns changed is dialed anew, one whose functions
+// changed keeps its connections, one gone is closed (transfers under way
+// finish on their connections). The route table follows at once. It
+// fails, changing nothing, if a new peer cannot be made.
+func (cl *cluster) setStatic(peers []PeerConfig) error {
+	n := cl.n
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	made := map[string]*member{}
+	for _, pc := range peers {
+		if m := cl.members["static/"+pc.Name]; m != nil && m.address == pc.Address && m.maxConns == pc.MaxConns {
+			continue
+		}
+		tp, err := n.newPeer(pc.Address, pc.Name, pc.MaxConns, false)
+		if err != nil {
+			for _, m := range made {
+				m.close()
+			}
+			return fmt.Errorf("peer %s: %w", pc.Name, err)
+		}
+		made[pc.Name] = staticMember(pc, tp)
+	}
+	keep := map[string]bool{}
+	for _, pc := range peers {
+		key := "static/" + pc.Name
+		keep[key] = true
+		if m := made[pc.Name]; m != nil {
+			if old := cl.members[key]; old != nil {
+				old.removed = true
+				old.close()
+			}
+			cl.members[key] = m
+			n.metrics.forPeer(pc.Name, m.tcp)
+			continue
+		}
+		cl.members[key].functions = slices.Clone(pc.Functions)
+	}
+	for key, m := range cl.members {
+		if m.static && !keep[key] {
+			m.removed = true
+			m.close()
+			delete(cl.members, key)
+			n.metrics.dropPeer(m.name)
+			n.log.Info("peer removed", "peer_name", m.name, "peer", m.address)
+		}
+	}
+	cl.rebuild()
+	return nil
+}
+
+// staticMember is the member of a static peer.
+func staticMember(pc PeerConfig, tp *transport.Peer) *member {
+	m := &member{static: true, address: pc.Address, maxConns: pc.MaxConns, tcp: tp, name: pc.Name,
+		functions: slices.Clone(pc.Functions), state: StateUp}
+	m.via.Store(tp)
+	m.sameHost.Store(tp.Path() == transport.PathUnix)
+	return m
 }

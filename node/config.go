@@ -23,6 +23,7 @@ import (
 
 	"github.com/roadrunner-wasm/roadrunner/bpf"
 	"github.com/roadrunner-wasm/roadrunner/internal/bytesize"
+	"github.com/roadrunner-wasm/roadrunner/internal/ociwasm"
 	"github.com/roadrunner-wasm/roadrunner/transport"
 )
 
@@ -161,6 +162,29 @@ type NodeConfig struct {
 	// Tracing is node.tracing: OpenTelemetry spans of every hop, exported
 	// over OTLP; off unless OTLPEndpoint is set.
 	Tracing TracingConfig
+	// Registry is node.registry: how modules named oci://… are pulled.
+	Registry RegistryConfig
+}
+
+// RegistryConfig is node.registry: the settings of the OCI registries that
+// functions' modules (module: oci://REGISTRY/REPOSITORY:TAG or @sha256:…)
+// are pulled from (docs/REGISTRY.md). Paths are resolved like
+// AuthConfig.Keys. A reload applies them to the pulls it makes.
+type RegistryConfig struct {
+	// AuthFile is a Docker config.json (the format of a Kubernetes
+	// imagePullSecret) with the registries' credentials; "" = anonymous.
+	AuthFile string
+	// PlainHTTP lists the registries (host:port, as references name
+	// them) spoken to over plain HTTP; every other one over HTTPS.
+	PlainHTTP []string
+	// CAFile holds the PEM CA certificates HTTPS registries are checked
+	// against; "" = the system's.
+	CAFile string
+	// CacheDir is where pulled modules are kept, by digest: a module
+	// pinned by digest and found there is not pulled again, so the node
+	// starts when its registry is down. "" = the "modules" directory
+	// beside node.cache_dir's compilation cache (none if that is off).
+	CacheDir string
 }
 
 // AuthConfig is node.auth: how peers on the unix and tcp paths prove that
@@ -364,11 +388,11 @@ func ParseConfig(data []byte, file string) (*Config, error) {
 	cfg.Path = file
 	dir := filepath.Dir(file)
 	for i := range cfg.Functions {
-		if m := cfg.Functions[i].Module; m != "" && !filepath.IsAbs(m) {
+		if m := cfg.Functions[i].Module; m != "" && !ociwasm.IsReference(m) && !filepath.IsAbs(m) {
 			cfg.Functions[i].Module = filepath.Join(dir, m)
 		}
 	}
-	for _, p := range []*string{&cfg.Node.Listen.Unix, &cfg.Node.Auth.Keys, &cfg.Node.HTTPAuth.TokenFile, &cfg.Node.TLS.Cert, &cfg.Node.TLS.Key, &cfg.Node.TLS.CA} {
+	for _, p := range []*string{&cfg.Node.Listen.Unix, &cfg.Node.Auth.Keys, &cfg.Node.HTTPAuth.TokenFile, &cfg.Node.TLS.Cert, &cfg.Node.TLS.Key, &cfg.Node.TLS.CA, &cfg.Node.Registry.AuthFile, &cfg.Node.Registry.CAFile, &cfg.Node.Registry.CacheDir} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
@@ -421,6 +445,14 @@ type rawNode struct {
 	TLS               rawTLS      `yaml:"tls"`
 	Route             string      `yaml:"route"`
 	Tracing           rawTracing  `yaml:"tracing"`
+	Registry          rawRegistry `yaml:"registry"`
+}
+
+type rawRegistry struct {
+	AuthFile  string   `yaml:"auth_file"`
+	PlainHTTP []string `yaml:"plain_http"`
+	CAFile    string   `yaml:"ca_file"`
+	CacheDir  string   `yaml:"cache_dir"`
 }
 
 type rawListen struct {
@@ -537,6 +569,12 @@ func (r *rawConfig) config() (*Config, *ConfigError) {
 		HTTPAuth:      HTTPAuthConfig{TokenFile: r.Node.HTTPAuth.TokenFile},
 		TLS:           TLSConfig{Cert: r.Node.TLS.Cert, Key: r.Node.TLS.Key, CA: r.Node.TLS.CA},
 		Route:         r.Node.Route,
+		Registry: RegistryConfig{
+			AuthFile:  r.Node.Registry.AuthFile,
+			PlainHTTP: r.Node.Registry.PlainHTTP,
+			CAFile:    r.Node.Registry.CAFile,
+			CacheDir:  r.Node.Registry.CacheDir,
+		},
 	},
 		Cluster: ClusterConfig{DNS: r.Cluster.DNS, Resolver: r.Cluster.Resolver},
 	}
@@ -843,13 +881,19 @@ func (c *Config) check() error {
 			return bad(field+".name", "duplicate function %q", f.Name)
 		}
 		seen[f.Name] = true
-		if f.Module == "" {
+		switch {
+		case f.Module == "":
 			return bad(field+".module", "missing")
-		}
-		if st, err := os.Stat(f.Module); err != nil {
-			return bad(field+".module", "%w", err)
-		} else if !st.Mode().IsRegular() {
-			return bad(field+".module", "%s is not a regular file", f.Module)
+		case ociwasm.IsReference(f.Module):
+			if _, err := ociwasm.ParseReference(f.Module); err != nil {
+				return bad(field+".module", "%w", err)
+			}
+		default:
+			if st, err := os.Stat(f.Module); err != nil {
+				return bad(field+".module", "%w", err)
+			} else if !st.Mode().IsRegular() {
+				return bad(field+".module", "%s is not a regular file", f.Module)
+			}
 		}
 		if f.Pool == 0 {
 			f.Pool = min(goruntime.GOMAXPROCS(0), MaxPool)
@@ -868,6 +912,9 @@ func (c *Config) check() error {
 		return err
 	}
 	if err := c.checkTracing(); err != nil {
+		return err
+	}
+	if err := c.checkRegistry(); err != nil {
 		return err
 	}
 	return c.checkCluster()
@@ -1353,6 +1400,26 @@ func (c *Config) checkTracing() error {
 	}
 	if _, err := parseOTLPEndpoint(t.OTLPEndpoint); err != nil {
 		return c.bad("node.tracing.otlp_endpoint", "%w", err)
+	}
+	return nil
+}
+
+// checkRegistry checks node.registry: its files exist, its plain_http
+// entries are host:port.
+func (c *Config) checkRegistry() error {
+	r := &c.Node.Registry
+	for _, f := range []struct{ field, path string }{{"node.registry.auth_file", r.AuthFile}, {"node.registry.ca_file", r.CAFile}} {
+		if f.path == "" {
+			continue
+		}
+		if _, err := regularFile(f.path); err != nil {
+			return c.bad(f.field, "%w", err)
+		}
+	}
+	for i, h := range r.PlainHTTP {
+		if _, _, err := net.SplitHostPort(h); err != nil || strings.Contains(h, "/") {
+			return c.bad(fmt.Sprintf("node.registry.plain_http[%d]", i), "%q: want host:port, as a module reference names the registry", h)
+		}
 	}
 	return nil
 }

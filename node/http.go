@@ -199,13 +199,18 @@ func (n *Node) serveInvoke(w http.ResponseWriter, r *http.Request) {
 		// details (a nested send's come back as the sender's failure).
 		// Error says it all for those: they get no cause.
 		refused := true
-		switch f := n.fns[name]; {
+		// A reload may have replaced or removed the function since.
+		limit := "max_payload"
+		if f := n.function(name); f != nil {
+			limit = fmt.Sprintf("max_payload of %d bytes", f.maxPayload)
+		}
+		switch {
 		case errors.Is(err, errUnknownFunction):
 			body.Error = fmt.Sprintf("unknown function %q", name)
 		case errors.Is(err, errTooLarge) && chunked:
-			body.Error = fmt.Sprintf("chunked body over function %s's max_payload of %d bytes", name, f.maxPayload)
+			body.Error = fmt.Sprintf("chunked body over function %s's %s", name, limit)
 		case errors.Is(err, errTooLarge):
-			body.Error = fmt.Sprintf("payload of %d bytes is over function %s's max_payload of %d bytes", size, name, f.maxPayload)
+			body.Error = fmt.Sprintf("payload of %d bytes is over function %s's %s", size, name, limit)
 		default:
 			refused = false
 		}
@@ -282,7 +287,7 @@ func (n *Node) answerAndLinger(w http.ResponseWriter, rc *http.ResponseControlle
 // + 1, which the delivery refuses (CodeTooLarge) before rr_alloc. For an
 // unknown function nothing is read.
 func (n *Node) readUnsized(body io.Reader, name string) (uint64, func([]byte) error, error) {
-	f := n.fns[name]
+	f := n.function(name)
 	if f == nil {
 		return 0, func([]byte) error { return nil }, nil
 	}

@@ -3,8 +3,10 @@ package node
 import (
 	"errors"
 	"fmt"
+	"maps"
 	goruntime "runtime"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -89,6 +91,7 @@ type metrics struct {
 	invocations    *prometheus.CounterVec
 	invokeTime     *prometheus.HistogramVec
 	functions      *functionsCollector
+	peerConns      *peerConnsCollector
 	fallbacks      *prometheus.CounterVec
 	accel          *prometheus.GaugeVec
 	zeroCopyCopied prometheus.Counter
@@ -99,6 +102,9 @@ type metrics struct {
 	dnsLookups     *prometheus.CounterVec
 	dialFailures   *prometheus.CounterVec
 	routeRetries   prometheus.Counter
+	reloads        *prometheus.CounterVec
+	reloadOK       prometheus.Gauge
+	restartPending prometheus.Gauge
 }
 
 // errGathererAlone and errNoGatherer are the Options the node cannot serve
@@ -154,6 +160,7 @@ func newMetrics(o *Options) (*metrics, error) {
 		Buckets: DurationBuckets,
 	}, []string{"function"})
 	m.functions = newFunctionsCollector()
+	m.peerConns = newPeerConnsCollector()
 	m.fallbacks = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "rr_fallbacks_total",
 		Help: "Transfers that were meant to use an accelerator or mechanism the system refused, by what was refused (iouring, sockmap, splice), what was used instead and why (an errno, or for sockmap peer_off, other_map, peer_refused, peer_not_found).",
@@ -194,6 +201,22 @@ func newMetrics(o *Options) (*metrics, error) {
 		Name: "rr_route_retries_total",
 		Help: "Sends tried again on another replica because the first failed before anything was sent.",
 	})
+	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "rr_config_reloads_total",
+		Help: "Reloads of the configuration (SIGHUP, a change of the file) by result: applied, unchanged, invalid (the file did not parse or check: nothing changed), failed (a module did not pull or load: nothing changed).",
+	}, []string{"result"})
+	for _, r := range []string{ReloadApplied, ReloadUnchanged, ReloadInvalid, ReloadFailed} {
+		m.reloads.WithLabelValues(r)
+	}
+	m.reloadOK = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "rr_config_last_reload_successful",
+		Help: "1 if the last reload of the configuration was applied (or changed nothing), 0 if it was refused; 1 before any.",
+	})
+	m.reloadOK.Set(1)
+	m.restartPending = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "rr_config_restart_pending",
+		Help: "1 if the configuration in force differs from the file in fields that apply only after a restart (the log names them), else 0.",
+	})
 	m.transfersVec, m.transferBytesVec = transfers, transferBytes
 	m.transfers = make([]atomic.Pointer[transferCounters], nPaths*nMechs*len(codes))
 	for _, path := range transport.Paths() {
@@ -201,7 +224,7 @@ func newMetrics(o *Options) (*metrics, error) {
 	}
 	m.collectors = append(m.collectors, transfers, transferBytes, transferTime, m.invocations, m.invokeTime, m.functions,
 		m.fallbacks, m.refused, m.authFailures, m.mechanism, m.accel, m.zeroCopyCopied,
-		m.peers, m.dnsLookups, m.dialFailures, m.routeRetries)
+		m.peers, m.dnsLookups, m.dialFailures, m.routeRetries, m.reloads, m.reloadOK, m.restartPending, m.peerConns)
 	return m, nil
 }
 
@@ -332,12 +355,16 @@ const modulePath = "github.com/roadrunner-wasm/roadrunner"
 // scrape time: nothing on the hot path but rr_function_invocations_in_flight's
 // atomic add.
 type functionsCollector struct {
-	mu        sync.Mutex
-	fns       []collectedFunction
-	inFlight  *prometheus.Desc
-	poolSize  *prometheus.Desc
-	instances *prometheus.Desc
-	replaced  *prometheus.Desc
+	mu  sync.Mutex
+	fns []collectedFunction
+	// replacedBefore is what the instances of a function's versions that
+	// a reload closed had replaced: rr_instances_replaced_total goes on
+	// from there.
+	replacedBefore map[string]uint64
+	inFlight       *prometheus.Desc
+	poolSize       *prometheus.Desc
+	instances      *prometheus.Desc
+	replaced       *prometheus.Desc
 }
 
 type collectedFunction struct {
@@ -366,6 +393,22 @@ func (c *functionsCollector) add(name string, fn runtime.Function, inFlight *ato
 	c.fns = append(c.fns, collectedFunction{name, fn, inFlight})
 }
 
+// remove takes a function a reload closed out of the collector.
+func (c *functionsCollector) remove(fn runtime.Function) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, f := range c.fns {
+		if f.fn == fn {
+			if c.replacedBefore == nil {
+				c.replacedBefore = map[string]uint64{}
+			}
+			c.replacedBefore[f.name] += uint64(fn.Stats().Replaced)
+			c.fns = slices.Delete(slices.Clone(c.fns), i, i+1)
+			return
+		}
+	}
+}
+
 // Describe implements prometheus.Collector.
 func (c *functionsCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.inFlight
@@ -378,14 +421,37 @@ func (c *functionsCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *functionsCollector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
 	fns := c.fns
+	before := maps.Clone(c.replacedBefore)
 	c.mu.Unlock()
+	// While a reload replaces a function, its old version finishes its
+	// deliveries beside the new one: one series, the sum of both.
+	type sum struct {
+		inFlight                 int64
+		size, busy, idle, replac uint64
+	}
+	var names []string
+	sums := map[string]*sum{}
 	for _, f := range fns {
 		st := f.fn.Stats()
-		ch <- prometheus.MustNewConstMetric(c.inFlight, prometheus.GaugeValue, float64(f.inFlight.Load()), f.name)
-		ch <- prometheus.MustNewConstMetric(c.poolSize, prometheus.GaugeValue, float64(st.Size), f.name)
-		ch <- prometheus.MustNewConstMetric(c.instances, prometheus.GaugeValue, float64(max(st.Live-st.Idle, 0)), f.name, "busy")
-		ch <- prometheus.MustNewConstMetric(c.instances, prometheus.GaugeValue, float64(st.Idle), f.name, "idle")
-		ch <- prometheus.MustNewConstMetric(c.replaced, prometheus.CounterValue, float64(st.Replaced), f.name)
+		s := sums[f.name]
+		if s == nil {
+			s = &sum{replac: before[f.name]}
+			sums[f.name] = s
+			names = append(names, f.name)
+		}
+		s.inFlight += f.inFlight.Load()
+		s.size += uint64(st.Size)
+		s.busy += uint64(max(st.Live-st.Idle, 0))
+		s.idle += uint64(st.Idle)
+		s.replac += uint64(st.Replaced)
+	}
+	for _, name := range names {
+		s := sums[name]
+		ch <- prometheus.MustNewConstMetric(c.inFlight, prometheus.GaugeValue, float64(s.inFlight), name)
+		ch <- prometheus.MustNewConstMetric(c.poolSize, prometheus.GaugeValue, float64(s.size), name)
+		ch <- prometheus.MustNewConstMetric(c.instances, prometheus.GaugeValue, float64(s.busy), name, "busy")
+		ch <- prometheus.MustNewConstMetric(c.instances, prometheus.GaugeValue, float64(s.idle), name, "idle")
+		ch <- prometheus.MustNewConstMetric(c.replaced, prometheus.CounterValue, float64(s.replac), name)
 	}
 }
 
@@ -413,12 +479,60 @@ func (m *metrics) setMechanism(peer string, mechanism transport.Mechanism) {
 
 // forPeer registers the gauges of a peer's connections.
 func (m *metrics) forPeer(name string, p *transport.Peer) {
-	m.add(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name:        "rr_peer_connections",
-		Help:        "Connections open to a peer node, idle or carrying a transfer.",
-		ConstLabels: prometheus.Labels{"peer": name},
-	}, func() float64 { open, _ := p.Conns(); return float64(open) }))
+	m.peerConns.set(name, p)
 	m.setMechanism(name, p.Mechanism())
+}
+
+// dropFunction removes the series of a function a reload removed.
+func (m *metrics) dropFunction(name string) {
+	m.invocations.DeletePartialMatch(prometheus.Labels{"function": name})
+	m.invokeTime.DeleteLabelValues(name)
+}
+
+// dropPeer removes the series of a static peer a reload took out.
+func (m *metrics) dropPeer(name string) {
+	m.peerConns.set(name, nil)
+	m.mechanism.DeletePartialMatch(prometheus.Labels{"peer": name})
+}
+
+// peerConnsCollector is rr_peer_connections: the static peers' open
+// connections, read at scrape time from the peers in force.
+type peerConnsCollector struct {
+	desc  *prometheus.Desc
+	mu    sync.Mutex
+	peers map[string]*transport.Peer
+}
+
+func newPeerConnsCollector() *peerConnsCollector {
+	return &peerConnsCollector{
+		desc:  prometheus.NewDesc("rr_peer_connections", "Connections open to a peer node, idle or carrying a transfer.", []string{"peer"}, nil),
+		peers: map[string]*transport.Peer{},
+	}
+}
+
+// set makes p the peer named name; nil removes it.
+func (c *peerConnsCollector) set(name string, p *transport.Peer) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p == nil {
+		delete(c.peers, name)
+		return
+	}
+	c.peers[name] = p
+}
+
+// Describe implements prometheus.Collector.
+func (c *peerConnsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+// Collect implements prometheus.Collector.
+func (c *peerConnsCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	peers := maps.Clone(c.peers)
+	c.mu.Unlock()
+	for name, p := range peers {
+		open, _ := p.Conns()
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(open), name)
+	}
 }
 
 // forServer registers the gauge of a transport server's connections.

@@ -8,9 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -78,10 +78,14 @@ type Node struct {
 	log        *slog.Logger
 	eng        runtime.Engine
 	ownsEngine bool
-	fns        map[string]*function // read-only after New
-	order      []*function          // in configuration order
-	metrics    *metrics
-	accels     accels
+	// table is the functions hosted now: replaced whole by Reload.
+	table atomic.Pointer[funcTable]
+	// retiring counts the functions a reload took out that are not closed
+	// yet; close waits for them.
+	retiring sync.WaitGroup
+	reload   reloadState
+	metrics  *metrics
+	accels   accels
 	// fallbackLog says which fallbacks were logged already, copiedLog
 	// whether zero copy going off was.
 	fallbackLog fallbackLog
@@ -94,12 +98,18 @@ type Node struct {
 	errTooDeep error
 	routeAny   bool // node.route: any
 
+	// frameLimit is the largest payload the transport servers take in a
+	// frame: the largest max_payload of the functions New loaded.
+	frameLimit uint64
+
 	kill       context.Context // canceled when a drain runs out of time
 	killCancel context.CancelFunc
 
 	// abandoned is the load New left behind when its ctx ended; close
 	// waits for it, in the background, before it closes the engine.
 	abandoned <-chan loadResult
+	// loading is the table New is filling; nil once New returned.
+	loading *funcTable
 
 	mu       sync.Mutex
 	draining bool
@@ -122,17 +132,6 @@ type Node struct {
 
 	cl               *cluster            // the directory: peers and what they host
 	transportServers []*transport.Server // unix, tcp
-}
-
-// function is one loaded function and its resolved metrics.
-type function struct {
-	name       string
-	fn         runtime.Function
-	maxPayload uint64
-	metrics    functionMetrics
-	stdout     *guestLog
-	stderr     *guestLog
-	shared     bool // shared_memory: its memory may go to the shm path
 }
 
 var (
@@ -179,7 +178,6 @@ func New(ctx context.Context, cfg *Config, opts *Options) (*Node, error) {
 		log:        log,
 		eng:        o.Engine,
 		ownsEngine: o.Engine != nil && o.CloseEngine,
-		fns:        make(map[string]*function, len(c.Functions)),
 		metrics:    m,
 		refusalLog: newRateLog(log),
 		errTooDeep: fmt.Errorf("send chain longer than max_depth %d: %w", c.Node.MaxDepth, runtime.CodeBusy),
@@ -188,6 +186,7 @@ func New(ctx context.Context, cfg *Config, opts *Options) (*Node, error) {
 	}
 	n.invs.New = func() any { return newInvocation(n, c.Node.MaxDepth) }
 	n.kill, n.killCancel = context.WithCancel(context.Background())
+	n.reload.stop, n.reload.cancel = context.WithCancel(context.Background())
 	// fail undoes what New did: close releases the accelerators, the peers,
 	// the functions loaded so far and an engine the node owns.
 	fail := func(err error) (*Node, error) {
@@ -223,14 +222,22 @@ func New(ctx context.Context, cfg *Config, opts *Options) (*Node, error) {
 		}
 		n.eng, n.ownsEngine = eng, true
 	}
+	t := &funcTable{fns: make(map[string]*function, len(c.Functions))}
+	n.loading = t
 	for _, fc := range c.Functions {
-		if err := n.load(ctx, fc); err != nil {
+		f, err := n.loadFunction(ctx, fc, c.Node.Registry)
+		if err != nil {
 			return fail(err)
 		}
+		f.metrics = n.metrics.forFunction(f.name, f.fn)
+		t.fns[f.name] = f
+		t.order = append(t.order, f)
 		if ctx.Err() != nil {
 			return fail(fmt.Errorf("load functions: %w", context.Cause(ctx)))
 		}
 	}
+	n.table.Store(t)
+	n.loading = nil
 	if err := n.metrics.register(o.Version, n.eng, n.invocationsInFlight); err != nil {
 		return fail(err)
 	}
@@ -256,64 +263,6 @@ func CacheDir(configured string, defaultDir func() (string, error)) (string, err
 	}
 }
 
-func (n *Node) load(ctx context.Context, fc FunctionConfig) error {
-	module, err := os.ReadFile(fc.Module)
-	if err != nil {
-		return fmt.Errorf("function %s: %w", fc.Name, err)
-	}
-	f := &function{
-		name:       fc.Name,
-		maxPayload: fc.MaxPayload,
-		stdout:     newGuestLog(n.log, fc.Name, "stdout", slog.LevelInfo),
-		stderr:     newGuestLog(n.log, fc.Name, "stderr", slog.LevelWarn),
-	}
-	spec := runtime.FunctionSpec{
-		Name:     fc.Name,
-		Module:   module,
-		PoolSize: fc.Pool,
-		Stdout:   f.stdout,
-		Stderr:   f.stderr,
-		// false unless the config says interruptible: false.
-		Uninterruptible: fc.Uninterruptible,
-		SharedMemory:    fc.SharedMemory,
-	}
-	// Compiling a large module takes seconds (less from the engine's
-	// compilation cache): say so before, and how long it took after.
-	n.log.Info("loading function", "function", fc.Name, "module", fc.Module, "bytes", len(module), "pool", fc.Pool, "engine", n.eng.Name())
-	start := time.Now()
-	// The engine loads on a goroutine of its own, so that New can leave a
-	// compilation behind when ctx ends (see New).
-	done := make(chan loadResult, 1)
-	go func() {
-		fn, err := n.eng.Load(ctx, spec, n)
-		done <- loadResult{fn, err}
-	}()
-	var r loadResult
-	select {
-	case r = <-done:
-	case <-ctx.Done():
-		if !n.ownsEngine {
-			r = <-done
-			break
-		}
-		n.abandoned = done
-		return fmt.Errorf("function %s: load %s: %w", fc.Name, fc.Module, context.Cause(ctx))
-	}
-	if r.err != nil {
-		return fmt.Errorf("function %s: load %s: %w", fc.Name, fc.Module, r.err)
-	}
-	f.fn = r.fn
-	f.metrics = n.metrics.forFunction(fc.Name, f.fn)
-	f.shared = fc.SharedMemory
-	n.checkShared(f)
-	n.fns[fc.Name] = f
-	n.order = append(n.order, f)
-	// load_time is the engine's Load: compiling the module (or reading it from
-	// the cache) and instantiating the pool.
-	n.log.Info("function loaded", "function", fc.Name, "module", fc.Module, "load_time", time.Since(start).Round(time.Microsecond), "pool", fc.Pool, "max_payload", fc.MaxPayload, "engine", n.eng.Name())
-	return nil
-}
-
 // loadResult is what an engine's Load returned.
 type loadResult struct {
 	fn  runtime.Function
@@ -325,7 +274,9 @@ func (n *Node) Name() string { return n.cfg.Node.Name }
 
 // Config is the node's configuration, defaults filled in.
 func (n *Node) Config() Config {
+	n.mu.Lock()
 	c := n.cfg
+	n.mu.Unlock()
 	c.Functions = slices.Clone(c.Functions)
 	c.Peers = slices.Clone(c.Peers)
 	ua := &c.Node.Listen.UnixAllow
@@ -437,7 +388,7 @@ func (n *Node) Send(ctx context.Context, from, to string, payload []byte) error 
 	if inv == nil {
 		return errNoInvocation
 	}
-	if f := n.fns[to]; f == nil || n.routeAny {
+	if f := n.function(to); f == nil || n.routeAny {
 		t := n.cl.table.Load()
 		if m := t.pick(to, nil); m != nil && (f == nil || n.remoteLessLoaded(m, f)) {
 			return n.sendRemote(inv, t, m, from, to, payload)
@@ -505,10 +456,11 @@ func (n *Node) Deliver(ctx context.Context, from *transport.Origin, to string, s
 }
 
 func (n *Node) deliver(inv *invocation, to string, size uint64, fill func(dst []byte) error) error {
-	f := n.fns[to]
+	f := n.acquire(to)
 	if f == nil {
 		return errUnknownFunction
 	}
+	defer n.release(f)
 	var err error
 	switch {
 	case size > f.maxPayload:
@@ -618,6 +570,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	}
 	servers := n.servers
 	n.mu.Unlock()
+	n.reload.cancel() // a reload under way stops, changing nothing
 	n.log.Info("node draining")
 
 	// The servers stop accepting at once and close their idle
@@ -706,12 +659,29 @@ func (n *Node) close(ctx context.Context) error {
 	if n.cl != nil {
 		n.cl.close()
 	}
-	for _, f := range n.order {
+	n.reload.mu.Lock() // a reload under way is done (Shutdown canceled it)
+	defer n.reload.mu.Unlock()
+	var fns []*function
+	if t := n.table.Load(); t != nil {
+		fns = t.order
+	} else if n.loading != nil {
+		fns = n.loading.order // New failed midway
+	}
+	for _, f := range fns {
 		if err := f.fn.Close(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("close function %s: %w", f.name, err))
 		}
 		f.stdout.flush()
 		f.stderr.flush()
+	}
+	// The functions a reload retired close when their last delivery ends:
+	// after the drain, at once, unless a delivery ignored its cancellation.
+	retired := make(chan struct{})
+	go func() { n.retiring.Wait(); close(retired) }()
+	select {
+	case <-retired:
+	case <-ctx.Done():
+		errs = append(errs, fmt.Errorf("close: functions a reload replaced still deliver: %w", ctx.Err()))
 	}
 	switch {
 	case n.ownsEngine && n.abandoned != nil:

@@ -73,8 +73,9 @@ func (l *logBuffer) String() string {
 
 type testNode struct {
 	*node.Node
-	url  string // http://127.0.0.1:port
-	logs *logBuffer
+	url    string // http://127.0.0.1:port
+	logs   *logBuffer
+	config string // the config file it was started from
 }
 
 // startNode starts a node with config (testConfig if ""), serving HTTP on a
@@ -84,16 +85,8 @@ func startNode(t *testing.T, config string, opts *node.Options) *testNode {
 	if config == "" {
 		config = testConfig
 	}
-	config = strings.NewReplacer(
-		"{{cache}}", cacheDir,
-		"{{echo}}", wasmbuild.ForTest(t, testdata+"echo"),
-		"{{relay}}", wasmbuild.ForTest(t, testdata+"relay"),
-		"{{counter}}", wasmbuild.ForTest(t, testdata+"counter"),
-	).Replace(config)
 	path := filepath.Join(t.TempDir(), "node.yaml")
-	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeNodeConfig(t, path, config)
 	cfg, err := node.LoadConfig(path)
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +120,26 @@ func startNode(t *testing.T, config string, opts *node.Options) *testNode {
 			t.Logf("node log:\n%s", logs)
 		}
 	})
-	return &testNode{Node: n, url: "http://" + ln.Addr().String(), logs: logs}
+	return &testNode{Node: n, url: "http://" + ln.Addr().String(), logs: logs, config: path}
+}
+
+// writeNodeConfig writes config to path, its {{…}} filled in (the cache and the
+// testdata guests' modules), atomically: a rename over the file.
+func writeNodeConfig(t *testing.T, path, config string) {
+	t.Helper()
+	config = strings.NewReplacer(
+		"{{cache}}", cacheDir,
+		"{{echo}}", wasmbuild.ForTest(t, testdata+"echo"),
+		"{{relay}}", wasmbuild.ForTest(t, testdata+"relay"),
+		"{{counter}}", wasmbuild.ForTest(t, testdata+"counter"),
+	).Replace(config)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // response is an HTTP answer, body read and trailers in.

@@ -19,7 +19,8 @@ func (n *Node) setupRemote() error {
 	if _, err := newCluster(n); err != nil {
 		return err
 	}
-	lim := wire.Limits{MaxPayload: n.maxPayload()}
+	n.frameLimit = n.maxPayload()
+	lim := wire.Limits{MaxPayload: n.frameLimit}
 	for _, path := range []transport.Path{transport.PathUnix, transport.PathTCP} {
 		srv := transport.NewServer(n, path, &transport.ServerOptions{
 			Limits:      lim,

@@ -36,7 +36,7 @@ func shmReason(err error) string {
 // function named to, if it was loaded with shared_memory by an engine
 // that can share.
 func (n *Node) SharedMemory(to string) (transport.SharedMemory, error) {
-	f := n.fns[to]
+	f := n.function(to)
 	if f == nil {
 		return nil, fmt.Errorf("no function %s: %w", to, transport.ErrNotShared)
 	}

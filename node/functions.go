@@ -1,0 +1,229 @@
+package node
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/roadrunner-wasm/roadrunner/internal/ociwasm"
+	"github.com/roadrunner-wasm/roadrunner/runtime"
+)
+
+// function is one loaded function and its resolved metrics.
+//
+// A reload replaces a node's functions while invocations run: the table
+// (funcTable) is swapped, and a function taken out of it (removed, or
+// replaced by a new version) is retired: it takes no new delivery, finishes
+// those it has (refs counts them, waits for an instance included) and is
+// closed by the last one to end.
+type function struct {
+	name       string
+	fn         runtime.Function
+	maxPayload uint64
+	metrics    functionMetrics
+	stdout     *guestLog
+	stderr     *guestLog
+	shared     bool // shared_memory: its memory may go to the shm path
+
+	cfg    FunctionConfig // as configured, defaults filled in
+	sum    string         // sha256 of the module's bytes, hex
+	source string         // the module's file, or its pinned oci:// reference
+
+	refs    atomic.Int64 // deliveries that acquired it and have not released it
+	retired atomic.Bool  // out of the table: the last release closes it
+	closing sync.Once
+}
+
+// funcTable is the functions a node hosts now. It is replaced whole by a
+// reload and read without a lock.
+type funcTable struct {
+	fns   map[string]*function
+	order []*function // configuration order
+}
+
+// function returns the function named name in the current table, or nil.
+// The function may be retired under the caller: to deliver to it, acquire.
+func (n *Node) function(name string) *function {
+	return n.table.Load().fns[name]
+}
+
+// acquire returns the function named name with a reference taken, which
+// keeps it open until release, or nil if there is none. It does not
+// allocate.
+func (n *Node) acquire(name string) *function {
+	for {
+		f := n.table.Load().fns[name]
+		if f == nil {
+			return nil
+		}
+		f.refs.Add(1)
+		// A reload stores the new table before it retires the old
+		// functions: a retired one seen here has a successor (or was
+		// removed) in the table loaded next.
+		if !f.retired.Load() {
+			return f
+		}
+		n.release(f)
+	}
+}
+
+// release drops a reference acquire took. The last reference to a retired
+// function closes it.
+func (n *Node) release(f *function) {
+	if f.refs.Add(-1) == 0 && f.retired.Load() {
+		n.closeRetired(f)
+	}
+}
+
+// retire takes f, already out of the table, out of service: it closes at
+// once if nothing holds it, else when the last delivery releases it.
+func (n *Node) retire(f *function) {
+	n.retiring.Add(1)
+	f.retired.Store(true)
+	if f.refs.Load() == 0 {
+		n.closeRetired(f)
+	}
+}
+
+// closeRetired closes a retired function, once, on a goroutine of its own
+// (a delivery's release must not wait for it).
+func (n *Node) closeRetired(f *function) {
+	f.closing.Do(func() {
+		go func() {
+			defer n.retiring.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), closeGrace)
+			defer cancel()
+			if err := f.fn.Close(ctx); err != nil {
+				n.log.Warn("close retired function", "function", f.name, "err", err)
+			}
+			f.stdout.flush()
+			f.stderr.flush()
+			n.metrics.functions.remove(f.fn)
+			n.log.Info("function closed", "function", f.name, "module", f.source)
+		}()
+	})
+}
+
+// readModule reads a function's module: its file, or the oci:// reference
+// pulled through node.registry (from the cache for a reference pinned by
+// digest that is there). It returns the bytes and where they came from:
+// the file, or the reference pinned by its digest.
+func (n *Node) readModule(ctx context.Context, fc FunctionConfig, reg RegistryConfig) ([]byte, string, error) {
+	if !ociwasm.IsReference(fc.Module) {
+		b, err := os.ReadFile(fc.Module)
+		return b, fc.Module, err
+	}
+	o := &ociwasm.Options{AuthFile: reg.AuthFile, PlainHTTP: reg.PlainHTTP, CAFile: reg.CAFile, CacheDir: n.moduleCacheDir(reg)}
+	start := time.Now()
+	m, err := ociwasm.Pull(ctx, fc.Module, o)
+	if err != nil {
+		return nil, "", fmt.Errorf("pull %s: %w", fc.Module, err)
+	}
+	if m.FromCache {
+		n.log.Info("module from the cache: pinned by digest, the registry was not asked", "function", fc.Name, "module", m.Reference, "bytes", len(m.Bytes), "cache_dir", o.CacheDir)
+	} else {
+		n.log.Info("module pulled", "function", fc.Name, "reference", fc.Module, "module", m.Reference, "bytes", len(m.Bytes), "pull_time", time.Since(start).Round(time.Microsecond))
+	}
+	return m.Bytes, m.Reference, nil
+}
+
+// moduleCacheDir is where pulled modules are kept: node.registry.cache_dir,
+// else "modules" beside the compilation cache, else none.
+func (n *Node) moduleCacheDir(reg RegistryConfig) string {
+	if reg.CacheDir != "" {
+		return reg.CacheDir
+	}
+	switch dir := n.cfg.Node.CacheDir; dir {
+	case CacheOff:
+		return ""
+	case "":
+		d, err := runtime.DefaultCacheDir("modules")
+		if err != nil {
+			return ""
+		}
+		return d
+	default:
+		return filepath.Join(dir, "modules")
+	}
+}
+
+// loadFunction reads fc's module and loads it on the node's engine. The
+// function it returns is in no table yet.
+func (n *Node) loadFunction(ctx context.Context, fc FunctionConfig, reg RegistryConfig) (*function, error) {
+	module, source, err := n.readModule(ctx, fc, reg)
+	if err != nil {
+		return nil, fmt.Errorf("function %s: %w", fc.Name, err)
+	}
+	sum := sha256.Sum256(module)
+	return n.compile(ctx, fc, module, source, hex.EncodeToString(sum[:]))
+}
+
+func (n *Node) compile(ctx context.Context, fc FunctionConfig, module []byte, source, sum string) (*function, error) {
+	f := &function{
+		name:       fc.Name,
+		maxPayload: fc.MaxPayload,
+		stdout:     newGuestLog(n.log, fc.Name, "stdout", slog.LevelInfo),
+		stderr:     newGuestLog(n.log, fc.Name, "stderr", slog.LevelWarn),
+		cfg:        fc,
+		sum:        sum,
+		source:     source,
+	}
+	spec := runtime.FunctionSpec{
+		Name:     fc.Name,
+		Module:   module,
+		PoolSize: fc.Pool,
+		Stdout:   f.stdout,
+		Stderr:   f.stderr,
+		// false unless the config says interruptible: false.
+		Uninterruptible: fc.Uninterruptible,
+		SharedMemory:    fc.SharedMemory,
+	}
+	// Compiling a large module takes seconds (less from the engine's
+	// compilation cache): say so before, and how long it took after.
+	n.log.Info("loading function", "function", fc.Name, "module", source, "bytes", len(module), "pool", fc.Pool, "engine", n.eng.Name())
+	start := time.Now()
+	// The engine loads on a goroutine of its own, so that New can leave a
+	// compilation behind when ctx ends (see New).
+	done := make(chan loadResult, 1)
+	go func() {
+		fn, err := n.eng.Load(ctx, spec, n)
+		done <- loadResult{fn, err}
+	}()
+	var r loadResult
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		switch {
+		case n.table.Load() != nil:
+			// A reload: the engine stays open under it, so wait.
+			if r = <-done; r.fn != nil {
+				r.fn.Close(context.WithoutCancel(ctx))
+			}
+			return nil, fmt.Errorf("function %s: load %s: %w", fc.Name, source, context.Cause(ctx))
+		case !n.ownsEngine:
+			// New, with an engine the caller keeps: wait, and let New
+			// close what was made with the rest.
+			r = <-done
+		default:
+			n.abandoned = done
+			return nil, fmt.Errorf("function %s: load %s: %w", fc.Name, source, context.Cause(ctx))
+		}
+	}
+	if r.err != nil {
+		return nil, fmt.Errorf("function %s: load %s: %w", fc.Name, source, r.err)
+	}
+	f.fn = r.fn
+	f.shared = fc.SharedMemory
+	n.checkShared(f)
+	// load_time is the engine's Load: compiling the module (or reading it from
+	// the cache) and instantiating the pool.
+	n.log.Info("function loaded", "function", fc.Name, "module", source, "load_time", time.Since(start).Round(time.Microsecond), "pool", fc.Pool, "max_payload", fc.MaxPayload, "engine", n.eng.Name())
+	return f, nil
+}
