@@ -97,6 +97,7 @@ type cluster struct {
 	members  map[string]*member
 	table    atomic.Pointer[routeTable]
 	self     atomic.Pointer[wire.Directory] // what this node says of itself
+	conf     atomic.Pointer[ClusterConfig]  // the cluster section in force
 	instance [16]byte
 
 	// DNS discovery, if cluster.dns is set.
@@ -122,6 +123,8 @@ type dnsState struct {
 // starts with start.
 func newCluster(n *Node) (*cluster, error) {
 	cl := &cluster{n: n, members: map[string]*member{}, kick: make(chan struct{}, 1)}
+	conf := n.cfg.Cluster
+	cl.conf.Store(&conf)
 	n.cl = cl // the peers' DialOptions.Directory
 	if _, err := crand.Read(cl.instance[:]); err != nil {
 		return nil, fmt.Errorf("instance id: %w", err)
@@ -477,7 +480,7 @@ func (cl *cluster) refresh() {
 
 // start starts discovery, if cluster.dns is set.
 func (cl *cluster) start() {
-	c := cl.n.cfg.Cluster
+	c := *cl.conf.Load()
 	if c.DNS == "" {
 		return
 	}
@@ -490,17 +493,49 @@ func (cl *cluster) start() {
 	}
 	cl.own = ownAddrs(cl.n.cfg.Node.Listen.TCP, c.Port)
 	ctx, cancel := context.WithCancel(context.Background())
+	cl.mu.Lock()
 	cl.stop, cl.done = cancel, make(chan struct{})
+	cl.mu.Unlock()
 	go cl.discover(ctx)
+}
+
+// stopDiscovery stops discovery and waits for its probes.
+func (cl *cluster) stopDiscovery() {
+	cl.mu.Lock()
+	stop, done := cl.stop, cl.done
+	cl.stop = nil
+	cl.mu.Unlock()
+	if stop != nil {
+		stop()
+		<-done
+		cl.probes.Wait()
+	}
+}
+
+// setCluster makes c the cluster section in force (a reload's): discovery
+// starts again from nothing with it, the peers it found are dropped
+// (transfers under way finish on their connections). The static peers
+// stay.
+func (cl *cluster) setCluster(c ClusterConfig) {
+	cl.stopDiscovery()
+	cl.mu.Lock()
+	for key, m := range cl.members {
+		if !m.static {
+			m.removed = true
+			m.close()
+			delete(cl.members, key)
+		}
+	}
+	cl.dns = dnsState{}
+	cl.rebuild()
+	cl.mu.Unlock()
+	cl.conf.Store(&c)
+	cl.start()
 }
 
 // close stops discovery and closes every peer.
 func (cl *cluster) close() {
-	if cl.stop != nil {
-		cl.stop()
-		<-cl.done
-		cl.probes.Wait()
-	}
+	cl.stopDiscovery()
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
 	for _, m := range cl.members {
@@ -524,8 +559,11 @@ func (m *member) close() {
 // failed, and keeps the members in step; between lookups it probes each
 // down peer again when its backoff ends.
 func (cl *cluster) discover(ctx context.Context) {
-	defer close(cl.done)
-	c := cl.n.cfg.Cluster
+	cl.mu.Lock()
+	done := cl.done
+	cl.mu.Unlock()
+	defer close(done)
+	c := *cl.conf.Load()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	var last time.Time
@@ -589,7 +627,7 @@ func (cl *cluster) nextRetry() (time.Duration, bool) {
 // lookup changes nothing.
 func (cl *cluster) lookup(ctx context.Context) {
 	n := cl.n
-	c := n.cfg.Cluster
+	c := *cl.conf.Load()
 	lctx, cancel := context.WithTimeout(ctx, max(c.Refresh, 2*time.Second))
 	ips, err := cl.resolver.LookupNetIP(lctx, "ip", c.DNS)
 	cancel()
@@ -772,7 +810,7 @@ func (cl *cluster) reachUnix(ctx context.Context, m *member, d *wire.Directory) 
 		n.log.Debug("cluster: a peer of this host has a unix socket this node cannot see; tcp it is", "peer_name", d.Name, "socket", d.Unix, "err", err)
 		return nil
 	}
-	up, err := n.newPeer("unix://"+d.Unix, d.Name, n.cfg.Cluster.MaxConns, true)
+	up, err := n.newPeer("unix://"+d.Unix, d.Name, cl.conf.Load().MaxConns, true)
 	if err != nil {
 		return nil
 	}

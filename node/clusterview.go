@@ -68,7 +68,7 @@ func (n *Node) Cluster() ClusterView {
 	}
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
-	if c := n.cfg.Cluster; c.DNS != "" {
+	if c := cl.conf.Load(); c.DNS != "" {
 		d := cl.dns
 		v.DNS = &DNSView{Name: c.DNS, Addresses: slices.Clone(d.addresses), LastOK: d.lastOK, LastError: d.lastErr, ErrorAt: d.lastErrAt, Failures: d.failures}
 		if v.DNS.Addresses == nil {

@@ -27,6 +27,9 @@ type ReloadReport struct {
 	Added, Removed, Replaced []string
 	// Peers is whether the peers section changed (and was applied).
 	Peers bool
+	// Cluster is whether the cluster section changed: discovery started
+	// again with it.
+	Cluster bool
 	// Restart lists the fields that changed but apply only after a
 	// restart (node.http, node.listen, …), each with the reason when it
 	// is not plain; the configuration in force keeps their old values.
@@ -35,7 +38,7 @@ type ReloadReport struct {
 
 // Changed reports whether the reload changed what the node serves.
 func (r *ReloadReport) Changed() bool {
-	return len(r.Added)+len(r.Removed)+len(r.Replaced) > 0 || r.Peers
+	return len(r.Added)+len(r.Removed)+len(r.Replaced) > 0 || r.Peers || r.Cluster
 }
 
 // reloadState serializes reloads (and close, which waits for one under
@@ -64,11 +67,13 @@ var errReloadDraining = errors.New("reload: the node is shutting down")
 //     invocations go to the new version as soon as it is loaded, the old
 //     one finishes its own and closes;
 //   - the static peers follow the peers section;
+//   - a changed cluster section starts discovery again with it (the
+//     peers DNS found are found again);
 //   - node.registry applies to the modules this reload pulls.
 //
 // The peers of the cluster are told when the function list changes.
 // Fields that cannot change under a running node (its addresses, keys,
-// timeouts, cluster discovery…) keep their values: ReloadReport.Restart
+// timeouts, route…) keep their values: ReloadReport.Restart
 // names those that differ, and rr_config_restart_pending says so.
 //
 // Nothing changes unless everything could be loaded: a load or check
@@ -179,6 +184,7 @@ func (n *Node) apply(ctx context.Context, cfg *Config) (*ReloadReport, error) {
 		}
 	}
 	r.Peers = !reflect.DeepEqual(n.cfg.Peers, cfg.Peers)
+	r.Cluster = n.cfg.Cluster != cfg.Cluster
 	if ctx.Err() != nil {
 		return undo(context.Cause(ctx))
 	}
@@ -189,8 +195,11 @@ func (n *Node) apply(ctx context.Context, cfg *Config) (*ReloadReport, error) {
 	}
 
 	n.mu.Lock()
-	n.cfg.Functions, n.cfg.Peers, n.cfg.Node.Registry = cfg.Functions, cfg.Peers, cfg.Node.Registry
+	n.cfg.Functions, n.cfg.Peers, n.cfg.Node.Registry, n.cfg.Cluster = cfg.Functions, cfg.Peers, cfg.Node.Registry, cfg.Cluster
 	n.mu.Unlock()
+	if r.Cluster {
+		n.cl.setCluster(cfg.Cluster)
+	}
 	for _, f := range fresh {
 		f.metrics = n.metrics.forFunction(f.name, f.fn)
 	}
@@ -222,15 +231,13 @@ func (c *Config) maxPayloadOfFunctions() uint64 {
 	return m
 }
 
-// restartFields names the fields of the node and cluster sections (but
-// node.registry, which a reload applies) that differ between the
-// configuration in force and next.
+// restartFields names the fields of the node section (but node.registry,
+// which a reload applies) that differ between the configuration in force
+// and next.
 func restartFields(cur, next *Config) []string {
-	var fields []string
 	a, b := cur.Node, next.Node
 	a.Registry, b.Registry = RegistryConfig{}, RegistryConfig{}
-	fields = diffFields("node", reflect.ValueOf(a), reflect.ValueOf(b), fields)
-	fields = diffFields("cluster", reflect.ValueOf(cur.Cluster), reflect.ValueOf(next.Cluster), fields)
+	fields := diffFields("node", reflect.ValueOf(a), reflect.ValueOf(b), nil)
 	return slices.Compact(fields) // unix_group and its gid are one field
 }
 

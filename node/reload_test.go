@@ -391,6 +391,21 @@ func TestReloadDirectory(t *testing.T) {
 	if resp := a.invoke(t, "relay", []byte("forward b-new\nthrough the cluster")); resp.status == http.StatusOK {
 		t.Errorf("a relays to b's removed function: %d %q", resp.status, resp.body)
 	}
+
+	// The cluster section applies too: a name that resolves to no node
+	// leaves a alone, the old one finds b again.
+	r, err := a.reload(t, strings.Replace(a.cfgText, "dns: rr.test", "dns: empty.test", 1))
+	if err != nil || !r.Cluster || len(r.Restart) > 0 {
+		t.Fatalf("a's cluster.dns changed: %+v, %v", r, err)
+	}
+	waitFor(t, func() bool { return !upIn(a.Cluster(), "b") }, "a forgets b")
+	if v := a.Cluster(); v.DNS == nil || v.DNS.Name != "empty.test" {
+		t.Errorf("a's directory after the reload: %+v", v.DNS)
+	}
+	if r, err = a.reload(t, a.cfgText); err != nil || !r.Cluster {
+		t.Fatalf("a's cluster.dns back: %+v, %v", r, err)
+	}
+	waitFor(t, func() bool { return hosts(a.Cluster(), "b", "b-echo") }, "a finds b again")
 }
 
 func hosts(v node.ClusterView, peer, fn string) bool {
