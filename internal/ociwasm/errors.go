@@ -27,7 +27,7 @@ var (
 	// without exactly one layer, or a layer that is not a Wasm module.
 	ErrNotModule = errors.New("not a Wasm module artifact")
 	// ErrUnauthorized: the registry answered 401 or 403.
-	ErrUnauthorized = errors.New("registry refused the credentials")
+	ErrUnauthorized = errors.New("registry denied access")
 	// ErrUnreachable: no HTTP answer from the registry: it cannot be
 	// dialled, the TLS handshake failed, or it stalled past the timeout.
 	ErrUnreachable = errors.New("registry unreachable")
@@ -44,7 +44,7 @@ func classify(ctx context.Context, reg string, err error) error {
 	}
 	var resp *errcode.ErrorResponse
 	if errors.As(err, &resp) && (resp.StatusCode == 401 || resp.StatusCode == 403) {
-		return fmt.Errorf("%w: %w (set node.registry.auth_file, or --auth-file, to a config.json with credentials for %s)", ErrUnauthorized, err, reg)
+		return fmt.Errorf("%w: %w (node.registry.auth_file, or --auth-file, must name a config.json with credentials for %s that it accepts)", ErrUnauthorized, err, reg)
 	}
 	if errors.Is(err, auth.ErrBasicCredentialNotFound) {
 		return fmt.Errorf("%w: %s asks for credentials and none are configured for it: set node.registry.auth_file, or --auth-file, to a config.json with credentials for %s: %w", ErrUnauthorized, reg, reg, err)

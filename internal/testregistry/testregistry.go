@@ -47,7 +47,7 @@ func Start(t testing.TB, o Options) *Registry {
 	r := &Registry{BlobDir: t.TempDir()}
 	var h http.Handler = registry.New(
 		registry.Logger(log.New(io.Discard, "", 0)),
-		registry.WithBlobHandler(registry.NewDiskBlobHandler(r.BlobDir)),
+		registry.WithBlobHandler(newBlobStore(r.BlobDir)),
 	)
 	if o.User != "" {
 		h = basicAuth(h, o.User, o.Password)
