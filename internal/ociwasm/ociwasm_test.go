@@ -214,10 +214,10 @@ func TestAuth(t *testing.T) {
 	_, err = ociwasm.Pull(context.Background(), ref(reg, "a:v1"), bad)
 	wantErr(t, "pull with a wrong password", err, ociwasm.ErrUnauthorized, "401")
 	for file, want := range map[string]string{
-		write("helper.json", `{"auths": {}, "credsStore": "desktop"}`): "credential helper",
-		write("legacy.json", `{"`+reg.Host+`": {"auth": "Zm46czNjcmV0"}}`):  "legacy",
-		write("broken.json", `{"auths": `):                               "not a Docker config.json",
-		filepath.Join(dir, "none.json"):                                  "no such file",
+		write("helper.json", `{"auths": {}, "credsStore": "desktop"}`):     "credential helper",
+		write("legacy.json", `{"`+reg.Host+`": {"auth": "Zm46czNjcmV0"}}`): "legacy",
+		write("broken.json", `{"auths": `):                                 "not a Docker config.json",
+		filepath.Join(dir, "none.json"):                                    "no such file",
 	} {
 		o := plain(reg)
 		o.AuthFile = file
