@@ -66,9 +66,9 @@ artifact layout (an application/vnd.wasm.config.v0+json config and one
 application/wasm layer), tagged TAG, and print the manifest's digest and the
 reference pinned by it, which a node's config can name:
 
-    $ rrnode push build/wasm/echo.wasm oci://registry.example:5000/fn/echo:v1
+    $ rrnode push build/wasm/transform.wasm oci://registry.example:5000/fn/transform:v1
     digest: sha256:5b1e...
-    reference: oci://registry.example:5000/fn/echo@sha256:5b1e...
+    reference: oci://registry.example:5000/fn/transform@sha256:5b1e...
 
 The artifact is reproducible: the same module gives the same digest. A
 reference pinned by digest (…@sha256:DIGEST) pushes without a tag, and only
