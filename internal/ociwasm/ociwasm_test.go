@@ -402,8 +402,11 @@ func TestCache(t *testing.T) {
 	if m := mustPull(t, ref(reg, "c@"+da), o); m.FromCache || !bytes.Equal(m.Bytes, a) {
 		t.Fatalf("first pull: from cache %v", m.FromCache)
 	}
-	if m := mustPull(t, ref(reg, "c@"+da), o); !m.FromCache || !bytes.Equal(m.Bytes, a) || m.Digest != da {
-		t.Fatalf("second pull: from cache %v, %s", m.FromCache, m.Digest)
+	if m := mustPull(t, ref(reg, "c@"+da), o); !m.FromCache || !bytes.Equal(m.Bytes, a) || m.Digest != da || m.Layer != digest.FromBytes(a).String() || m.Reference != ref(reg, "c@"+da) {
+		t.Fatalf("second pull: from cache %v, %s %s %s", m.FromCache, m.Digest, m.Layer, m.Reference)
+	}
+	if m := mustPull(t, ref(reg, "c:v1@"+da), o); !m.FromCache || m.Reference != ref(reg, "c@"+da) {
+		t.Fatalf("tag and digest: from cache %v, %s", m.FromCache, m.Reference)
 	}
 	for _, d := range []string{da, digest.FromBytes(a).String()} {
 		fi, err := os.Stat(cachedBlob(o.CacheDir, d))

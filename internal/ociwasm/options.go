@@ -45,8 +45,9 @@ type Options struct {
 	// against its name when read. Give it a directory of its own. "" is no
 	// cache.
 	CacheDir string
-	// Timeout abandons a request (connection, TLS, answer, or a body read)
-	// that makes no progress for this long. 0 is DefaultTimeout.
+	// Timeout abandons a request that makes no progress for this long: its
+	// connection, TLS handshake or answer, and with Pull a body that stops
+	// arriving. 0 is DefaultTimeout.
 	Timeout time.Duration
 }
 

@@ -81,7 +81,7 @@ func (c cache) module(r Reference) (*Module, error) {
 	if lb == nil || int64(len(lb)) != l.Size || checkModule(lb) != nil {
 		return nil, err
 	}
-	return &Module{Bytes: lb, Digest: r.Digest, Layer: string(l.Digest), Reference: r.String(), FromCache: true}, nil
+	return &Module{Bytes: lb, Digest: r.Digest, Layer: string(l.Digest), Reference: r.pinned(r.Digest).String(), FromCache: true}, nil
 }
 
 func (s *session) pull(ctx context.Context, r Reference, c cache) (*Module, error) {
