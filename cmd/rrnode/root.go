@@ -43,6 +43,7 @@ func run(ctx context.Context, args []string, std stdio) int {
 const (
 	groupNode   = "node"
 	groupClient = "client"
+	groupModule = "module"
 	groupHost   = "host"
 )
 
@@ -82,6 +83,7 @@ Exit status: 0 on success, 1 on failure, 2 on a usage error.`,
 	root.AddGroup(
 		&cobra.Group{ID: groupNode, Title: "Run a node:"},
 		&cobra.Group{ID: groupClient, Title: "Talk to a running node:"},
+		&cobra.Group{ID: groupModule, Title: "Move modules to and from OCI registries:"},
 		&cobra.Group{ID: groupHost, Title: "This host and this build:"},
 	)
 	add := func(group string, cs ...*cobra.Command) {
@@ -92,6 +94,7 @@ Exit status: 0 on success, 1 on failure, 2 on a usage error.`,
 	}
 	add(groupNode, newStartCmd(std))
 	add(groupClient, newInvokeCmd(std), newClusterCmd(std), newHealthCmd(std))
+	add(groupModule, newPushCmd(std), newPullCmd(std))
 	add(groupHost, newProbeCmd(std), newVersionCmd(std), newKeygenCmd(std), newBenchCmd(std))
 	root.AddCommand(newBenchAgentCmd(std), newBenchCheckCmd(std), newGenManCmd(std))
 	return root
