@@ -328,7 +328,7 @@ func TestReloadUnderLoad(t *testing.T) {
 			c := nodeConfig{name: "r-" + mode, functions: workFns("echo")}
 			r := startReloadRig(t, tr, c, args...)
 			applied := reloads(t, r.rnode, "applied")
-			apply := func(c nodeConfig) {
+			apply := func(t *testing.T, c nodeConfig) {
 				t.Helper()
 				r.rewrite(t, c)
 				if mode == "sighup" {
@@ -342,7 +342,7 @@ func TestReloadUnderLoad(t *testing.T) {
 				g := startLoad(t, r.rnode, "work", loadSizes...)
 				g.waitOK(t, 3, "load under way")
 				c.functions = append(workFns("echo"), fn{name: "added", module: "echo"})
-				apply(c)
+				apply(t, c)
 				waitStatus(t, r.rnode, "added", []byte("hello"), http.StatusOK)
 				g.waitOK(t, 3, "load after the reload")
 				g.check(t, false)
@@ -353,11 +353,11 @@ func TestReloadUnderLoad(t *testing.T) {
 				g.waitOK(t, 3, "load under way")
 				// Another module file.
 				c.functions = append(workFns(echo2), fn{name: "added", module: "echo"})
-				apply(c)
+				apply(t, c)
 				g.waitOK(t, 3, "load after the module's change")
 				// Other settings: pool and max_payload.
 				c.functions[0].pool, c.functions[0].maxPayload = 3, "2MiB"
-				apply(c)
+				apply(t, c)
 				g.waitOK(t, 3, "load after the settings' change")
 				g.check(t, false)
 				// The new max_payload is in force.
@@ -370,7 +370,7 @@ func TestReloadUnderLoad(t *testing.T) {
 				g := startLoad(t, r.rnode, "work", loadSizes...)
 				g.waitOK(t, 3, "load under way")
 				c.functions = slices.DeleteFunc(slices.Clone(c.functions), func(f fn) bool { return f.name == "idle" })
-				apply(c)
+				apply(t, c)
 				checkGone(t, r.invoke(t, "idle", []byte("x")), "idle")
 				g.waitOK(t, 3, "load after the reload")
 				g.check(t, false)
@@ -380,7 +380,7 @@ func TestReloadUnderLoad(t *testing.T) {
 				g := startLoad(t, r.rnode, "work", loadSizes...)
 				g.waitOK(t, 3, "load under way")
 				c.functions = slices.DeleteFunc(slices.Clone(c.functions), func(f fn) bool { return f.name == "work" })
-				apply(c)
+				apply(t, c)
 				g.waitGone(t)
 				g.check(t, true)
 				if a := r.invoke(t, "added", []byte("still here")); a.status != http.StatusOK || string(a.body) != "still here" {
