@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
+	"os"
 	"os/signal"
 	"strconv"
 	"syscall"
@@ -32,6 +35,7 @@ type startFlags struct {
 	tcpSendSet  bool // --tcp-send was given: it overrides node.tcp_send
 	listenUnix  string
 	listenTCP   string
+	watchConfig bool
 }
 
 func newStartCmd(std stdio) *cobra.Command {
@@ -54,6 +58,17 @@ the process at once. SIGINT or SIGTERM before the node has started (during
 module compilation, say) stops the start where it is, undoes what it did
 (listeners and the unix socket, sockmap pins, functions, engine), logs
 "stopped while starting" with the stage and exits 0.
+
+Reload: on SIGHUP, and when the config file's content changes (its
+directory is watched, so an editor's rename, cp and a Kubernetes ConfigMap
+update all count; --watch-config=false leaves SIGHUP only), the node reads
+the config again, with the same flags over it, and applies the difference:
+new functions load and take invocations, removed ones finish those in
+flight and close, changed ones are replaced the same way; peers follow. A
+change to node.* (listeners, http, auth, tls...) is logged as needing a
+restart. An invalid config changes nothing: its error is logged and counted
+in rr_config_reloads_total. A SIGHUP before the node serves, or while it
+drains, is logged and ignored.
 
 Accelerators: --accel iouring submits the unix and tcp paths' sends and
 receives through io_uring (zero-copy sends for large tcp payloads, turned off
@@ -103,6 +118,7 @@ with make build WASMTIME=1 (go build -tags wasmtime).`,
 	fl.Var(&f.tcpSend, "tcp-send", "tcp path send mechanism: auto|write|splice, overriding node.tcp_send")
 	fl.StringVar(&f.listenUnix, "listen-unix", "", "unix path socket `path`, overriding node.listen.unix")
 	fl.StringVar(&f.listenTCP, "listen-tcp", "", "tcp path `address` host:port, overriding node.listen.tcp")
+	fl.BoolVar(&f.watchConfig, "watch-config", true, "reload when the config file's content changes (its directory is watched, so a Kubernetes ConfigMap update counts); false: reload on SIGHUP only")
 	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text|json")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug|info|warn|error")
 	registerStartCompletions(c)
@@ -131,11 +147,15 @@ func newLogger(format, level string, w io.Writer) (*slog.Logger, error) {
 func runStart(ctx context.Context, f startFlags, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	hup := notifyHUP() // before anything: by default SIGHUP ends a Go program
+	defer signal.Stop(hup)
 	eng, log, err := parseStartFlags(f, stderr)
 	if err != nil {
 		return err
 	}
 	s := &startup{ctx: ctx, stop: stop, log: log}
+	s.reload = newReloader(log, hup, func() (*node.Config, [sha256.Size]byte, error) { return loadConfig(f) })
+	defer s.reload.close()
 	if err := s.loadConfig(f); err != nil {
 		return s.abort(err)
 	}
@@ -156,6 +176,7 @@ func runStart(ctx context.Context, f startFlags, stderr io.Writer) error {
 		return s.abort(err)
 	}
 	log.Info("node started", "node", s.n.Name(), "engine", eng.name+" "+eng.version(), "http", s.early.Addr().String(), "functions", len(s.cfg.Functions), "peers", len(s.cfg.Peers), "config", f.config)
+	s.reload.serve(s.n, f.config, s.sum, f.watchConfig)
 	return s.waitAndDrain(stop, served)
 }
 
@@ -217,6 +238,8 @@ type startup struct {
 	stage string
 
 	cfg     *node.Config
+	sum     [sha256.Size]byte // of the config file's bytes cfg came from
+	reload  *reloader
 	rt      runtime.Engine // until newNode hands it to the node; nil: the node makes wazero
 	n       *node.Node
 	peerLns map[transport.Path]net.Listener
@@ -239,9 +262,31 @@ func (s *startup) loadConfig(f startFlags) error {
 	if err := s.enter("config"); err != nil {
 		return err
 	}
-	cfg, err := node.LoadConfig(f.config)
+	cfg, sum, err := loadConfig(f)
 	if err != nil {
 		return err
+	}
+	s.cfg, s.sum = cfg, sum
+	return nil
+}
+
+// loadConfig reads the config file, as node.LoadConfig does, and applies
+// the flags that override it: start-up and every reload load it so. It
+// returns the sha256 of the bytes read (zero if the file could not be
+// read), which the config file watch compares to tell a change.
+func loadConfig(f startFlags) (*node.Config, [sha256.Size]byte, error) {
+	data, err := os.ReadFile(f.config)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the message names the file already
+		}
+		return nil, [sha256.Size]byte{}, &node.ConfigError{File: f.config, Err: err}
+	}
+	sum := sha256.Sum256(data)
+	cfg, err := node.ParseConfig(data, f.config)
+	if err != nil {
+		return nil, sum, err
 	}
 	if f.http != "" {
 		cfg.Node.HTTP = f.http
@@ -258,8 +303,7 @@ func (s *startup) loadConfig(f startFlags) error {
 	if f.listenTCP != "" {
 		cfg.Node.Listen.TCP = f.listenTCP
 	}
-	s.cfg = cfg
-	return nil
+	return cfg, sum, nil
 }
 
 // openEngine makes the engine the functions run on, or leaves it to the
@@ -386,6 +430,7 @@ func (s *startup) waitAndDrain(stop context.CancelFunc, served chan error) error
 		served <- nil
 	}
 	stop()
+	s.reload.drain() // waits for a reload in progress, cancelled
 	// Readiness goes off at once; everything is still served for
 	// drain_delay, while the endpoints that route here drop the node. A
 	// second signal (default handling again, since stop) ends the process.
