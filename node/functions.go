@@ -124,7 +124,7 @@ func (n *Node) readModule(ctx context.Context, fc FunctionConfig, reg RegistryCo
 	start := time.Now()
 	m, err := ociwasm.Pull(ctx, fc.Module, o)
 	if err != nil {
-		return nil, "", fmt.Errorf("pull %s: %w", fc.Module, err)
+		return nil, "", err // "pull oci://…: …"
 	}
 	if m.FromCache {
 		n.log.Info("module from the cache: pinned by digest, the registry was not asked", "function", fc.Name, "module", m.Reference, "bytes", len(m.Bytes), "cache_dir", o.CacheDir)
