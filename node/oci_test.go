@@ -83,8 +83,18 @@ functions:
 		t.Errorf(`rr_config_reloads_total{result="failed"} = %v`, v)
 	}
 
-	// A new node, the registry still down: the digest is in the cache.
+	// A reload that does not need the registry works: the pinned module
+	// is neither pulled nor read again.
 	pinnedOnly := strings.Split(cfg, "  - {name: tagged")[0]
+	r, err := n.reload(t, pinnedOnly+"  - {name: extra, module: {{echo}}, pool: 1}\n")
+	if err != nil || !slices.Equal(r.Added, []string{"extra"}) || !slices.Equal(r.Removed, []string{"tagged"}) || len(r.Replaced) > 0 {
+		t.Fatalf("reload of a pinned module and a file with the registry down: %+v, %v", r, err)
+	}
+	if resp := n.invoke(t, "pinned", []byte("still")); resp.status != http.StatusOK || string(resp.body) != "still" {
+		t.Errorf("pinned after the reload: %d %q", resp.status, resp.body)
+	}
+
+	// A new node, the registry still down: the digest is in the cache.
 	n2 := startNode(t, pinnedOnly, nil)
 	if resp := n2.invoke(t, "pinned", []byte("cached")); resp.status != http.StatusOK || string(resp.body) != "cached" {
 		t.Fatalf("pinned from the cache: %d %q", resp.status, resp.body)

@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"slices"
 	"sync"
+
+	"github.com/roadrunner-wasm/roadrunner/internal/ociwasm"
 )
 
 // Results of a reload, the values of rr_config_reloads_total's result.
@@ -150,6 +152,13 @@ func (n *Node) apply(ctx context.Context, cfg *Config) (*ReloadReport, error) {
 	}
 	for _, fc := range cfg.Functions {
 		old := cur.fns[fc.Name]
+		if old != nil && old.cfg == fc && pinned(fc.Module) {
+			// Content pinned by digest cannot change: neither pulled nor
+			// read again (a reload of other things needs no registry).
+			next.fns[fc.Name] = old
+			next.order = append(next.order, old)
+			continue
+		}
 		module, source, err := n.readModule(ctx, fc, cfg.Node.Registry)
 		if err != nil {
 			return undo(fmt.Errorf("function %s: %w", fc.Name, err))
@@ -220,6 +229,15 @@ func (n *Node) apply(ctx context.Context, cfg *Config) (*ReloadReport, error) {
 		n.cl.setFunctions(ctx, names)
 	}
 	return r, nil
+}
+
+// pinned reports whether module is an oci:// reference pinned by digest.
+func pinned(module string) bool {
+	if !ociwasm.IsReference(module) {
+		return false
+	}
+	r, err := ociwasm.ParseReference(module)
+	return err == nil && r.Pinned()
 }
 
 // maxPayloadOfFunctions is the largest max_payload of c's functions.
