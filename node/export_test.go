@@ -11,7 +11,7 @@ func (n *Node) InFlight() int {
 }
 
 // AnnounceFunctions makes n announce fns as its function list, as a
-// reload will (issue 20): a new generation, pushed to every peer up.
+// reload does (Node.Reload): a new generation, pushed to every peer up.
 func AnnounceFunctions(n *Node, fns []string) {
 	n.cl.setFunctions(context.Background(), fns)
 }
