@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/roadrunner-wasm/roadrunner/internal/nodeproc"
 	"github.com/roadrunner-wasm/roadrunner/internal/testdns"
 	"github.com/roadrunner-wasm/roadrunner/internal/wasmbuild"
 	"github.com/roadrunner-wasm/roadrunner/node"
@@ -239,27 +239,9 @@ func freePort(tb testing.TB, hosts ...string) int {
 	if len(hosts) == 0 {
 		hosts = []string{"127.0.0.1"}
 	}
-	for range 20 {
-		first, err := net.Listen("tcp", net.JoinHostPort(hosts[0], "0"))
-		if err != nil {
-			tb.Fatal(err)
-		}
-		port := first.Addr().(*net.TCPAddr).Port
-		lns := []net.Listener{first}
-		for _, h := range hosts[1:] {
-			ln, err := net.Listen("tcp", net.JoinHostPort(h, fmt.Sprint(port)))
-			if err != nil {
-				break
-			}
-			lns = append(lns, ln)
-		}
-		for _, ln := range lns {
-			ln.Close()
-		}
-		if len(lns) == len(hosts) {
-			return port
-		}
+	port, err := nodeproc.FreePort(hosts...)
+	if err != nil {
+		tb.Fatal(err)
 	}
-	tb.Fatalf("no port free on all of %v", hosts)
-	return 0
+	return port
 }

@@ -346,15 +346,24 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 // node.tls are resolved against the file's directory, and each file must
 // exist.
 func LoadConfig(file string) (*Config, error) {
+	cfg, _, err := ReadConfig(file)
+	return cfg, err
+}
+
+// ReadConfig is LoadConfig that also returns the bytes it read, whether
+// they parse or not (nil if the file could not be read): what a program
+// that watches the file compares.
+func ReadConfig(file string) (*Config, []byte, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
 			err = pe.Err // the message names the file already
 		}
-		return nil, &ConfigError{File: file, Err: err}
+		return nil, nil, &ConfigError{File: file, Err: err}
 	}
-	return ParseConfig(data, file)
+	cfg, err := ParseConfig(data, file)
+	return cfg, data, err
 }
 
 // ParseConfig validates the YAML configuration data as if read from file

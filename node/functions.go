@@ -2,8 +2,6 @@ package node
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"os"
@@ -24,17 +22,15 @@ import (
 // those it has (refs counts them, waits for an instance included) and is
 // closed by the last one to end.
 type function struct {
-	name       string
-	fn         runtime.Function
-	maxPayload uint64
-	metrics    functionMetrics
-	stdout     *guestLog
-	stderr     *guestLog
-	shared     bool // shared_memory: its memory may go to the shm path
+	name    string
+	fn      runtime.Function
+	cfg     FunctionConfig // as configured, defaults filled in
+	metrics functionMetrics
+	stdout  *guestLog
+	stderr  *guestLog
 
-	cfg    FunctionConfig // as configured, defaults filled in
-	sum    string         // sha256 of the module's bytes, hex
-	source string         // the module's file, or its pinned oci:// reference
+	digest string // of the module's bytes, "sha256:…"
+	source string // the module's file, or its pinned oci:// reference
 
 	refs    atomic.Int64 // deliveries that acquired it and have not released it
 	retired atomic.Bool  // out of the table: the last release closes it
@@ -46,6 +42,12 @@ type function struct {
 type funcTable struct {
 	fns   map[string]*function
 	order []*function // configuration order
+}
+
+// add puts f in t, last.
+func (t *funcTable) add(f *function) {
+	t.fns[f.name] = f
+	t.order = append(t.order, f)
 }
 
 // function returns the function named name in the current table, or nil.
@@ -111,27 +113,38 @@ func (n *Node) closeRetired(f *function) {
 	})
 }
 
+// module is a function's module as read: its bytes, their digest, and
+// where they came from (the file, or the oci:// reference pinned by its
+// manifest's digest).
+type module struct {
+	bytes          []byte
+	digest, source string
+}
+
 // readModule reads a function's module: its file, or the oci:// reference
 // pulled through node.registry (from the cache for a reference pinned by
-// digest that is there). It returns the bytes and where they came from:
-// the file, or the reference pinned by its digest.
-func (n *Node) readModule(ctx context.Context, fc FunctionConfig, reg RegistryConfig) ([]byte, string, error) {
+// digest that is there).
+func (n *Node) readModule(ctx context.Context, fc FunctionConfig, reg RegistryConfig) (module, error) {
 	if !ociwasm.IsReference(fc.Module) {
 		b, err := os.ReadFile(fc.Module)
-		return b, fc.Module, err
+		if err != nil {
+			return module{}, fmt.Errorf("function %s: %w", fc.Name, err)
+		}
+		return module{b, ociwasm.Digest(b), fc.Module}, nil
 	}
 	o := &ociwasm.Options{AuthFile: reg.AuthFile, PlainHTTP: reg.PlainHTTP, CAFile: reg.CAFile, CacheDir: n.moduleCacheDir(reg)}
 	start := time.Now()
 	m, err := ociwasm.Pull(ctx, fc.Module, o)
 	if err != nil {
-		return nil, "", err // "pull oci://…: …"
+		return module{}, fmt.Errorf("function %s: %w", fc.Name, err) // "pull oci://…: …"
 	}
 	if m.FromCache {
 		n.log.Info("module from the cache: pinned by digest, the registry was not asked", "function", fc.Name, "module", m.Reference, "bytes", len(m.Bytes), "cache_dir", o.CacheDir)
 	} else {
 		n.log.Info("module pulled", "function", fc.Name, "reference", fc.Module, "module", m.Reference, "bytes", len(m.Bytes), "pull_time", time.Since(start).Round(time.Microsecond))
 	}
-	return m.Bytes, m.Reference, nil
+	// Pull checked the layer's bytes against its digest: no second hash.
+	return module{m.Bytes, m.Layer, m.Reference}, nil
 }
 
 // moduleCacheDir is where pulled modules are kept: node.registry.cache_dir,
@@ -154,30 +167,24 @@ func (n *Node) moduleCacheDir(reg RegistryConfig) string {
 	}
 }
 
-// loadFunction reads fc's module and loads it on the node's engine. The
-// function it returns is in no table yet.
-func (n *Node) loadFunction(ctx context.Context, fc FunctionConfig, reg RegistryConfig) (*function, error) {
-	module, source, err := n.readModule(ctx, fc, reg)
-	if err != nil {
-		return nil, fmt.Errorf("function %s: %w", fc.Name, err)
-	}
-	sum := sha256.Sum256(module)
-	return n.compile(ctx, fc, module, source, hex.EncodeToString(sum[:]))
-}
-
-func (n *Node) compile(ctx context.Context, fc FunctionConfig, module []byte, source, sum string) (*function, error) {
+// compile loads m, fc's module, on the node's engine. The function it
+// returns is in no table yet. When ctx ends during the compilation, abandon
+// (New, with an engine the node owns) leaves it behind (see New); else
+// compile waits for it and returns what it made, for the caller to close
+// with the rest.
+func (n *Node) compile(ctx context.Context, fc FunctionConfig, m module, abandon bool) (*function, error) {
+	source := m.source
 	f := &function{
-		name:       fc.Name,
-		maxPayload: fc.MaxPayload,
-		stdout:     newGuestLog(n.log, fc.Name, "stdout", slog.LevelInfo),
-		stderr:     newGuestLog(n.log, fc.Name, "stderr", slog.LevelWarn),
-		cfg:        fc,
-		sum:        sum,
-		source:     source,
+		name:   fc.Name,
+		cfg:    fc,
+		stdout: newGuestLog(n.log, fc.Name, "stdout", slog.LevelInfo),
+		stderr: newGuestLog(n.log, fc.Name, "stderr", slog.LevelWarn),
+		digest: m.digest,
+		source: source,
 	}
 	spec := runtime.FunctionSpec{
 		Name:     fc.Name,
-		Module:   module,
+		Module:   m.bytes,
 		PoolSize: fc.Pool,
 		Stdout:   f.stdout,
 		Stderr:   f.stderr,
@@ -187,7 +194,7 @@ func (n *Node) compile(ctx context.Context, fc FunctionConfig, module []byte, so
 	}
 	// Compiling a large module takes seconds (less from the engine's
 	// compilation cache): say so before, and how long it took after.
-	n.log.Info("loading function", "function", fc.Name, "module", source, "bytes", len(module), "pool", fc.Pool, "engine", n.eng.Name())
+	n.log.Info("loading function", "function", fc.Name, "module", source, "bytes", len(m.bytes), "pool", fc.Pool, "engine", n.eng.Name())
 	start := time.Now()
 	// The engine loads on a goroutine of its own, so that New can leave a
 	// compilation behind when ctx ends (see New).
@@ -200,27 +207,16 @@ func (n *Node) compile(ctx context.Context, fc FunctionConfig, module []byte, so
 	select {
 	case r = <-done:
 	case <-ctx.Done():
-		switch {
-		case n.table.Load() != nil:
-			// A reload: the engine stays open under it, so wait.
-			if r = <-done; r.fn != nil {
-				r.fn.Close(context.WithoutCancel(ctx))
-			}
-			return nil, fmt.Errorf("function %s: load %s: %w", fc.Name, source, context.Cause(ctx))
-		case !n.ownsEngine:
-			// New, with an engine the caller keeps: wait, and let New
-			// close what was made with the rest.
-			r = <-done
-		default:
+		if abandon {
 			n.abandoned = done
 			return nil, fmt.Errorf("function %s: load %s: %w", fc.Name, source, context.Cause(ctx))
 		}
+		r = <-done // the caller sees ctx ended, and closes what was made
 	}
 	if r.err != nil {
 		return nil, fmt.Errorf("function %s: load %s: %w", fc.Name, source, r.err)
 	}
 	f.fn = r.fn
-	f.shared = fc.SharedMemory
 	n.checkShared(f)
 	// load_time is the engine's Load: compiling the module (or reading it from
 	// the cache) and instantiating the pool.

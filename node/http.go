@@ -202,7 +202,7 @@ func (n *Node) serveInvoke(w http.ResponseWriter, r *http.Request) {
 		// A reload may have replaced or removed the function since.
 		limit := "max_payload"
 		if f := n.function(name); f != nil {
-			limit = fmt.Sprintf("max_payload of %d bytes", f.maxPayload)
+			limit = fmt.Sprintf("max_payload of %d bytes", f.cfg.MaxPayload)
 		}
 		switch {
 		case errors.Is(err, errUnknownFunction):
@@ -291,7 +291,7 @@ func (n *Node) readUnsized(body io.Reader, name string) (uint64, func([]byte) er
 	if f == nil {
 		return 0, func([]byte) error { return nil }, nil
 	}
-	limit := f.maxPayload + 1
+	limit := f.cfg.MaxPayload + 1
 	var buf bytes.Buffer
 	if _, err := buf.ReadFrom(io.LimitReader(body, int64(min(limit, math.MaxInt64)))); err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {

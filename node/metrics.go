@@ -402,7 +402,7 @@ func (c *functionsCollector) remove(fn runtime.Function) {
 			if c.replacedBefore == nil {
 				c.replacedBefore = map[string]uint64{}
 			}
-			c.replacedBefore[f.name] += uint64(fn.Stats().Replaced)
+			c.replacedBefore[f.name] += fn.Stats().Replaced
 			c.fns = slices.Delete(slices.Clone(c.fns), i, i+1)
 			return
 		}
@@ -443,7 +443,7 @@ func (c *functionsCollector) Collect(ch chan<- prometheus.Metric) {
 		s.size += uint64(st.Size)
 		s.busy += uint64(max(st.Live-st.Idle, 0))
 		s.idle += uint64(st.Idle)
-		s.replac += uint64(st.Replaced)
+		s.replac += st.Replaced
 	}
 	for _, name := range names {
 		s := sums[name]

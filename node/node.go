@@ -108,8 +108,6 @@ type Node struct {
 	// abandoned is the load New left behind when its ctx ended; close
 	// waits for it, in the background, before it closes the engine.
 	abandoned <-chan loadResult
-	// loading is the table New is filling; nil once New returned.
-	loading *funcTable
 
 	mu       sync.Mutex
 	draining bool
@@ -222,22 +220,25 @@ func New(ctx context.Context, cfg *Config, opts *Options) (*Node, error) {
 		}
 		n.eng, n.ownsEngine = eng, true
 	}
+	// The table fills before the node is shared; close closes what it
+	// holds if New fails.
 	t := &funcTable{fns: make(map[string]*function, len(c.Functions))}
-	n.loading = t
+	n.table.Store(t)
 	for _, fc := range c.Functions {
-		f, err := n.loadFunction(ctx, fc, c.Node.Registry)
+		m, err := n.readModule(ctx, fc, c.Node.Registry)
+		if err != nil {
+			return fail(err)
+		}
+		f, err := n.compile(ctx, fc, m, n.ownsEngine)
 		if err != nil {
 			return fail(err)
 		}
 		f.metrics = n.metrics.forFunction(f.name, f.fn)
-		t.fns[f.name] = f
-		t.order = append(t.order, f)
+		t.add(f)
 		if ctx.Err() != nil {
 			return fail(fmt.Errorf("load functions: %w", context.Cause(ctx)))
 		}
 	}
-	n.table.Store(t)
-	n.loading = nil
 	if err := n.metrics.register(o.Version, n.eng, n.invocationsInFlight); err != nil {
 		return fail(err)
 	}
@@ -463,7 +464,7 @@ func (n *Node) deliver(inv *invocation, to string, size uint64, fill func(dst []
 	defer n.release(f)
 	var err error
 	switch {
-	case size > f.maxPayload:
+	case size > f.cfg.MaxPayload:
 		err = errTooLarge
 	case inv.depth() >= n.cfg.Node.MaxDepth:
 		err = n.errTooDeep
@@ -662,10 +663,8 @@ func (n *Node) close(ctx context.Context) error {
 	n.reload.mu.Lock() // a reload under way is done (Shutdown canceled it)
 	defer n.reload.mu.Unlock()
 	var fns []*function
-	if t := n.table.Load(); t != nil {
+	if t := n.table.Load(); t != nil { // nil: New failed before its functions
 		fns = t.order
-	} else if n.loading != nil {
-		fns = n.loading.order // New failed midway
 	}
 	for _, f := range fns {
 		if err := f.fn.Close(ctx); err != nil {

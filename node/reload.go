@@ -2,12 +2,11 @@ package node
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/roadrunner-wasm/roadrunner/internal/ociwasm"
@@ -152,31 +151,27 @@ func (n *Node) apply(ctx context.Context, cfg *Config) (*ReloadReport, error) {
 	}
 	for _, fc := range cfg.Functions {
 		old := cur.fns[fc.Name]
-		if old != nil && old.cfg == fc && pinned(fc.Module) {
+		same := old != nil && old.cfg == fc
+		if same && pinned(fc.Module) {
 			// Content pinned by digest cannot change: neither pulled nor
 			// read again (a reload of other things needs no registry).
-			next.fns[fc.Name] = old
-			next.order = append(next.order, old)
+			next.add(old)
 			continue
 		}
-		module, source, err := n.readModule(ctx, fc, cfg.Node.Registry)
+		m, err := n.readModule(ctx, fc, cfg.Node.Registry)
 		if err != nil {
-			return undo(fmt.Errorf("function %s: %w", fc.Name, err))
+			return undo(err)
 		}
-		s := sha256.Sum256(module)
-		sum := hex.EncodeToString(s[:])
-		if old != nil && old.cfg == fc && old.sum == sum {
-			next.fns[fc.Name] = old
-			next.order = append(next.order, old)
+		if same && old.digest == m.digest {
+			next.add(old)
 			continue
 		}
-		f, err := n.compile(ctx, fc, module, source, sum)
+		f, err := n.compile(ctx, fc, m, false)
 		if err != nil {
 			return undo(err)
 		}
 		fresh = append(fresh, f)
-		next.fns[fc.Name] = f
-		next.order = append(next.order, f)
+		next.add(f)
 		if old == nil {
 			r.Added = append(r.Added, fc.Name)
 		} else {
@@ -251,66 +246,38 @@ func (c *Config) maxPayloadOfFunctions() uint64 {
 
 // restartFields names the fields of the node section (but node.registry,
 // which a reload applies) that differ between the configuration in force
-// and next.
+// and next, as the YAML names them.
 func restartFields(cur, next *Config) []string {
 	a, b := cur.Node, next.Node
 	a.Registry, b.Registry = RegistryConfig{}, RegistryConfig{}
-	fields := diffFields("node", reflect.ValueOf(a), reflect.ValueOf(b), nil)
-	return slices.Compact(fields) // unix_group and its gid are one field
+	return diffFields("node", reflect.ValueOf(a), reflect.ValueOf(b), reflect.TypeFor[rawNode](), nil)
 }
 
-// diffFields appends the names (YAML's) of the fields of structs a and b
-// that differ, nested structs by their fields.
-func diffFields(prefix string, a, b reflect.Value, out []string) []string {
+// derivedFields are Config fields the YAML does not have, computed from
+// one it has (which a change reports).
+var derivedFields = map[string]bool{"UnixGID": true} // from unix_group
+
+// diffFields appends the names of the fields of structs a and b that
+// differ: the yaml tags of raw's fields of the same Go names (raw is the
+// section's struct in the YAML document), nested sections by their fields.
+func diffFields(prefix string, a, b reflect.Value, raw reflect.Type, out []string) []string {
 	t := a.Type()
 	for i := range t.NumField() {
 		sf := t.Field(i)
-		name := prefix + "." + yamlName(sf.Name)
-		fa, fb := a.Field(i), b.Field(i)
-		if reflect.DeepEqual(fa.Interface(), fb.Interface()) {
+		if derivedFields[sf.Name] || reflect.DeepEqual(a.Field(i).Interface(), b.Field(i).Interface()) {
 			continue
 		}
-		if sf.Type.Kind() == reflect.Struct && sf.Type.PkgPath() == t.PkgPath() {
-			out = diffFields(name, fa, fb, out)
+		rf, ok := raw.FieldByName(sf.Name)
+		if !ok {
+			out = append(out, prefix+"."+sf.Name) // a field the YAML lacks: named anyway
+			continue
+		}
+		name := prefix + "." + strings.Split(rf.Tag.Get("yaml"), ",")[0]
+		if rf.Type.Kind() == reflect.Struct && rf.Type != nodeType {
+			out = diffFields(name, a.Field(i), b.Field(i), rf.Type, out)
 			continue
 		}
 		out = append(out, name)
 	}
 	return out
-}
-
-// yamlName is a Config field's name in YAML: HTTPAuth → http_auth,
-// MaxPayload → max_payload, DNS → dns, UnixGID → unix_group.
-func yamlName(goName string) string {
-	switch goName {
-	case "HTTPAuth":
-		return "http_auth"
-	case "UnixGID":
-		return "unix_group"
-	case "UIDs":
-		return "uids"
-	case "GIDs":
-		return "gids"
-	case "OTLPEndpoint":
-		return "otlp_endpoint"
-	case "TCPSend":
-		return "tcp_send"
-	case "IOTimeout":
-		return "io_timeout"
-	case "CA":
-		return "ca"
-	}
-	var out []byte
-	for i := 0; i < len(goName); i++ {
-		c := goName[i]
-		if c >= 'A' && c <= 'Z' {
-			// A capital after a lower-case letter starts a word.
-			if i > 0 && goName[i-1] >= 'a' && goName[i-1] <= 'z' {
-				out = append(out, '_')
-			}
-			c += 'a' - 'A'
-		}
-		out = append(out, c)
-	}
-	return string(out)
 }

@@ -300,14 +300,14 @@ func TestReloadRefused(t *testing.T) {
 // reported (and kept); the rest of the reload is applied.
 func TestReloadRestartFields(t *testing.T) {
 	n := startNode(t, reloadBase, nil)
-	cfg := strings.Replace(reloadBase, "  max_payload: 4MiB\n", "  max_payload: 4MiB\n  http: 127.0.0.1:1\n  invocation_timeout: 7s\n", 1) +
+	cfg := strings.Replace(reloadBase, "  max_payload: 4MiB\n", "  max_payload: 4MiB\n  http: 127.0.0.1:1\n  invocation_timeout: 7s\n  listen: {max_conns: 7}\n", 1) +
 		"  - {name: echo2, module: {{echo}}, pool: 1}\n"
 	r, err := n.reload(t, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(r.Restart, []string{"node.http", "node.invocation_timeout"}) || !slices.Equal(r.Added, []string{"echo2"}) {
-		t.Errorf("report %+v, want node.http and node.invocation_timeout to need a restart, echo2 added", r)
+	if want := []string{"node.http", "node.invocation_timeout", "node.listen.max_conns"}; !slices.Equal(r.Restart, want) || !slices.Equal(r.Added, []string{"echo2"}) {
+		t.Errorf("report %+v, want %q to need a restart, echo2 added", r, want)
 	}
 	if got := n.Config().Node.HTTP; got == "127.0.0.1:1" {
 		t.Error("node.http changed under the running node")

@@ -19,7 +19,7 @@ func (n *Node) setupRemote() error {
 	if _, err := newCluster(n); err != nil {
 		return err
 	}
-	n.frameLimit = n.maxPayload()
+	n.frameLimit = c.maxPayloadOfFunctions()
 	lim := wire.Limits{MaxPayload: n.frameLimit}
 	for _, path := range []transport.Path{transport.PathUnix, transport.PathTCP} {
 		srv := transport.NewServer(n, path, &transport.ServerOptions{
@@ -46,16 +46,6 @@ func (n *Node) setupRemote() error {
 		n.metrics.forServer(srv)
 	}
 	return nil
-}
-
-// maxPayload is the largest max_payload of the node's functions: what its
-// transport servers accept in a frame.
-func (n *Node) maxPayload() uint64 {
-	var m uint64
-	for _, f := range n.cfg.Functions {
-		m = max(m, f.MaxPayload)
-	}
-	return m
 }
 
 // Listen opens the listeners of node.listen: the unix path's socket (mode,

@@ -40,7 +40,7 @@ func (n *Node) SharedMemory(to string) (transport.SharedMemory, error) {
 	if f == nil {
 		return nil, fmt.Errorf("no function %s: %w", to, transport.ErrNotShared)
 	}
-	if !f.shared {
+	if !f.cfg.SharedMemory {
 		return nil, fmt.Errorf("function %s: shared_memory is off: %w", to, transport.ErrNotShared)
 	}
 	s, ok := f.fn.(runtime.Sharer)
@@ -52,7 +52,7 @@ func (n *Node) SharedMemory(to string) (transport.SharedMemory, error) {
 
 // checkShared says at load what becomes of a function's shared_memory.
 func (n *Node) checkShared(f *function) {
-	if !f.shared {
+	if !f.cfg.SharedMemory {
 		return
 	}
 	s, ok := f.fn.(runtime.Sharer)

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -211,8 +210,8 @@ func TestOCIColdStart(t *testing.T) {
 	}
 	med := func(d []time.Duration) time.Duration {
 		d = slices.Clone(d)
-		sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
-		return d[len(d)/2]
+		slices.Sort(d)
+		return percentile(d, 50)
 	}
 	t.Logf("module %d bytes; medians of 7, ready = process start to /readyz 200, compilation cache empty:", st.Size())
 	t.Logf("  local file           %v", med(local))

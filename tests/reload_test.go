@@ -13,11 +13,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -26,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/roadrunner-wasm/roadrunner/internal/nodeproc"
 	"github.com/roadrunner-wasm/roadrunner/internal/testdns"
 	"github.com/roadrunner-wasm/roadrunner/node"
 )
@@ -537,52 +536,24 @@ func TestReloadSignals(t *testing.T) {
 	config := nodeConfig{name: "sig", functions: []fn{{name: "hold", module: "hold"}}}.write(t, tr, dir)
 
 	t.Run("starting", func(t *testing.T) {
-		log := &logBuf{}
-		cmd := exec.Command(tr.rrnode, "start", "--config", config, "--http", "127.0.0.1:0")
-		cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+filepath.Join(tr.dir, "cache"), "RR_TEST_START_PAUSE=engine")
-		cmd.Stdout, cmd.Stderr = log, log
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		if err := cmd.Start(); err != nil {
+		p := startPaused(t, tr, config, "engine")
+		waitLineOrExit(t, p.log, p.exited, `msg="start-up paused"`, "stage=engine")
+		if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 			t.Fatal(err)
 		}
-		exited := make(chan struct{})
-		var waitErr error
-		go func() { waitErr = cmd.Wait(); close(exited) }()
-		t.Cleanup(func() {
-			select {
-			case <-exited:
-			default:
-				cmd.Process.Kill()
-				<-exited
-			}
-			if t.Failed() {
-				t.Logf("rrnode output:\n%s", log.tail(16<<10))
-			}
-		})
-		waitLineOrExit(t, log, exited, `msg="start-up paused"`, "stage=engine")
-		if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
-			t.Fatal(err)
-		}
-		waitLineOrExit(t, log, exited, "reload ignored", "starting", "trigger=SIGHUP")
-		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case <-exited:
-			if waitErr != nil {
-				t.Fatalf("rrnode after SIGHUP then SIGTERM while starting: %v, want exit status 0", waitErr)
-			}
-		case <-time.After(time.Minute):
-			t.Fatal("rrnode still running a minute after SIGTERM")
-		}
+		waitLineOrExit(t, p.log, p.exited, "reload ignored", "starting", "trigger=SIGHUP")
+		p.stop(t, "SIGHUP then SIGTERM while starting")
 	})
 
 	t.Run("draining", func(t *testing.T) {
 		n := launch(t, tr, "sig", config, launchOpts{})
-		// An invocation held for 3 s keeps the drain going while SIGHUP comes.
+		// An invocation held for 10 s keeps the drain going while SIGHUP
+		// comes: the hold is the margin for sending it after "shutting
+		// down" (the guest's sleep cannot be cut short; 10 s, not 3, for
+		// a loaded machine).
 		held := make(chan answer, 1)
 		go func() {
-			resp, err := n.Client().Post(n.URL()+"/v1/functions/hold", "application/octet-stream", strings.NewReader("3000\n"))
+			resp, err := n.Client().Post(n.URL()+"/v1/functions/hold", "application/octet-stream", strings.NewReader("10000\n"))
 			if err != nil {
 				held <- answer{body: []byte(err.Error())}
 				return
@@ -591,7 +562,7 @@ func TestReloadSignals(t *testing.T) {
 			resp.Body.Close()
 			held <- answer{status: resp.StatusCode, body: body}
 		}()
-		n.log.waitLine(t, 0, 30*time.Second, "hold: 5 bytes, holding 3000 ms")
+		n.log.waitLine(t, 0, 30*time.Second, "hold: 6 bytes, holding 10000 ms")
 		type stopped struct {
 			status int
 			err    error
@@ -622,7 +593,10 @@ func TestReloadDirectory(t *testing.T) {
 	dns := testdns.Start(t)
 	const name = "reload.rr.test"
 	dns.Set(name, netip.MustParseAddr("127.0.0.2"), netip.MustParseAddr("127.0.0.3"))
-	port := freePortOn(t, "127.0.0.2", "127.0.0.3")
+	port, err := nodeproc.FreePort("127.0.0.2", "127.0.0.3")
+	if err != nil {
+		t.Fatal(err)
+	}
 	cluster := fmt.Sprintf("cluster:\n  dns: %s\n  port: %d\n  refresh: 1m\n  resolver: %s\n", name, port, dns.Addr())
 	dir := t.TempDir()
 	ca := nodeConfig{name: "a", listenTCP: fmt.Sprintf("127.0.0.2:%d", port), functions: []fn{{name: "relay", module: "relay"}}, extra: cluster}
@@ -662,34 +636,6 @@ func TestReloadDirectory(t *testing.T) {
 	if r := a.invoke(t, "relay", []byte("send fresh\nhello")); r.status != http.StatusOK || string(r.body) != "-2" {
 		t.Fatalf("relay's send to fresh after b removed it: %d %q, want -2 (unknown function)", r.status, r.body)
 	}
-}
-
-// freePortOn returns a tcp port free on every one of hosts.
-func freePortOn(t *testing.T, hosts ...string) int {
-	t.Helper()
-	for range 20 {
-		first, err := net.Listen("tcp", net.JoinHostPort(hosts[0], "0"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := first.Addr().(*net.TCPAddr).Port
-		lns := []net.Listener{first}
-		for _, h := range hosts[1:] {
-			ln, err := net.Listen("tcp", net.JoinHostPort(h, fmt.Sprint(port)))
-			if err != nil {
-				break
-			}
-			lns = append(lns, ln)
-		}
-		for _, ln := range lns {
-			ln.Close()
-		}
-		if len(lns) == len(hosts) {
-			return port
-		}
-	}
-	t.Fatalf("no port free on all of %v", hosts)
-	return 0
 }
 
 // TestReloadLatency measures what a client sees: p50/p99 of the 1 KiB and

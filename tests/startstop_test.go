@@ -58,29 +58,8 @@ func TestSignalWhileStarting(t *testing.T) {
 				functions:     []fn{producerFn, transformFn, consumerFn},
 			}.write(t, tr, dir)
 
-			log := &logBuf{}
-			cmd := exec.Command(tr.rrnode, "start", "--config", config, "--http", "127.0.0.1:0", "--accel", "sockmap", "--strict-accel")
-			cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+filepath.Join(tr.dir, "cache"), "RR_TEST_START_PAUSE="+c.stage)
-			cmd.Stdout, cmd.Stderr = log, log
-			cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			exited := make(chan struct{})
-			var waitErr error
-			go func() { waitErr = cmd.Wait(); close(exited) }()
-			t.Cleanup(func() {
-				select {
-				case <-exited:
-				default:
-					cmd.Process.Kill()
-					<-exited
-				}
-				if t.Failed() {
-					t.Logf("rrnode output:\n%s", log.tail(16<<10))
-				}
-			})
-
+			p := startPaused(t, tr, config, c.stage, "--accel", "sockmap", "--strict-accel")
+			log, exited := p.log, p.exited
 			if c.stage == "" {
 				waitLineOrExit(t, log, exited, "node started")
 			} else {
@@ -99,17 +78,7 @@ func TestSignalWhileStarting(t *testing.T) {
 				checkStarting(t, "http://"+addr)
 			}
 
-			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-				t.Fatal(err)
-			}
-			select {
-			case <-exited:
-				if waitErr != nil {
-					t.Fatalf("rrnode after SIGTERM: %v, want exit status 0", waitErr)
-				}
-			case <-time.After(time.Minute):
-				t.Fatal("rrnode still running a minute after SIGTERM")
-			}
+			p.stop(t, "SIGTERM")
 
 			out := log.since(0)
 			stopped := `msg="stopped while starting" stage=` + c.stage + " "
@@ -134,6 +103,59 @@ func TestSignalWhileStarting(t *testing.T) {
 				t.Errorf("pin directory %s after the stop: %v, want it removed", pinDir, err)
 			}
 		})
+	}
+}
+
+// pausedNode is rrnode start run by startPaused.
+type pausedNode struct {
+	cmd     *exec.Cmd
+	log     *logBuf
+	exited  chan struct{} // closed when the process has exited
+	waitErr error         // cmd.Wait's, set before exited is closed
+}
+
+// startPaused runs rrnode start on config with args, paused at start-up
+// stage stage (RR_TEST_START_PAUSE; "" runs through), its output in log;
+// the test's cleanup kills it if it still runs.
+func startPaused(t *testing.T, tr tree, config, stage string, args ...string) *pausedNode {
+	t.Helper()
+	p := &pausedNode{log: &logBuf{}, exited: make(chan struct{})}
+	p.cmd = exec.Command(tr.rrnode, append([]string{"start", "--config", config, "--http", "127.0.0.1:0"}, args...)...)
+	p.cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+filepath.Join(tr.dir, "cache"), "RR_TEST_START_PAUSE="+stage)
+	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.waitErr = p.cmd.Wait(); close(p.exited) }()
+	t.Cleanup(func() {
+		select {
+		case <-p.exited:
+		default:
+			p.cmd.Process.Kill()
+			<-p.exited
+		}
+		if t.Failed() {
+			t.Logf("rrnode output:\n%s", p.log.tail(16<<10))
+		}
+	})
+	return p
+}
+
+// stop sends SIGTERM and fails t unless the process exits with status 0
+// within a minute (a bound against a hang); what says what came before.
+func (p *pausedNode) stop(t *testing.T, what string) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.exited:
+		if p.waitErr != nil {
+			t.Fatalf("rrnode after %s: %v, want exit status 0", what, p.waitErr)
+		}
+	case <-time.After(time.Minute):
+		t.Fatalf("rrnode still running a minute after %s", what)
 	}
 }
 

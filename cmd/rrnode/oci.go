@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -144,7 +143,7 @@ or a plain image of one layer that is a Wasm module; there is no cache.
 		if err != nil {
 			return err
 		}
-		if err := writeFileAtomic(args[1], m.Bytes); err != nil {
+		if err := ociwasm.WriteFile(args[1], m.Bytes); err != nil {
 			return fmt.Errorf("pull: %w", err)
 		}
 		rep := pullReport{Digest: m.Digest, Layer: m.Layer, Reference: m.Reference, Size: len(m.Bytes), File: args[1]}
@@ -155,27 +154,4 @@ or a plain image of one layer that is a Wasm module; there is no cache.
 		return err
 	}
 	return c
-}
-
-// writeFileAtomic writes b to file through a temporary file in the same
-// directory, renamed over file: a reader sees the old file or the new one.
-func writeFileAtomic(file string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(b)
-	if err == nil {
-		err = tmp.Chmod(0o644)
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), file)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-	}
-	return err
 }

@@ -34,14 +34,15 @@ type reloader struct {
 	quit    chan struct{}
 	done    chan struct{}
 
+	// ctx is every reload's: drain cancels it, ending the one in
+	// progress, before it waits for it (mu).
+	ctx    context.Context
+	cancel context.CancelFunc
+
 	mu    sync.Mutex // held by a reload, and to change state
 	state int
 	n     *node.Node
 	watch *configWatcher
-
-	cmu      sync.Mutex         // not held long: drain takes it while a reload holds mu
-	cancel   context.CancelFunc // ends the reload in progress, if any
-	stopping bool               // drain began: a reload is cancelled as it starts
 }
 
 // notifyHUP handles SIGHUP from now on, on the returned channel: Go's
@@ -58,6 +59,7 @@ func notifyHUP() chan os.Signal {
 func newReloader(log *slog.Logger, hup chan os.Signal, load func() (*node.Config, [sha256.Size]byte, error)) *reloader {
 	r := &reloader{log: log, load: load, hup: hup, changed: make(chan struct{}, 1),
 		quit: make(chan struct{}), done: make(chan struct{})}
+	r.ctx, r.cancel = context.WithCancel(context.Background())
 	go r.run()
 	return r
 }
@@ -90,12 +92,7 @@ func (r *reloader) fileChanged() {
 // drain ends reloads: a reload in progress is cancelled and waited for,
 // the file watch stops, later triggers are ignored. SIGHUP stays handled.
 func (r *reloader) drain() {
-	r.cmu.Lock()
-	r.stopping = true
-	if r.cancel != nil {
-		r.cancel()
-	}
-	r.cmu.Unlock()
+	r.cancel()
 	r.mu.Lock() // a reload in progress holds mu until it returns
 	r.state = reloadDraining
 	cw := r.watch
@@ -132,32 +129,19 @@ func (r *reloader) run() {
 func (r *reloader) reload(trigger string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	switch r.state {
-	case reloadStarting:
+	switch {
+	case r.state == reloadStarting:
 		r.log.Info("reload ignored: the node is starting", "trigger", trigger)
 		return
-	case reloadDraining:
+	case r.state == reloadDraining || r.ctx.Err() != nil: // drain began, waiting for mu
 		r.log.Info("reload ignored: the node is draining", "trigger", trigger)
 		return
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	r.cmu.Lock()
-	if r.stopping {
-		cancel()
-	}
-	r.cancel = cancel
-	r.cmu.Unlock()
-	defer func() {
-		r.cmu.Lock()
-		r.cancel = nil
-		r.cmu.Unlock()
-	}()
 	cw := r.watch
 	r.log.Info("reloading the config", "trigger", trigger)
 	// The node logs what the reload changed (or why it changed nothing),
 	// and counts it: rr_config_reloads_total.
-	r.n.Reload(ctx, func() (*node.Config, error) {
+	r.n.Reload(r.ctx, func() (*node.Config, error) {
 		cfg, sum, err := r.load()
 		if sum != ([sha256.Size]byte{}) && cw != nil { // read, valid or not
 			cw.loaded(sum)

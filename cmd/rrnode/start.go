@@ -6,10 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
-	"os"
 	"os/signal"
 	"strconv"
 	"syscall"
@@ -275,16 +273,11 @@ func (s *startup) loadConfig(f startFlags) error {
 // returns the sha256 of the bytes read (zero if the file could not be
 // read), which the config file watch compares to tell a change.
 func loadConfig(f startFlags) (*node.Config, [sha256.Size]byte, error) {
-	data, err := os.ReadFile(f.config)
-	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err // the message names the file already
-		}
-		return nil, [sha256.Size]byte{}, &node.ConfigError{File: f.config, Err: err}
+	cfg, data, err := node.ReadConfig(f.config)
+	var sum [sha256.Size]byte
+	if data != nil {
+		sum = sha256.Sum256(data)
 	}
-	sum := sha256.Sum256(data)
-	cfg, err := node.ParseConfig(data, f.config)
 	if err != nil {
 		return nil, sum, err
 	}

@@ -153,6 +153,36 @@ func start(ctx context.Context, opts *Options) (*Node, error) {
 	return n, nil
 }
 
+// FreePort returns a tcp port free on every one of hosts (addresses of
+// this network namespace) when asked: for nodes on several loopback
+// addresses that share one port, as the nodes behind a cluster's DNS
+// name do. A port can be taken before it is used: a caller whose node
+// then fails with "address already in use" tries again.
+func FreePort(hosts ...string) (int, error) {
+	for range 20 {
+		first, err := net.Listen("tcp", net.JoinHostPort(hosts[0], "0"))
+		if err != nil {
+			return 0, err
+		}
+		port := first.Addr().(*net.TCPAddr).Port
+		lns := []net.Listener{first}
+		for _, h := range hosts[1:] {
+			ln, err := net.Listen("tcp", net.JoinHostPort(h, strconv.Itoa(port)))
+			if err != nil {
+				break
+			}
+			lns = append(lns, ln)
+		}
+		for _, ln := range lns {
+			ln.Close()
+		}
+		if len(lns) == len(hosts) {
+			return port, nil
+		}
+	}
+	return 0, fmt.Errorf("nodeproc: no port free on all of %v", hosts)
+}
+
 // freeAddr picks a free port on 127.0.0.1, in ns if not nil.
 func freeAddr(ns Namespace) (string, error) {
 	listen := net.Listen

@@ -41,7 +41,7 @@ func (c cache) get(digest string, limit int64) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cache: %w", err)
 	}
-	if int64(len(b)) > limit || sha256Digest(b) != digest {
+	if int64(len(b)) > limit || Digest(b) != digest {
 		os.Remove(p)
 		return nil, fmt.Errorf("%w: cached %s does not match its name (removed)", ErrDigestMismatch, p)
 	}
@@ -57,30 +57,38 @@ func (c cache) put(digest string, b []byte) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return fmt.Errorf("cache: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
-	if err != nil {
-		return fmt.Errorf("cache: %w", err)
-	}
-	_, err = tmp.Write(b)
-	if err == nil {
-		err = tmp.Chmod(0o644)
-	}
-	if err == nil {
-		err = tmp.Close()
-	} else {
-		tmp.Close()
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), p)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
+	if err := WriteFile(p, b); err != nil {
 		return fmt.Errorf("cache: %w", err)
 	}
 	return nil
 }
 
-func sha256Digest(b []byte) string {
+// WriteFile writes b to file (mode 0644) whole or not at all: through a
+// temporary file in the same directory, renamed over file, so that a
+// reader sees the old content or the new one.
+func WriteFile(file string, b []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	_, err = tmp.Write(b)
+	if err == nil {
+		err = tmp.Chmod(0o644)
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), file)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+	}
+	return err
+}
+
+// Digest is b's digest as OCI writes it: "sha256:" and 64 hex digits.
+func Digest(b []byte) string {
 	h := sha256.Sum256(b)
 	return "sha256:" + hex.EncodeToString(h[:])
 }

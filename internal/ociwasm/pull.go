@@ -151,7 +151,7 @@ func (s *session) manifest(ctx context.Context, r Reference) (b []byte, digest, 
 	case len(b) > maxManifestSize:
 		return nil, "", "", fmt.Errorf("%w: manifest %s: larger than %d MiB", ErrNotModule, r.ref(), maxManifestSize>>20)
 	}
-	digest = sha256Digest(b)
+	digest = Digest(b)
 	if r.Pinned() && digest != r.Digest {
 		return nil, "", "", fmt.Errorf("%w: the registry sent a manifest of digest %s for %s", ErrDigestMismatch, digest, r.Digest)
 	}
@@ -180,7 +180,7 @@ func (s *session) blob(ctx context.Context, l ocispec.Descriptor) ([]byte, error
 	} else if n > l.Size {
 		return nil, fmt.Errorf("%w: layer %s: the registry sent more than the %d bytes the manifest says", ErrDigestMismatch, l.Digest, l.Size)
 	}
-	if d := sha256Digest(b); d != string(l.Digest) {
+	if d := Digest(b); d != string(l.Digest) {
 		return nil, fmt.Errorf("%w: layer %s: the registry sent content of digest %s", ErrDigestMismatch, l.Digest, d)
 	}
 	return b, nil
