@@ -2,6 +2,7 @@ package node
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/roadrunner-wasm/roadrunner/transport"
 	"github.com/roadrunner-wasm/roadrunner/transport/features"
@@ -77,5 +78,9 @@ func (n *Node) refused(r transport.Refusal) {
 		return
 	}
 	n.metrics.refusal(r.Path, r.Reason)
+	if strings.HasPrefix(r.At, "payload") {
+		// A payload cut short: its instance was released at once.
+		n.metrics.aborted.WithLabelValues(r.Path.String(), r.Reason).Inc()
+	}
 	n.refusalLog.warn(r.Reason, "connection closed: "+r.Reason, "path", r.Path.String(), "peer", r.Remote, "at", r.At, "err", r.Err)
 }

@@ -47,6 +47,8 @@ import (
 //	      gids: []
 //	    tcp: 0.0.0.0:7070        # host:port; "" = no tcp listener
 //	    max_conns: 1024          # per listener, 1..65536
+//	    max_conns_per_source: 128 # per source (a tcp peer's IP, a unix peer's uid), 1..max_conns
+//	    first_frame_timeout: 10s # a connection's first frame (or HELLO) complete within this of accept
 //	  auth:                      # peers prove a shared key on the unix and tcp paths
 //	    keys: keys               # one key a line; the first signs, all verify
 //	    insecure: false          # true lets a non-loopback tcp bind go without keys or tls
@@ -60,7 +62,8 @@ import (
 //	  tcp_send: auto             # auto, write or splice
 //	  verify: false              # CRC32C on the frames this node sends
 //	  dial_timeout: 5s
-//	  io_timeout: 30s
+//	  io_timeout: 30s            # writes; a frame's header, name and trace whole from its first byte
+//	  read_progress_timeout: 5s  # a request body or frame without a byte this long is aborted
 //	  sockmap_pin_dir: /sys/fs/bpf/roadrunner # where --accel sockmap pins its map, on bpffs
 //	  tracing:                   # OpenTelemetry spans of every hop, over OTLP
 //	    otlp_endpoint: ""        # "" = off; http(s)://host:port[/path], grpc://host:port or grpcs://host:port
@@ -71,6 +74,10 @@ import (
 //	    module: producer.wasm    # relative to the config file's directory
 //	    pool: 2                  # instances, 1..1024; default GOMAXPROCS
 //	    max_payload: 128MiB      # default node.max_payload
+//	    max_memory: 512MiB       # the most an instance's memory may grow to; default: the engine's (4GiB)
+//	    recycle_memory: 64MiB    # an instance above this when it returns to the pool is replaced
+//	    queue: 64                # deliveries waiting for an instance, 0..65536; past it, busy at once
+//	    max_per_source: 0        # instances one source may hold at once; 0 = no cap (shared fairly)
 //	peers:
 //	  - name: b                  # [A-Za-z0-9._-]{1,64}, unique among peers
 //	    address: unix://b.sock   # unix:///abs/path, unix://relative/path or tcp://host:port
@@ -141,7 +148,16 @@ type NodeConfig struct {
 	TCPSend           transport.Mechanism // tcp send mechanism: transport.MechanismAuto (default), MechanismWrite or MechanismSplice
 	Verify            bool                // CRC32C on every DATA frame this node sends
 	DialTimeout       time.Duration       // connecting to a peer; default: DefaultDialTimeout
-	IOTimeout         time.Duration       // a frame without progress this long fails; default: DefaultIOTimeout
+	// IOTimeout bounds a write (an ACK, a REPLY) and the arrival of a
+	// frame's header, name and trace context from the header's first
+	// byte; default: DefaultIOTimeout.
+	IOTimeout time.Duration
+	// ReadProgressTimeout is how long a request body or a frame that has
+	// begun (header, name, payload) may go without a byte arriving: past
+	// it the transfer is aborted (HTTP 408; the connection closed on the
+	// unix and tcp paths), its instance released at once. Default:
+	// DefaultReadProgressTimeout.
+	ReadProgressTimeout time.Duration
 	// DrainDelay is how long rrnode start keeps serving everything after
 	// SIGTERM, readiness already off (Node.StopReady), before it drains:
 	// the time endpoints need to stop routing to the node. 0 means the
@@ -248,6 +264,16 @@ type ListenConfig struct {
 	UnixAllow UnixAllow // peer credentials the unix listener accepts
 	TCP       string    // host:port of the tcp path; "" = none; port 0 picks a free one
 	MaxConns  int       // connections per listener; default: DefaultListenConns
+	// MaxConnsPerSource is the most connections one source (a tcp peer's
+	// IP address, a unix peer's uid) may hold on a listener; default:
+	// DefaultConnsPerSource, at most MaxConns. A full listener also makes
+	// room for a lighter source by closing an idle connection of the
+	// heaviest.
+	MaxConnsPerSource int
+	// FirstFrameTimeout closes a connection that has not completed its
+	// first frame (or HELLO) this long after accept; default:
+	// DefaultFirstFrameTimeout.
+	FirstFrameTimeout time.Duration
 }
 
 // PeerConfig is one entry of the peers section: another node, and the
@@ -280,7 +306,32 @@ type FunctionConfig struct {
 	// path; runtime.FunctionSpec.SharedMemory). That node's process can
 	// then read and write all of the function's memory: docs/SECURITY.md.
 	SharedMemory bool
+	// MaxMemory is the most bytes an instance's linear memory may grow to
+	// (the engine's memory limit, rounded down to 64 KiB pages); 0 = the
+	// engine's own (4 GiB). MaxPayload must be under it.
+	MaxMemory uint64
+	// RecycleMemory: an instance whose memory is above this many bytes
+	// when it returns to the pool (after any delivery, a failed or
+	// aborted one included) is closed and replaced by a fresh one, so
+	// that memory a large or hostile payload made a guest grow comes
+	// back. Default: DefaultRecycleMemory.
+	RecycleMemory uint64
+	// Queue is how many deliveries may wait for an instance when all are
+	// busy; one more is refused at once with busy (or takes the place of
+	// the newest waiter of the source with the most waiting). 0 = the
+	// default, DefaultQueue; NoQueue = none (busy at once). In YAML,
+	// queue: 0 is NoQueue.
+	Queue int
+	// MaxPerSource caps the instances one source (an HTTP client's
+	// address, a peer node's) holds at once; 0 = no cap. Without it a
+	// source alone may use every instance, and a freed instance goes to
+	// the waiting source that holds the fewest.
+	MaxPerSource int
 }
+
+// NoQueue is FunctionConfig.Queue's "none": a delivery that finds every
+// instance busy is refused at once.
+const NoQueue = -1
 
 // Defaults and limits of a Config.
 const (
@@ -292,11 +343,17 @@ const (
 	DefaultDrainDelay        = 5 * time.Second
 	CacheOff                 = "off"
 
-	DefaultListenConns             = 1024
-	DefaultPeerConns               = 16
-	DefaultDialTimeout             = 5 * time.Second
-	DefaultIOTimeout               = 30 * time.Second
-	DefaultUnixMode    fs.FileMode = 0o600
+	DefaultListenConns                     = 1024
+	DefaultPeerConns                       = 16
+	DefaultDialTimeout                     = 5 * time.Second
+	DefaultIOTimeout                       = 30 * time.Second
+	DefaultReadProgressTimeout             = 5 * time.Second
+	DefaultConnsPerSource                  = 128
+	DefaultFirstFrameTimeout               = 10 * time.Second
+	DefaultRecycleMemory                   = 64 << 20
+	DefaultQueue                           = 64
+	MaxQueue                               = 65536
+	DefaultUnixMode            fs.FileMode = 0o600
 
 	DefaultClusterPort    = 7070
 	DefaultClusterRefresh = 5 * time.Second
@@ -448,6 +505,7 @@ type rawNode struct {
 	Verify            yaml.Node   `yaml:"verify"`
 	DialTimeout       yaml.Node   `yaml:"dial_timeout"`
 	IOTimeout         yaml.Node   `yaml:"io_timeout"`
+	ReadProgress      yaml.Node   `yaml:"read_progress_timeout"`
 	SockmapPinDir     string      `yaml:"sockmap_pin_dir"`
 	Auth              rawAuth     `yaml:"auth"`
 	HTTPAuth          rawHTTPAuth `yaml:"http_auth"`
@@ -471,6 +529,8 @@ type rawListen struct {
 	UnixAllow rawUnixAllow `yaml:"unix_allow"`
 	TCP       string       `yaml:"tcp"`
 	MaxConns  yaml.Node    `yaml:"max_conns"`
+	PerSource yaml.Node    `yaml:"max_conns_per_source"`
+	FirstIn   yaml.Node    `yaml:"first_frame_timeout"`
 }
 
 type rawUnixAllow struct {
@@ -508,6 +568,10 @@ type rawFunction struct {
 	MaxPayload    yaml.Node `yaml:"max_payload"`
 	Interruptible yaml.Node `yaml:"interruptible"`
 	SharedMemory  yaml.Node `yaml:"shared_memory"`
+	MaxMemory     yaml.Node `yaml:"max_memory"`
+	RecycleMemory yaml.Node `yaml:"recycle_memory"`
+	Queue         yaml.Node `yaml:"queue"`
+	MaxPerSource  yaml.Node `yaml:"max_per_source"`
 }
 
 var nodeType = reflect.TypeFor[yaml.Node]()
@@ -621,6 +685,15 @@ func (r *rawConfig) config() (*Config, *ConfigError) {
 	if cfg.Node.IOTimeout, err = parseDuration(&r.Node.IOTimeout, "node.io_timeout"); err != nil {
 		return nil, err
 	}
+	if cfg.Node.ReadProgressTimeout, err = parseDuration(&r.Node.ReadProgress, "node.read_progress_timeout"); err != nil {
+		return nil, err
+	}
+	if cfg.Node.Listen.MaxConnsPerSource, err = parseInt(&r.Node.Listen.PerSource, "node.listen.max_conns_per_source", 1, MaxListenConns); err != nil {
+		return nil, err
+	}
+	if cfg.Node.Listen.FirstFrameTimeout, err = parseDuration(&r.Node.Listen.FirstIn, "node.listen.first_frame_timeout"); err != nil {
+		return nil, err
+	}
 	if cfg.Node.Listen.UnixAllow.UIDs, err = parseIDs(r.Node.Listen.UnixAllow.UIDs, "node.listen.unix_allow.uids"); err != nil {
 		return nil, err
 	}
@@ -660,6 +733,21 @@ func (r *rawConfig) config() (*Config, *ConfigError) {
 		}
 		f.Uninterruptible = !interruptible
 		if f.SharedMemory, err = parseBool(&rf.SharedMemory, path+".shared_memory", false); err != nil {
+			return nil, err
+		}
+		if f.MaxMemory, err = parseMemory(&rf.MaxMemory, path+".max_memory"); err != nil {
+			return nil, err
+		}
+		if f.RecycleMemory, err = parseMemory(&rf.RecycleMemory, path+".recycle_memory"); err != nil {
+			return nil, err
+		}
+		if f.Queue, err = parseInt(&rf.Queue, path+".queue", 0, MaxQueue); err != nil {
+			return nil, err
+		}
+		if f.Queue == 0 && !absent(&rf.Queue) {
+			f.Queue = NoQueue
+		}
+		if f.MaxPerSource, err = parseInt(&rf.MaxPerSource, path+".max_per_source", 0, MaxPool); err != nil {
 			return nil, err
 		}
 		cfg.Functions = append(cfg.Functions, f)
@@ -916,6 +1004,9 @@ func (c *Config) check() error {
 		if f.MaxPayload >= MaxPayloadLimit {
 			return bad(field+".max_payload", "%d bytes is not under 4GiB (ABI lengths are u32)", f.MaxPayload)
 		}
+		if err := f.checkLimits(field, bad); err != nil {
+			return err
+		}
 	}
 	if err := c.checkPeers(); err != nil {
 		return err
@@ -1044,7 +1135,73 @@ func (c *Config) checkTransport() error {
 	if err := defaultDuration(&n.IOTimeout, DefaultIOTimeout, "node.io_timeout", bad); err != nil {
 		return err
 	}
+	if err := defaultDuration(&n.ReadProgressTimeout, DefaultReadProgressTimeout, "node.read_progress_timeout", bad); err != nil {
+		return err
+	}
+	if err := defaultDuration(&l.FirstFrameTimeout, DefaultFirstFrameTimeout, "node.listen.first_frame_timeout", bad); err != nil {
+		return err
+	}
+	if l.MaxConnsPerSource == 0 {
+		l.MaxConnsPerSource = min(DefaultConnsPerSource, l.MaxConns)
+	}
+	if l.MaxConnsPerSource < 1 || l.MaxConnsPerSource > l.MaxConns {
+		return bad("node.listen.max_conns_per_source", "%d is out of range 1..%d (node.listen.max_conns)", l.MaxConnsPerSource, l.MaxConns)
+	}
 	return nil
+}
+
+// MaxMemoryLimit is the most a function's max_memory may be: 65536 pages
+// of 64 KiB, what a 32-bit memory addresses.
+const MaxMemoryLimit = 1 << 32
+
+// wasmPage is the size of a WebAssembly memory page.
+const wasmPage = 64 << 10
+
+// checkLimits applies the defaults of a function's memory and admission
+// fields and checks them against each other: a payload must fit in the
+// guest's memory with room to spare.
+func (f *FunctionConfig) checkLimits(field string, bad func(field, format string, args ...any) error) error {
+	if f.MaxMemory != 0 {
+		if f.MaxMemory < wasmPage || f.MaxMemory > MaxMemoryLimit {
+			return bad(field+".max_memory", "%d bytes is out of range 64KiB..4GiB", f.MaxMemory)
+		}
+		if f.MaxPayload >= f.MaxMemory {
+			return bad(field+".max_payload", "%s is not under max_memory %s: a payload must fit in the guest's memory beside the guest's own data; lower max_payload (node.max_payload is its default) or raise max_memory",
+				bytesize.Format(int64(f.MaxPayload)), bytesize.Format(int64(f.MaxMemory)))
+		}
+	}
+	if f.RecycleMemory == 0 {
+		f.RecycleMemory = DefaultRecycleMemory
+	}
+	if f.Queue == 0 {
+		f.Queue = DefaultQueue
+	}
+	if f.Queue != NoQueue && (f.Queue < 0 || f.Queue > MaxQueue) {
+		return bad(field+".queue", "%d is out of range 0..%d", f.Queue, MaxQueue)
+	}
+	if f.MaxPerSource < 0 || f.MaxPerSource > f.Pool {
+		return bad(field+".max_per_source", "%d is out of range 0..%d (the pool)", f.MaxPerSource, f.Pool)
+	}
+	return nil
+}
+
+// parseMemory parses a memory size: like a payload size, but 4GiB (a whole
+// 32-bit memory) included.
+func parseMemory(n *yaml.Node, field string) (uint64, *ConfigError) {
+	if absent(n) {
+		return 0, nil
+	}
+	if n.Kind != yaml.ScalarNode {
+		return 0, &ConfigError{Field: field, Err: fmt.Errorf("a list or mapping (line %d); want a size: %s (%s)", n.Line, bytesize.Grammar, bytesize.Doc)}
+	}
+	v, err := bytesize.Parse(n.Value)
+	if err != nil {
+		return 0, &ConfigError{Field: field, Err: fmt.Errorf("%w (line %d); want a size: %s (%s)", err, n.Line, bytesize.Grammar, bytesize.Doc)}
+	}
+	if v < wasmPage || uint64(v) > MaxMemoryLimit {
+		return 0, &ConfigError{Field: field, Err: fmt.Errorf("%s is out of range 64KiB..4GiB", n.Value)}
+	}
+	return uint64(v), nil
 }
 
 // checkAuth validates the authentication fields, and refuses what would

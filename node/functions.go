@@ -31,6 +31,7 @@ type function struct {
 
 	digest string // of the module's bytes, "sha256:…"
 	source string // the module's file, or its pinned oci:// reference
+	adm    *admission
 
 	refs    atomic.Int64 // deliveries that acquired it and have not released it
 	retired atomic.Bool  // out of the table: the last release closes it
@@ -181,6 +182,7 @@ func (n *Node) compile(ctx context.Context, fc FunctionConfig, m module, abandon
 		stderr: newGuestLog(n.log, fc.Name, "stderr", slog.LevelWarn),
 		digest: m.digest,
 		source: source,
+		adm:    newAdmission(&fc),
 	}
 	spec := runtime.FunctionSpec{
 		Name:     fc.Name,

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -82,19 +83,103 @@ func (n *Node) serveReady(w http.ResponseWriter, r *http.Request) {
 // function's buffer, and the reply goes to its ResponseWriter.
 type httpInvocation struct {
 	w       http.ResponseWriter
-	body    io.Reader
+	body    *bodyReader
 	replied bool
 }
 
 // fill reads the body straight into dst, a view of the function's memory.
 func (h *httpInvocation) fill(dst []byte) error {
 	if _, err := io.ReadFull(h.body, dst); err != nil {
-		if errors.Is(err, os.ErrDeadlineExceeded) { // the read deadline is the invocation's
-			return fmt.Errorf("read request body: invocation deadline passed: %w: %w", runtime.CodeCanceled, err)
-		}
-		return fmt.Errorf("read request body: %w: %w", runtime.CodeTransport, err)
+		return h.body.failed("read request body", err)
 	}
+	h.body.done = true // Content-Length bytes: the whole body
+	h.body.rest()
 	return nil
+}
+
+// bodyReader reads a request body with a progress timeout: before a read,
+// the connection's read deadline moves to read_progress_timeout from now
+// (never past the invocation's deadline), so that a body must keep
+// arriving, not only be whole by the invocation's deadline. A caller that
+// stops sending holds its instance for read_progress_timeout, not for the
+// invocation's timeout.
+type bodyReader struct {
+	r        io.Reader
+	rc       *http.ResponseController
+	progress time.Duration
+	deadline time.Time       // the invocation's; zero: none
+	kill     context.Context // the node's kill switch: its deadline is not moved once it fired
+	set      time.Time       // when the deadline was last moved
+	stalled  bool            // a read failed for want of progress
+	done     bool            // the body was read whole
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	// Moving the deadline is a timer update: done when an eighth of the
+	// timeout has gone by, not on every read.
+	if now := time.Now(); now.Sub(b.set) > b.progress/8 && b.kill.Err() == nil {
+		b.set = now
+		d := now.Add(b.progress)
+		if !b.deadline.IsZero() && b.deadline.Before(d) {
+			d = b.deadline
+		}
+		b.rc.SetReadDeadline(d)
+	}
+	n, err := b.r.Read(p)
+	switch {
+	case err == io.EOF:
+		b.done = true
+	case err != nil && errors.Is(err, os.ErrDeadlineExceeded) && b.kill.Err() == nil &&
+		(b.deadline.IsZero() || time.Now().Before(b.deadline)):
+		b.stalled = true
+	}
+	return n, err
+}
+
+// rest puts the invocation's deadline back once the body is read: net/http
+// reads the connection in the background while the handler runs (to notice
+// a caller that went away), and a progress deadline firing there would
+// cancel the invocation.
+func (b *bodyReader) rest() {
+	if b.kill.Err() == nil {
+		b.rc.SetReadDeadline(b.deadline)
+	}
+}
+
+// failed is the error of a body read that failed with err, with the ABI
+// code that says whose fault it was.
+func (b *bodyReader) failed(what string, err error) error {
+	switch {
+	case b.stalled:
+		return fmt.Errorf("%s: no byte for %s (node.read_progress_timeout): %w: %w", what, b.progress, runtime.CodeTransport, err)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return fmt.Errorf("%s: invocation deadline passed: %w: %w", what, runtime.CodeCanceled, err)
+	}
+	return fmt.Errorf("%s: %w: %w", what, runtime.CodeTransport, err)
+}
+
+// abortReason is the reason of rr_transfers_aborted_total for a body read
+// that failed with err.
+func (b *bodyReader) abortReason(err error) string {
+	switch {
+	case b.stalled:
+		return "stalled"
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, runtime.CodeCanceled):
+		return "deadline"
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return "truncated"
+	}
+	return "io"
+}
+
+// sourceOf is the admission source of an HTTP request: the client's
+// address without its port.
+func sourceOf(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // Write is the reply: payload, a view of the replying guest's memory, goes
@@ -123,8 +208,9 @@ func (n *Node) serveInvoke(w http.ResponseWriter, r *http.Request) {
 	}
 	name := r.PathValue("name")
 	size := uint64(r.ContentLength)
-	h := &httpInvocation{w: w, body: r.Body}
 	rc := http.NewResponseController(w)
+	rb := &bodyReader{r: r.Body, rc: rc, progress: n.cfg.Node.ReadProgressTimeout, kill: n.kill}
+	h := &httpInvocation{w: w, body: rb}
 	inv, err := n.begin(r.Context(), h)
 	if err != nil {
 		// The node is draining: the caller, maybe still sending its
@@ -132,6 +218,7 @@ func (n *Node) serveInvoke(w http.ResponseWriter, r *http.Request) {
 		n.answerAndLinger(w, rc, http.StatusServiceUnavailable, ErrorBody{Error: err.Error(), Code: runtime.CodeCanceled}, nil)
 		return
 	}
+	inv.source = sourceOf(r)
 	n.traceHTTP(inv, r.Header)
 	// A slow client must not hold an instance past the invocation's
 	// deadline, neither sending its body nor taking the reply; a drain
@@ -139,6 +226,7 @@ func (n *Node) serveInvoke(w http.ResponseWriter, r *http.Request) {
 	// gets its 503 at once.
 	d, hasDeadline := inv.ctx.Deadline()
 	if hasDeadline {
+		rb.deadline = d
 		rc.SetReadDeadline(d)
 		rc.SetWriteDeadline(d)
 	}
@@ -147,7 +235,7 @@ func (n *Node) serveInvoke(w http.ResponseWriter, r *http.Request) {
 	var chunked, readFailed bool
 	if r.ContentLength < 0 {
 		chunked = true
-		size, fill, err = n.readUnsized(r.Body, name)
+		size, fill, err = n.readUnsized(rb, name)
 		readFailed = err != nil
 	}
 	if err == nil {
@@ -156,6 +244,13 @@ func (n *Node) serveInvoke(w http.ResponseWriter, r *http.Request) {
 	stopKill()
 	trace := inv.trace.header()
 	fillFailed := inv.fillFailed || readFailed
+	stalled := rb.stalled
+	if fillFailed {
+		n.metrics.aborted.WithLabelValues(transport.PathHTTP.String(), rb.abortReason(err)).Inc()
+	}
+	// A body left unread (refused before it was read, or cut short) gets
+	// its answer before the connection closes: see answerAndLinger.
+	unread := !rb.done && r.ContentLength != 0
 	failHop, cause, hopFailed := inv.failure()
 	// The connection's deadline may fire before the context's timer does:
 	// ask the clock.
@@ -168,7 +263,7 @@ func (n *Node) serveInvoke(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set(HeaderTrace, trace)
 		w.Header().Set(HeaderError, firstLine(err))
 		if err != nil {
-			n.log.Warn("invocation failed after its reply", "function", name, "bytes", size, "error", err)
+			n.refusalLog.log(slog.LevelWarn, "invocation/after-reply", "invocation failed after its reply", "function", name, "bytes", size, "error", err)
 		}
 	case err == nil:
 		w.Header().Set(HeaderTrace, trace)
@@ -190,6 +285,11 @@ func (n *Node) serveInvoke(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case killed:
 			status, body.Code, body.Error = http.StatusServiceUnavailable, runtime.CodeCanceled, errKilled
+		case errors.Is(err, errQueueDeadline):
+			// Refused while it queued: busy, not a timeout of the call.
+			status = http.StatusServiceUnavailable
+		case stalled:
+			status = http.StatusRequestTimeout
 		case deadline:
 			status, body.Code = http.StatusGatewayTimeout, runtime.CodeCanceled
 		case fillFailed:
@@ -224,8 +324,8 @@ func (n *Node) serveInvoke(w http.ResponseWriter, r *http.Request) {
 		if status < 500 {
 			level = slog.LevelInfo // the client's mistake, not the node's
 		}
-		n.log.Log(r.Context(), level, "invocation failed", "function", name, "bytes", size, "status", status, "failed_function", body.Function, "failed_node", body.Node, "error", err, "cause", body.Cause)
-		if killed || deadline {
+		n.refusalLog.log(level, "invocation/"+strconv.Itoa(status), "invocation failed", "function", name, "bytes", size, "status", status, "failed_function", body.Function, "failed_node", body.Node, "error", err, "cause", body.Cause)
+		if killed || deadline || unread {
 			// The body may be cut short, its reader failed: net/http
 			// would close the connection at once and the caller, still
 			// sending, would get a reset instead of this answer.
@@ -286,7 +386,7 @@ func (n *Node) answerAndLinger(w http.ResponseWriter, rc *http.ResponseControlle
 // over max_payload is not read further: the size returned is max_payload
 // + 1, which the delivery refuses (CodeTooLarge) before rr_alloc. For an
 // unknown function nothing is read.
-func (n *Node) readUnsized(body io.Reader, name string) (uint64, func([]byte) error, error) {
+func (n *Node) readUnsized(body *bodyReader, name string) (uint64, func([]byte) error, error) {
 	f := n.function(name)
 	if f == nil {
 		return 0, func([]byte) error { return nil }, nil
@@ -294,11 +394,9 @@ func (n *Node) readUnsized(body io.Reader, name string) (uint64, func([]byte) er
 	limit := f.cfg.MaxPayload + 1
 	var buf bytes.Buffer
 	if _, err := buf.ReadFrom(io.LimitReader(body, int64(min(limit, math.MaxInt64)))); err != nil {
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return 0, nil, fmt.Errorf("read chunked request body: invocation deadline passed: %w: %w", runtime.CodeCanceled, err)
-		}
-		return 0, nil, fmt.Errorf("read chunked request body: %w: %w", runtime.CodeTransport, err)
+		return 0, nil, body.failed("read chunked request body", err)
 	}
+	body.rest()
 	b := buf.Bytes()
 	return uint64(len(b)), func(dst []byte) error { copy(dst, b); return nil }, nil
 }

@@ -113,6 +113,10 @@ type invocation struct {
 	// base is the depth of the chain before it reached this node: what
 	// the peer that sent the payload said (0 for an ingress).
 	base int
+	// source is where the invocation came from, for the functions'
+	// admission (fairness between sources): an HTTP client's address, a
+	// peer connection's source (transport.Origin.Source); "" for Invoke.
+	source string
 
 	send   transport.SendOptions // a remote send's, reused
 	hopsIn *hopsSink             // takes a peer's hops into the trace; made once

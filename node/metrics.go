@@ -105,6 +105,9 @@ type metrics struct {
 	reloads        *prometheus.CounterVec
 	reloadOK       prometheus.Gauge
 	restartPending prometheus.Gauge
+	queueWait      *prometheus.HistogramVec
+	queueRefused   *prometheus.CounterVec
+	aborted        *prometheus.CounterVec
 }
 
 // errGathererAlone and errNoGatherer are the Options the node cannot serve
@@ -159,6 +162,19 @@ func newMetrics(o *Options) (*metrics, error) {
 		Help:    "Time from a delivery's start until the function's rr_handle returned, waiting for an instance and nested sends included; refusals excluded.",
 		Buckets: DurationBuckets,
 	}, []string{"function"})
+	m.queueWait = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "rr_function_queue_wait_seconds",
+		Help:    "How long deliveries to a function waited in its queue for an instance, those admitted after waiting (a delivery that found one free is not observed).",
+		Buckets: DurationBuckets,
+	}, []string{"function"})
+	m.queueRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "rr_function_queue_refused_total",
+		Help: "Deliveries to a function its queue refused with busy, by reason: queue_full (every instance busy and the queue full, or the place taken by a source with fewer waiting), deadline (the invocation's deadline passed while it waited).",
+	}, []string{"function", "reason"})
+	m.aborted = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "rr_transfers_aborted_total",
+		Help: "Transfers into a function's memory (an HTTP body, a frame's payload) aborted before they landed, by path and reason: stalled (no byte for node.read_progress_timeout), truncated (the sender went away), deadline (the invocation's deadline passed), timeout. The instance is released at once, and replaced if its memory grew past recycle_memory.",
+	}, []string{"path", "reason"})
 	m.functions = newFunctionsCollector()
 	m.peerConns = newPeerConnsCollector()
 	m.fallbacks = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -224,7 +240,8 @@ func newMetrics(o *Options) (*metrics, error) {
 	}
 	m.collectors = append(m.collectors, transfers, transferBytes, transferTime, m.invocations, m.invokeTime, m.functions,
 		m.fallbacks, m.refused, m.authFailures, m.mechanism, m.accel, m.zeroCopyCopied,
-		m.peers, m.dnsLookups, m.dialFailures, m.routeRetries, m.reloads, m.reloadOK, m.restartPending, m.peerConns)
+		m.peers, m.dnsLookups, m.dialFailures, m.routeRetries, m.reloads, m.reloadOK, m.restartPending, m.peerConns,
+		m.queueWait, m.queueRefused, m.aborted)
 	return m, nil
 }
 
@@ -254,16 +271,36 @@ type functionMetrics struct {
 	// inFlight counts the deliveries to the function under way, those
 	// waiting for an instance included: rr_function_invocations_in_flight.
 	inFlight *atomic.Int64
+	// queueWait is how long admitted deliveries queued for an instance
+	// (those that did not wait are not observed); queueFull and
+	// queueDeadline count the deliveries the queue refused.
+	queueWait                prometheus.Observer
+	queueFull, queueDeadline prometheus.Counter
+}
+
+// refused counts a delivery the function's queue refused, by reason.
+func (fm *functionMetrics) refused(reason string) {
+	if reason == queueFull {
+		fm.queueFull.Inc()
+	} else {
+		fm.queueDeadline.Inc()
+	}
 }
 
 // forFunction resolves fn's children and adds it to the gauges read from
 // its pool at scrape time.
-func (m *metrics) forFunction(name string, fn runtime.Function) functionMetrics {
-	fm := functionMetrics{duration: m.invokeTime.WithLabelValues(name), inFlight: new(atomic.Int64)}
+func (m *metrics) forFunction(name string, fn runtime.Function, queued *atomic.Int64) functionMetrics {
+	fm := functionMetrics{
+		duration:      m.invokeTime.WithLabelValues(name),
+		inFlight:      new(atomic.Int64),
+		queueWait:     m.queueWait.WithLabelValues(name),
+		queueFull:     m.queueRefused.WithLabelValues(name, queueFull),
+		queueDeadline: m.queueRefused.WithLabelValues(name, queueDeadline),
+	}
 	for _, c := range codes {
 		fm.invocations = append(fm.invocations, m.invocations.WithLabelValues(name, c.Label()))
 	}
-	m.functions.add(name, fn, fm.inFlight)
+	m.functions.add(name, fn, fm.inFlight, queued)
 	return fm
 }
 
@@ -365,12 +402,17 @@ type functionsCollector struct {
 	poolSize       *prometheus.Desc
 	instances      *prometheus.Desc
 	replaced       *prometheus.Desc
+	recycled       *prometheus.Desc
+	queued         *prometheus.Desc
+	// recycledBefore is replacedBefore's for rr_instances_recycled_total.
+	recycledBefore map[string]uint64
 }
 
 type collectedFunction struct {
 	name     string
 	fn       runtime.Function
 	inFlight *atomic.Int64
+	queued   *atomic.Int64
 }
 
 func newFunctionsCollector() *functionsCollector {
@@ -384,13 +426,17 @@ func newFunctionsCollector() *functionsCollector {
 			"A function's live instances by state: busy (running a delivery) or idle. Instances are made on demand, up to the pool size.", []string{"function", "state"}, nil),
 		replaced: prometheus.NewDesc("rr_instances_replaced_total",
 			"Instances discarded after a trap, exit or interruption, and replaced.", fn, nil),
+		recycled: prometheus.NewDesc("rr_instances_recycled_total",
+			"Instances closed when they returned to the pool with more memory than the function's recycle_memory (a large, failed or aborted payload made the guest grow), and replaced by fresh ones: the memory goes back to the system.", fn, nil),
+		queued: prometheus.NewDesc("rr_function_queue_length",
+			"Deliveries waiting for an instance of a function now (at most its queue).", fn, nil),
 	}
 }
 
-func (c *functionsCollector) add(name string, fn runtime.Function, inFlight *atomic.Int64) {
+func (c *functionsCollector) add(name string, fn runtime.Function, inFlight, queued *atomic.Int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.fns = append(c.fns, collectedFunction{name, fn, inFlight})
+	c.fns = append(c.fns, collectedFunction{name, fn, inFlight, queued})
 }
 
 // remove takes a function a reload closed out of the collector.
@@ -402,7 +448,12 @@ func (c *functionsCollector) remove(fn runtime.Function) {
 			if c.replacedBefore == nil {
 				c.replacedBefore = map[string]uint64{}
 			}
-			c.replacedBefore[f.name] += fn.Stats().Replaced
+			if c.recycledBefore == nil {
+				c.recycledBefore = map[string]uint64{}
+			}
+			st := fn.Stats()
+			c.replacedBefore[f.name] += st.Replaced
+			c.recycledBefore[f.name] += st.Recycled
 			c.fns = slices.Delete(slices.Clone(c.fns), i, i+1)
 			return
 		}
@@ -415,6 +466,8 @@ func (c *functionsCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.poolSize
 	ch <- c.instances
 	ch <- c.replaced
+	ch <- c.recycled
+	ch <- c.queued
 }
 
 // Collect implements prometheus.Collector.
@@ -422,12 +475,13 @@ func (c *functionsCollector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
 	fns := c.fns
 	before := maps.Clone(c.replacedBefore)
+	recycledBefore := maps.Clone(c.recycledBefore)
 	c.mu.Unlock()
 	// While a reload replaces a function, its old version finishes its
 	// deliveries beside the new one: one series, the sum of both.
 	type sum struct {
-		inFlight                 int64
-		size, busy, idle, replac uint64
+		inFlight, queued                  int64
+		size, busy, idle, replac, recycle uint64
 	}
 	var names []string
 	sums := map[string]*sum{}
@@ -435,7 +489,7 @@ func (c *functionsCollector) Collect(ch chan<- prometheus.Metric) {
 		st := f.fn.Stats()
 		s := sums[f.name]
 		if s == nil {
-			s = &sum{replac: before[f.name]}
+			s = &sum{replac: before[f.name], recycle: recycledBefore[f.name]}
 			sums[f.name] = s
 			names = append(names, f.name)
 		}
@@ -444,6 +498,8 @@ func (c *functionsCollector) Collect(ch chan<- prometheus.Metric) {
 		s.busy += uint64(max(st.Live-st.Idle, 0))
 		s.idle += uint64(st.Idle)
 		s.replac += st.Replaced
+		s.recycle += st.Recycled
+		s.queued += f.queued.Load()
 	}
 	for _, name := range names {
 		s := sums[name]
@@ -452,6 +508,8 @@ func (c *functionsCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.instances, prometheus.GaugeValue, float64(s.busy), name, "busy")
 		ch <- prometheus.MustNewConstMetric(c.instances, prometheus.GaugeValue, float64(s.idle), name, "idle")
 		ch <- prometheus.MustNewConstMetric(c.replaced, prometheus.CounterValue, float64(s.replac), name)
+		ch <- prometheus.MustNewConstMetric(c.recycled, prometheus.CounterValue, float64(s.recycle), name)
+		ch <- prometheus.MustNewConstMetric(c.queued, prometheus.GaugeValue, float64(s.queued), name)
 	}
 }
 
@@ -487,6 +545,8 @@ func (m *metrics) forPeer(name string, p *transport.Peer) {
 func (m *metrics) dropFunction(name string) {
 	m.invocations.DeletePartialMatch(prometheus.Labels{"function": name})
 	m.invokeTime.DeleteLabelValues(name)
+	m.queueWait.DeleteLabelValues(name)
+	m.queueRefused.DeletePartialMatch(prometheus.Labels{"function": name})
 }
 
 // dropPeer removes the series of a static peer a reload took out.

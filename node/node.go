@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -233,7 +234,7 @@ func New(ctx context.Context, cfg *Config, opts *Options) (*Node, error) {
 		if err != nil {
 			return fail(err)
 		}
-		f.metrics = n.metrics.forFunction(f.name, f.fn)
+		f.metrics = n.metrics.forFunction(f.name, f.fn, &f.adm.queued)
 		t.add(f)
 		if ctx.Err() != nil {
 			return fail(fmt.Errorf("load functions: %w", context.Cause(ctx)))
@@ -447,6 +448,7 @@ func (n *Node) Deliver(ctx context.Context, from *transport.Origin, to string, s
 		return err
 	}
 	inv.base = int(from.Depth)
+	inv.source = from.Source
 	n.traceFrom(inv, from)
 	err = n.ingress(inv, RemoteFrom, to, from, size, fill)
 	if from.Hops != nil {
@@ -469,23 +471,30 @@ func (n *Node) deliver(inv *invocation, to string, size uint64, fill func(dst []
 	case inv.depth() >= n.cfg.Node.MaxDepth:
 		err = n.errTooDeep
 	default:
-		ctx := inv.ctx
-		if inv.onChain(f.name) {
-			ctx = inv.noWait
-		}
-		inv.chain = append(inv.chain, f.name)
+		// A function already on the chain is delivered to only if an
+		// instance is free: waiting for one its own chain holds would
+		// deadlock.
+		onChain := inv.onChain(f.name)
 		f.metrics.inFlight.Add(1)
 		start := time.Now()
-		if size == 0 {
-			// The pool skips rr_alloc and fill for an empty payload; fill
-			// still runs once, as transport.Sink promises.
-			err = fill(nil)
+		if err = f.adm.acquire(inv.ctx, inv.source, onChain, &f.metrics); err == nil {
+			inv.chain = append(inv.chain, f.name)
+			if size == 0 {
+				// The pool skips rr_alloc and fill for an empty payload;
+				// fill still runs once, as transport.Sink promises.
+				err = fill(nil)
+			}
+			if err == nil {
+				ctx := inv.ctx
+				if onChain {
+					ctx = inv.noWait
+				}
+				err = f.fn.Deliver(ctx, uint32(size), fill)
+			}
+			inv.chain = inv.chain[:len(inv.chain)-1]
+			f.adm.release(inv.source)
+			f.metrics.duration.Observe(time.Since(start).Seconds())
 		}
-		if err == nil {
-			err = f.fn.Deliver(ctx, uint32(size), fill)
-		}
-		inv.chain = inv.chain[:len(inv.chain)-1]
-		f.metrics.duration.Observe(time.Since(start).Seconds())
 		f.metrics.inFlight.Add(-1)
 	}
 	f.metrics.invocations[codeIndex(err)].Inc()
@@ -499,7 +508,9 @@ func (n *Node) Serve(ln net.Listener) error {
 		Handler:           n.Handler(),
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
+		// net/http's own complaints (a TLS handshake that failed, a
+		// retried accept) come one per connection: rate-limited.
+		ErrorLog: log.New(rateWriter{n.refusalLog}, "", 0),
 	}
 	n.mu.Lock()
 	if n.draining {

@@ -1,7 +1,9 @@
 package node
 
 import (
+	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 )
@@ -13,7 +15,7 @@ import (
 // count, and a node logging at Debug level writes the suppressed lines
 // there (--log-level debug shows every one).
 type rateLog struct {
-	log      *slog.Logger
+	out      *slog.Logger
 	burst    int
 	interval time.Duration
 	now      func() time.Time // time.Now; a test's clock
@@ -36,13 +38,18 @@ const (
 )
 
 func newRateLog(log *slog.Logger) *rateLog {
-	return &rateLog{log: log, burst: rateLogBurst, interval: rateLogInterval, now: time.Now, keys: map[string]*rateWindow{}}
+	return &rateLog{out: log, burst: rateLogBurst, interval: rateLogInterval, now: time.Now, keys: map[string]*rateWindow{}}
 }
 
 // warn logs msg with args at Warn level unless key has had burst lines in
 // the current interval; the first line of a new interval carries the
 // count of those suppressed in the one before ("suppressed").
 func (r *rateLog) warn(key, msg string, args ...any) {
+	r.log(slog.LevelWarn, key, msg, args...)
+}
+
+// log is warn at level.
+func (r *rateLog) log(level slog.Level, key, msg string, args ...any) {
 	now := r.now()
 	r.mu.Lock()
 	w := r.keys[key]
@@ -63,7 +70,7 @@ func (r *rateLog) warn(key, msg string, args ...any) {
 	if w.written >= r.burst {
 		w.suppressed++
 		r.mu.Unlock()
-		r.log.Debug(msg, args...)
+		r.out.Debug(msg, args...)
 		return
 	}
 	w.written++
@@ -73,5 +80,14 @@ func (r *rateLog) warn(key, msg string, args ...any) {
 	if suppressed > 0 {
 		args = append(args, "suppressed", suppressed)
 	}
-	r.log.Warn(msg, args...)
+	r.out.Log(context.Background(), level, msg, args...)
+}
+
+// rateWriter is a log.Logger's output (net/http's ErrorLog) into a rateLog:
+// every line a warning under one key.
+type rateWriter struct{ r *rateLog }
+
+func (w rateWriter) Write(p []byte) (int, error) {
+	w.r.warn("http/server", "http server: "+strings.TrimSpace(string(p)))
+	return len(p), nil
 }

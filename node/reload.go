@@ -205,7 +205,7 @@ func (n *Node) apply(ctx context.Context, cfg *Config) (*ReloadReport, error) {
 		n.cl.setCluster(cfg.Cluster)
 	}
 	for _, f := range fresh {
-		f.metrics = n.metrics.forFunction(f.name, f.fn)
+		f.metrics = n.metrics.forFunction(f.name, f.fn, &f.adm.queued)
 	}
 	// The new table first, then the old functions retired: acquire relies
 	// on that order.

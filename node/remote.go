@@ -23,21 +23,26 @@ func (n *Node) setupRemote() error {
 	lim := wire.Limits{MaxPayload: n.frameLimit}
 	for _, path := range []transport.Path{transport.PathUnix, transport.PathTCP} {
 		srv := transport.NewServer(n, path, &transport.ServerOptions{
-			Limits:      lim,
-			MaxConns:    c.Node.Listen.MaxConns,
-			IOTimeout:   c.Node.IOTimeout,
-			Status:      func(err error) int32 { return int32(runtime.CodeOf(err)) },
-			Logger:      n.log,
-			OnRefused:   n.refused,
-			IOURing:     n.accels.iouring,
-			OnFallback:  n.fallback,
-			Sockmap:     n.accels.sockmap,
-			Auth:        n.sec.auth,
-			TLS:         n.sec.tls,
-			UnixAllow:   n.sec.unixAllow,
-			Directory:   n.cl.directory,
-			OnDirectory: n.cl.onDirectory,
-			Trace:       true, // a peer's trace context; read only with tracing on
+			Limits:    lim,
+			MaxConns:  c.Node.Listen.MaxConns,
+			IOTimeout: c.Node.IOTimeout,
+			// Bytes must keep arriving; a connection's first frame and
+			// its share of the listener are bounded.
+			ReadProgressTimeout: c.Node.ReadProgressTimeout,
+			FirstFrameTimeout:   c.Node.Listen.FirstFrameTimeout,
+			MaxConnsPerSource:   c.Node.Listen.MaxConnsPerSource,
+			Status:              func(err error) int32 { return int32(runtime.CodeOf(err)) },
+			Logger:              n.log,
+			OnRefused:           n.refused,
+			IOURing:             n.accels.iouring,
+			OnFallback:          n.fallback,
+			Sockmap:             n.accels.sockmap,
+			Auth:                n.sec.auth,
+			TLS:                 n.sec.tls,
+			UnixAllow:           n.sec.unixAllow,
+			Directory:           n.cl.directory,
+			OnDirectory:         n.cl.onDirectory,
+			Trace:               true, // a peer's trace context; read only with tracing on
 			// Only the unix path can hand a file over; the Server
 			// offers it only there, to authenticated dialers.
 			SharedMemory: n.accels.shm,

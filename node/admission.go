@@ -1,0 +1,229 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/roadrunner-wasm/roadrunner/runtime"
+)
+
+// admission is a function's gate in front of its pool: at most size
+// deliveries hold an instance at once, the others wait in a queue of at
+// most queueMax. It is fair between sources (an HTTP client's address, a
+// peer node's): a freed instance goes to the waiting source that holds
+// the fewest, the oldest of its waiters first, so that a source sending
+// many payloads (or payloads that stall) cannot keep another waiting
+// behind all of them (ties go to the source served longest ago: turns
+// between sources that hold none); a full queue makes room for a newcomer by refusing
+// the newest waiter of the source with the most waiting. A source alone
+// may use every instance unless perSource caps it.
+//
+// The uncontended path takes a lock and does not allocate.
+type admission struct {
+	size      int
+	queueMax  int // 0: no queue
+	perSource int // 0: no cap
+
+	mu      sync.Mutex
+	busy    int
+	sources map[string]sourceState // sources holding or waiting
+	waiters []*waiter              // oldest first
+	grants  uint64                 // instances handed out so far
+
+	queued atomic.Int64 // len(waiters), for rr_function_queue_length
+}
+
+// sourceState is what one source holds and waits for. Values, not
+// pointers, so that a source coming and going does not allocate.
+type sourceState struct {
+	held, waiting int
+	last          uint64 // admission.grants when it was last given an instance
+}
+
+type waiter struct {
+	source  string
+	decided bool       // granted or refused: under admission.mu
+	result  chan error // nil: admitted; else why refused
+}
+
+// Refusals of admission. They carry runtime.CodeBusy: the caller may try
+// again (HTTP 503 with Retry-After).
+var (
+	errQueueFull     = fmt.Errorf("every instance busy and the queue full: %w", runtime.CodeBusy)
+	errQueueDeadline = fmt.Errorf("waited for an instance until the invocation's deadline: %w", runtime.CodeBusy)
+	errNoIdle        = fmt.Errorf("no idle instance (the function is already on the send chain): %w", runtime.CodeBusy)
+)
+
+// Reasons of rr_function_queue_refused_total.
+const (
+	queueFull     = "queue_full"
+	queueDeadline = "deadline"
+)
+
+func newAdmission(fc *FunctionConfig) *admission {
+	a := &admission{size: fc.Pool, perSource: fc.MaxPerSource, sources: map[string]sourceState{}}
+	if fc.Queue > 0 {
+		a.queueMax = fc.Queue
+	}
+	return a
+}
+
+// capped reports whether source holds all perSource allows. Under a.mu.
+func (a *admission) capped(source string) bool {
+	return a.perSource > 0 && a.sources[source].held >= a.perSource
+}
+
+// grant gives source an instance. Under a.mu.
+func (a *admission) grant(source string) {
+	st := a.sources[source]
+	st.held++
+	a.grants++
+	st.last = a.grants
+	a.sources[source] = st
+}
+
+// drop lowers source's held and waiting counts by held and waiting,
+// forgetting a source left with neither. Under a.mu.
+func (a *admission) drop(source string, held, waiting int) {
+	st := a.sources[source]
+	st.held -= held
+	st.waiting -= waiting
+	if st.held <= 0 && st.waiting <= 0 {
+		delete(a.sources, source)
+		return
+	}
+	a.sources[source] = st
+}
+
+// acquire admits a delivery from source, waiting in the queue until an
+// instance is free, ctx ends (errQueueDeadline, or ctx's error if it was
+// canceled, not timed out) or a newcomer takes its place (errQueueFull).
+// With noWait, it fails at once (errNoIdle) rather than wait. waited is
+// how long it queued; 0 if it did not. An admitted delivery must release.
+func (a *admission) acquire(ctx context.Context, source string, noWait bool, m *functionMetrics) error {
+	a.mu.Lock()
+	if a.busy < a.size && !a.capped(source) {
+		// A free instance with waiters still queued means those are
+		// capped: this source is not, and takes it.
+		a.busy++
+		a.grant(source)
+		a.mu.Unlock()
+		return nil
+	}
+	if noWait {
+		a.mu.Unlock()
+		return errNoIdle
+	}
+	if len(a.waiters) >= a.queueMax && !a.makeRoom(source) {
+		a.mu.Unlock()
+		m.refused(queueFull)
+		return errQueueFull
+	}
+	w := &waiter{source: source, result: make(chan error, 1)}
+	a.waiters = append(a.waiters, w)
+	st := a.sources[source]
+	st.waiting++
+	a.sources[source] = st
+	a.queued.Store(int64(len(a.waiters)))
+	a.mu.Unlock()
+	start := time.Now()
+	select {
+	case err := <-w.result:
+		if err == nil {
+			m.queueWait.Observe(time.Since(start).Seconds())
+		}
+		return err
+	case <-ctx.Done():
+	}
+	a.mu.Lock()
+	if w.decided {
+		// Granted (or refused) as ctx ended: take what was decided; an
+		// admitted delivery fails on ctx and releases.
+		a.mu.Unlock()
+		return <-w.result
+	}
+	a.remove(w)
+	a.mu.Unlock()
+	if ctx.Err() == context.DeadlineExceeded {
+		m.refused(queueDeadline)
+		return errQueueDeadline
+	}
+	return &runtime.DeliverError{Op: "wait for an instance", Code: runtime.CodeCanceled, Err: ctx.Err()}
+}
+
+// makeRoom refuses the newest waiter of the source with the most waiting,
+// if that is more than source would have with one more: a full queue is
+// shared between sources too. It reports whether there is room now.
+// Under a.mu.
+func (a *admission) makeRoom(source string) bool {
+	if a.queueMax == 0 {
+		return false
+	}
+	heaviest, most := "", 0
+	for s, st := range a.sources {
+		if st.waiting > most {
+			heaviest, most = s, st.waiting
+		}
+	}
+	if most <= a.sources[source].waiting+1 {
+		return false
+	}
+	for i := len(a.waiters) - 1; i >= 0; i-- {
+		if w := a.waiters[i]; w.source == heaviest {
+			a.remove(w)
+			w.decided = true
+			w.result <- errQueueFull
+			return true
+		}
+	}
+	return false
+}
+
+// remove takes w out of the queue. Under a.mu.
+func (a *admission) remove(w *waiter) {
+	for i, x := range a.waiters {
+		if x == w {
+			copy(a.waiters[i:], a.waiters[i+1:])
+			a.waiters[len(a.waiters)-1] = nil
+			a.waiters = a.waiters[:len(a.waiters)-1]
+			break
+		}
+	}
+	a.drop(w.source, 0, 1)
+	a.queued.Store(int64(len(a.waiters)))
+}
+
+// release ends an admitted delivery from source: its instance goes to the
+// waiter whose source holds the fewest (not capped), then whose source was
+// served longest ago, then the oldest.
+func (a *admission) release(source string) {
+	a.mu.Lock()
+	a.drop(source, 1, 0)
+	if len(a.waiters) > 0 {
+		best := -1
+		var bestSt sourceState
+		for i, w := range a.waiters {
+			if a.capped(w.source) {
+				continue
+			}
+			st := a.sources[w.source]
+			if best < 0 || st.held < bestSt.held || st.held == bestSt.held && st.last < bestSt.last {
+				best, bestSt = i, st
+			}
+		}
+		if best >= 0 {
+			w := a.waiters[best]
+			a.remove(w)
+			a.grant(w.source)
+			w.decided = true
+			w.result <- nil
+			a.mu.Unlock()
+			return // the instance passes on: busy is unchanged
+		}
+	}
+	a.busy--
+	a.mu.Unlock()
+}
