@@ -147,7 +147,11 @@ func startServer(t testing.TB, path transport.Path, sk transport.Sink, opts *tra
 	}
 	o.Status = status
 	o.Logger = slog.New(slog.NewTextHandler(s.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	given := o.OnRefused // a test's own, called after the counting
 	o.OnRefused = func(r transport.Refusal) {
+		if given != nil {
+			defer given(r)
+		}
 		if r.Path != path || r.Reason == "" || r.Err == nil {
 			t.Errorf("refusal %+v: want the path, a reason and an error", r)
 		}
@@ -451,8 +455,9 @@ func TestBadInput(t *testing.T) {
 		t.Run(path.String(), func(t *testing.T) {
 			sk := &sink{}
 			s := startServer(t, path, sk, &transport.ServerOptions{
-				Limits:    wire.Limits{MaxPayload: 1 << 20},
-				IOTimeout: 500 * time.Millisecond,
+				Limits:              wire.Limits{MaxPayload: 1 << 20},
+				IOTimeout:           500 * time.Millisecond,
+				ReadProgressTimeout: 500 * time.Millisecond,
 			})
 			good := newPeer(t, s.addr, nil)
 			network, addr, _ := transport.ParseAddress(s.addr)
@@ -472,7 +477,7 @@ func TestBadInput(t *testing.T) {
 				{"bad name bytes", dataFrame("f/n", []byte("hi"), nil), false, transport.RefusedBadFrame, "name"},
 				{"bad crc", dataFrame("fn", []byte("hello"), func(h *wire.Header) { h.Flags = wire.FlagCRC; h.CRC = 1 }), false, transport.RefusedBadFrame, "crc32c mismatch"},
 				{"truncated payload", dataFrame("fn", make([]byte, 1000), nil)[:wire.HeaderSize+2+500], true, transport.RefusedTruncated, "truncated"},
-				{"stalled payload", dataFrame("fn", make([]byte, 1000), nil)[:wire.HeaderSize+2+500], false, transport.RefusedTimeout, "timeout"},
+				{"stalled payload", dataFrame("fn", make([]byte, 1000), nil)[:wire.HeaderSize+2+500], false, transport.RefusedStalled, "timeout"},
 				{"garbage", pattern(4096, 9), false, transport.RefusedBadFrame, "bad frame"},
 				{"truncated header", []byte("RRF1\x01"), true, transport.RefusedTruncated, "header"},
 			} {

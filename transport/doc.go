@@ -26,7 +26,13 @@
 // Sink's view (through the connection's io_uring once a large payload
 // arrives, with [ServerOptions].IOURing), and answers with an ACK carrying
 // the receiver's result; a malformed frame closes its connection and
-// reaches no receiver. [ListenUnix] makes a unix path socket with a given
+// reaches no receiver. A Server bounds what a connection and a source can
+// hold: each read of a frame must make progress
+// ([ServerOptions].ReadProgressTimeout), a header must be whole soon after
+// its first byte, a connection must send its first frame soon after
+// accept, and a source (an IP address, a unix peer's uid: [Origin].Source)
+// holds at most MaxConnsPerSource connections; a full listener evicts an
+// idle connection of its heaviest source for another's. [ListenUnix] makes a unix path socket with a given
 // mode, replacing a stale one and refusing to take a live one;
 // [ServerOptions].UnixAllow narrows who may connect to it further, by the
 // uid and gid the kernel recorded of the connecting process.

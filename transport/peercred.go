@@ -45,6 +45,12 @@ type peerCred struct {
 	uid, gid uint32
 }
 
+// peerCredResult is what reading a unix peer's credentials gave, at accept.
+type peerCredResult struct {
+	cred peerCred
+	err  error
+}
+
 // admitted checks the connection's peer against ServerOptions.UnixAllow,
 // before anything is read from it; false if it is refused, and reported.
 func (c *serverConn) admitted() bool {
@@ -52,14 +58,20 @@ func (c *serverConn) admitted() bool {
 	if a.open() || !isUnix(c.nc) {
 		return true
 	}
-	cred, err := readPeerCred(c.nc)
+	var cred peerCred
+	var err error
+	if r := c.cred; r != nil {
+		cred, err = r.cred, r.err // read at accept, for the source
+	} else {
+		cred, err = readPeerCred(c.nc)
+	}
 	if err == nil {
 		if a.Admits(cred.uid, cred.gid) {
 			return true
 		}
 		err = fmt.Errorf("uid %d gid %d pid %d not in unix_allow", cred.uid, cred.gid, cred.pid)
 	}
-	c.s.refused(Refusal{Path: c.s.path, Reason: RefusedAuth, Auth: AuthPeerCred, Remote: c.peer, At: "accept", Err: err})
+	c.s.refused(Refusal{Path: c.s.path, Reason: RefusedAuth, Auth: AuthPeerCred, Remote: c.peer, Source: c.origin.Source, At: "accept", Err: err})
 	return false
 }
 

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -18,21 +20,35 @@ import (
 
 // Defaults of [ServerOptions].
 const (
-	DefaultMaxConns    = 1024
-	DefaultIdleTimeout = 10 * time.Minute
+	DefaultMaxConns            = 1024
+	DefaultMaxConnsPerSource   = 128
+	DefaultIdleTimeout         = 10 * time.Minute
+	DefaultReadProgressTimeout = 5 * time.Second
+	DefaultFirstFrameTimeout   = 10 * time.Second
 )
 
 // Reasons a Server closes a connection, as [Refusal] and
 // node's rr_frames_refused_total spell them.
 const (
-	RefusedBadFrame        = "bad_frame"        // a header, name or CRC that is not valid
-	RefusedTruncated       = "truncated"        // the connection ended inside a frame
-	RefusedTimeout         = "timeout"          // a frame stopped arriving for IOTimeout
-	RefusedUnknownFunction = "unknown_function" // a valid frame for a name the node does not host
-	RefusedUnread          = "refused"          // a valid frame the target refused before its payload was read
-	RefusedMaxConns        = "max_conns"        // a connection over MaxConns
-	RefusedAuth            = "auth"             // a peer that failed authentication: Refusal.Auth says how
-	RefusedIO              = "io"               // any other error of the connection
+	RefusedBadFrame          = "bad_frame"            // a header, name or CRC that is not valid
+	RefusedTruncated         = "truncated"            // the connection ended inside a frame
+	RefusedStalled           = "stalled"              // a frame (header, name, payload) that received nothing for ReadProgressTimeout
+	RefusedSlowHeader        = "slow_header"          // a header, name and trace context not whole within IOTimeout of the header's first byte
+	RefusedFirstFrame        = "first_frame_timeout"  // a first frame (or HELLO) whose header, name and trace context were not whole within FirstFrameTimeout of accept
+	RefusedUnknownFunction   = "unknown_function"     // a valid frame for a name the node does not host
+	RefusedUnread            = "refused"              // a valid frame the target refused before its payload was read
+	RefusedMaxConns          = "max_conns"            // a connection over MaxConns, when none could be evicted for it
+	RefusedMaxConnsPerSource = "max_conns_per_source" // a connection over its source's MaxConnsPerSource
+	RefusedEvicted           = "evicted"              // an idle connection closed to make room for another source's
+	RefusedAuth              = "auth"                 // a peer that failed authentication: Refusal.Auth says how
+	RefusedIO                = "io"                   // any other error of the connection
+	// RefusedTimeout is a write of the Server's own that made no progress
+	// for IOTimeout before the frame was answered: the answer to a HELLO or
+	// a DIRECTORY, the shm path's offer (a peer that does not read its
+	// socket). A frame that stops arriving is RefusedStalled, RefusedSlowHeader
+	// or RefusedFirstFrame; an ACK or a REPLY that cannot be written is
+	// logged at debug level, not refused.
+	RefusedTimeout = "timeout"
 )
 
 // Refusal is a connection a Server closed because of what its peer sent
@@ -42,7 +58,8 @@ type Refusal struct {
 	Path   Path
 	Reason string // one of the Refused* reasons
 	Remote string // the peer's address, or "unix-peer"
-	At     string // where: "accept", "header", "hello", "name", "payload of NAME"
+	Source string // the peer's source, as Origin.Source spells it
+	At     string // where: "accept", "header", "hello", "name", "payload of NAME", "idle" (evicted)
 	Err    error  // what was wrong
 	// Auth is the authentication failure's reason when Reason is
 	// RefusedAuth: one of the Auth* reasons, AuthPeerCred for a unix peer
@@ -52,8 +69,9 @@ type Refusal struct {
 
 // Errors of refusals that have no error of their own.
 var (
-	errMaxConns = errors.New("max_conns connections open already")
-	errUnread   = errors.New("the target refused the frame before its payload was read")
+	errMaxConns          = errors.New("max_conns connections open already, none of them evictable")
+	errMaxConnsPerSource = errors.New("max_conns_per_source connections of this source open already")
+	errUnread            = errors.New("the target refused the frame before its payload was read")
 )
 
 // ServerOptions configure a [Server]. The zero value means the defaults.
@@ -61,14 +79,46 @@ type ServerOptions struct {
 	// Limits bound the frames accepted, before anything is allocated for
 	// them; MaxPayload should be the largest payload any target takes.
 	Limits wire.Limits
-	// MaxConns is the most connections served at once; one beyond it is
-	// closed at once. Zero means DefaultMaxConns.
+	// MaxConns is the most connections served at once. One beyond it
+	// makes room by evicting an idle connection of the source that holds
+	// the most, if the newcomer's source holds fewer even with it (so that
+	// two sources cannot take turns evicting each other): the victim is
+	// one that is not in the middle of a frame (no byte of a frame
+	// received and unanswered), preferably one that never completed a
+	// frame, else the longest idle, and is reported to OnRefused (Reason
+	// RefusedEvicted). If there is none, the newcomer is closed at once
+	// (Reason RefusedMaxConns). Zero means DefaultMaxConns.
 	MaxConns int
-	// IOTimeout bounds how long a frame that has begun may make no
-	// progress. Zero means DefaultIOTimeout.
+	// MaxConnsPerSource is the most connections served at once for one
+	// source (see Origin.Source: an IP address on the tcp path, a uid on
+	// the unix path); one beyond it is closed at accept (Reason
+	// RefusedMaxConnsPerSource). Zero means DefaultMaxConnsPerSource; it
+	// is at most MaxConns.
+	MaxConnsPerSource int
+	// IOTimeout bounds the Server's writes (ACK, REPLY, HELLO) without
+	// progress, and how long a frame's header, name and trace context may
+	// take in all from the header's first byte (Reason RefusedSlowHeader):
+	// a peer sending a byte now and then cannot hold a header open. Zero
+	// means DefaultIOTimeout.
 	IOTimeout time.Duration
-	// IdleTimeout closes a connection that carries no frame for this long.
-	// Zero means DefaultIdleTimeout.
+	// ReadProgressTimeout bounds every read of a frame once its first
+	// byte arrived (header, name, trace context, payload, a HELLO's or a
+	// DIRECTORY's payload): at most this long may pass without a byte
+	// arriving, else the frame is aborted, its Sink's fill fails, and the
+	// connection is closed (Reason RefusedStalled). Through the io_uring
+	// (IOURing), progress is a RingChunk-byte receive completing. Zero
+	// means DefaultReadProgressTimeout.
+	ReadProgressTimeout time.Duration
+	// FirstFrameTimeout closes a connection whose first frame's header,
+	// name and trace context (or, if the first frame is a HELLO, the
+	// HELLO whole) have not arrived within this long of accept (Reason
+	// RefusedFirstFrame). With Auth it does not apply: Auth's timeout
+	// bounds the authenticated HELLO, the connection's first frame. Zero
+	// means DefaultFirstFrameTimeout.
+	FirstFrameTimeout time.Duration
+	// IdleTimeout closes a connection that carries no frame for this long
+	// after its last one, without a refusal (it is logged at debug
+	// level). Zero means DefaultIdleTimeout.
 	IdleTimeout time.Duration
 	// Status turns the error of Sink.Deliver into the status of its ACK,
 	// an ABI code. Nil means int32(abi.CodeOf(err)): 0 for nil, the code an
@@ -173,15 +223,23 @@ type Server struct {
 
 	mu      sync.Mutex
 	lns     map[net.Listener]struct{}
-	conns   map[*serverConn]struct{}
+	conns   map[*serverConn]struct{} // until their goroutine ends, evicted ones too
+	open    int                      // conns not evicted: what MaxConns bounds
+	sources map[string]*source       // the conns not evicted, by source
 	closing bool
 	wg      sync.WaitGroup
+}
+
+// source is the connections of one source that count against the limits.
+type source struct {
+	name  string
+	conns map[*serverConn]struct{}
 }
 
 // NewServer returns a Server that delivers to sink. path (PathUnix or
 // PathTCP) is the path of its connections, in their deliveries' [Origin].
 func NewServer(sink Sink, path Path, opts *ServerOptions) *Server {
-	s := &Server{sink: sink, path: path, lns: map[net.Listener]struct{}{}, conns: map[*serverConn]struct{}{}}
+	s := &Server{sink: sink, path: path, lns: map[net.Listener]struct{}{}, conns: map[*serverConn]struct{}{}, sources: map[string]*source{}}
 	if opts != nil {
 		s.opts = *opts
 	}
@@ -189,8 +247,18 @@ func NewServer(sink Sink, path Path, opts *ServerOptions) *Server {
 	if o.MaxConns <= 0 {
 		o.MaxConns = DefaultMaxConns
 	}
+	if o.MaxConnsPerSource <= 0 {
+		o.MaxConnsPerSource = DefaultMaxConnsPerSource
+	}
+	o.MaxConnsPerSource = min(o.MaxConnsPerSource, o.MaxConns)
 	if o.IOTimeout <= 0 {
 		o.IOTimeout = DefaultIOTimeout
+	}
+	if o.ReadProgressTimeout <= 0 {
+		o.ReadProgressTimeout = DefaultReadProgressTimeout
+	}
+	if o.FirstFrameTimeout <= 0 {
+		o.FirstFrameTimeout = DefaultFirstFrameTimeout
 	}
 	if o.IdleTimeout <= 0 {
 		o.IdleTimeout = DefaultIdleTimeout
@@ -249,23 +317,139 @@ func (s *Server) Serve(ln net.Listener) error {
 			return fmt.Errorf("accept on %s: %w", ln.Addr(), err)
 		}
 		backoff = 0
-		s.mu.Lock()
-		if s.closing {
-			s.mu.Unlock()
-			nc.Close()
+		if !s.admit(nc) {
 			return nil
 		}
-		if len(s.conns) >= s.opts.MaxConns {
+	}
+}
+
+// admit starts serving nc, or closes it if it is over a limit; false if the
+// server is closing. It reads the peer's credentials of a unix socket (one
+// getsockopt) and otherwise blocks on nothing: an evicted connection is
+// closed here, its goroutine sees that and ends.
+func (s *Server) admit(nc net.Conn) bool {
+	src, cred := sourceOf(nc)
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		nc.Close()
+		return false
+	}
+	held := 0
+	if sc := s.sources[src]; sc != nil {
+		held = len(sc.conns)
+	}
+	var victim *serverConn
+	switch {
+	case held >= s.opts.MaxConnsPerSource:
+		s.mu.Unlock()
+		s.refused(Refusal{Path: s.path, Reason: RefusedMaxConnsPerSource, Remote: remote(nc), Source: src, At: "accept", Err: errMaxConnsPerSource})
+		nc.Close()
+		return true
+	case s.open >= s.opts.MaxConns:
+		if victim = s.victimLocked(held); victim == nil {
 			s.mu.Unlock()
-			s.refused(Refusal{Path: s.path, Reason: RefusedMaxConns, Remote: remote(nc), At: "accept", Err: errMaxConns})
+			s.refused(Refusal{Path: s.path, Reason: RefusedMaxConns, Remote: remote(nc), Source: src, At: "accept", Err: errMaxConns})
 			nc.Close()
+			return true
+		}
+		s.dropLocked(victim)
+	}
+	c := s.newConn(nc, src, cred)
+	s.conns[c] = struct{}{}
+	s.open++
+	sc := s.sources[src]
+	if sc == nil {
+		sc = &source{name: src, conns: map[*serverConn]struct{}{}}
+		s.sources[src] = sc
+	}
+	sc.conns[c] = struct{}{}
+	c.src = sc
+	s.wg.Add(1)
+	s.mu.Unlock()
+	if victim != nil {
+		// The socket, not a TLS connection over it: its Close would
+		// write an alert, and might wait.
+		victim.sock.Close()
+		s.refused(Refusal{Path: s.path, Reason: RefusedEvicted, Remote: victim.peer, Source: victim.origin.Source, At: "idle",
+			Err: fmt.Errorf("evicted: max_conns connections open, %s holds the most, %s connected", victim.origin.Source, src)})
+	}
+	go c.serve()
+	return true
+}
+
+// victimLocked picks the connection to evict for a newcomer whose source
+// holds held connections: an evictable one (idle: not in the middle of a
+// frame) of a source that holds the most, if that is more than held+1 —
+// the newcomer's source then still holds fewer. It prefers a connection
+// that never completed a frame, then the longest idle. It claims the one
+// it returns (its phase becomes phaseEvicted); nil if there is none.
+func (s *Server) victimLocked(held int) *serverConn {
+	most := 0
+	for _, sc := range s.sources {
+		most = max(most, len(sc.conns))
+	}
+	if most <= held+1 {
+		return nil
+	}
+	var best *serverConn
+	for _, sc := range s.sources {
+		if len(sc.conns) != most {
 			continue
 		}
-		c := s.newConn(nc)
-		s.conns[c] = struct{}{}
-		s.wg.Add(1)
-		s.mu.Unlock()
-		go c.serve()
+		for c := range sc.conns {
+			if c.phase.Load() != phaseIdle {
+				continue
+			}
+			if best == nil || !c.framed && best.framed || c.framed == best.framed && c.idleSince.Before(best.idleSince) {
+				best = c
+			}
+		}
+	}
+	// The connection may have received a frame's first byte since it was
+	// looked at: it wins, and no other is tried (the next newcomer will).
+	if best == nil || !best.phase.CompareAndSwap(phaseIdle, phaseEvicted) {
+		return nil
+	}
+	return best
+}
+
+// dropLocked takes c out of the counts the limits apply to: it was evicted,
+// or its goroutine ends.
+func (s *Server) dropLocked(c *serverConn) {
+	if c.src == nil {
+		return
+	}
+	s.open--
+	delete(c.src.conns, c)
+	if len(c.src.conns) == 0 {
+		delete(s.sources, c.src.name)
+	}
+	c.src = nil
+}
+
+// sourceOf names nc's source (Origin.Source): the peer's IP address on a tcp
+// connection; on a unix one, the peer's uid as SO_PEERCRED reports it
+// ("uid:1000"), "unix" where it cannot be read. It returns the credentials
+// read, for UnixAllow.
+func sourceOf(nc net.Conn) (string, *peerCredResult) {
+	if isUnix(nc) {
+		cred, err := readPeerCred(nc)
+		if err != nil {
+			return "unix", &peerCredResult{err: err}
+		}
+		return "uid:" + strconv.FormatUint(uint64(cred.uid), 10), &peerCredResult{cred: cred}
+	}
+	switch a := nc.RemoteAddr().(type) {
+	case *net.TCPAddr:
+		return a.AddrPort().Addr().Unmap().String(), nil
+	case nil:
+		return "", nil
+	default:
+		if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+			return ap.Addr().Unmap().String(), nil
+		}
+		return a.String(), nil
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -20,9 +21,23 @@ import (
 type serverConn struct {
 	s    *Server
 	nc   net.Conn
+	sock net.Conn // the socket: nc, or what the TLS connection nc runs over
 	br   *bufio.Reader
 	dr   deadlineReader
 	peer string
+
+	accepted time.Time
+	cred     *peerCredResult // a unix peer's credentials, read at accept; nil on tcp
+
+	// phase says whether the connection may be evicted: phaseIdle between
+	// frames (and before the first), phaseFrame from a frame's first byte
+	// until it is answered. The accept loop claims an idle one, under
+	// s.mu, by making it phaseEvicted; the connection moves on to a frame
+	// only if it is still phaseIdle.
+	phase     atomic.Uint32
+	src       *source   // guarded by s.mu: its source's entry, nil once out of the counts
+	framed    bool      // guarded by s.mu: a frame (or the authenticated HELLO) was completed
+	idleSince time.Time // guarded by s.mu: when the last frame was answered (accept before)
 
 	hdr   [wire.HeaderSize]byte
 	name  [wire.MaxNameLen]byte
@@ -95,8 +110,16 @@ func (c *serverConn) ringFor(n int) *connRing {
 // straight from the socket into the receiver's view.
 const serverReadBuffer = 16 << 10
 
-func (s *Server) newConn(nc net.Conn) *serverConn {
-	c := &serverConn{s: s, nc: nc, peer: remote(nc)}
+// Phases of a serverConn.
+const (
+	phaseIdle uint32 = iota
+	phaseFrame
+	phaseEvicted
+)
+
+func (s *Server) newConn(nc net.Conn, src string, cred *peerCredResult) *serverConn {
+	now := time.Now()
+	c := &serverConn{s: s, nc: nc, sock: nc, peer: remote(nc), accepted: now, idleSince: now, cred: cred}
 	if s.tls != nil {
 		c.tls = tls.Server(nc, s.tls)
 		c.nc = c.tls
@@ -108,9 +131,9 @@ func (s *Server) newConn(nc net.Conn) *serverConn {
 		}
 	}
 	nc = c.nc
-	c.dr = deadlineReader{nc: nc, timeout: s.opts.IOTimeout}
+	c.dr = deadlineReader{nc: nc, progress: s.opts.ReadProgressTimeout}
 	c.br = bufio.NewReaderSize(&c.dr, serverReadBuffer)
-	c.origin = Origin{Path: s.path, Remote: c.peer}
+	c.origin = Origin{Path: s.path, Remote: c.peer, Source: src}
 	c.fill = c.fillPayload
 	if s.opts.IOURing {
 		c.ringErr = features.HaveIOURing()
@@ -177,7 +200,10 @@ func (c *serverConn) fillRing(r *connRing, dst []byte) error {
 	}
 	k, _ := c.br.Read(dst[:c.br.Buffered()]) // from the buffer only
 	o := &c.s.opts
-	if err := r.recv(dst[k:], o.RingChunk, o.RingDepth, o.IOTimeout); err != nil {
+	if err := r.recv(dst[k:], o.RingChunk, o.RingDepth, o.ReadProgressTimeout); err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			c.dr.expired = expStalled
+		}
 		return err
 	}
 	return wire.CheckPayload(c.h, dst)
@@ -193,6 +219,7 @@ func (c *serverConn) serve() {
 		c.sm.closed()
 		s.mu.Lock()
 		delete(s.conns, c)
+		s.dropLocked(c)
 		s.mu.Unlock()
 		s.wg.Done()
 	}()
@@ -213,16 +240,15 @@ func (c *serverConn) serve() {
 		first = false // the exchange is over: another HELLO is a bad frame
 	}
 	for ; ; first = false {
-		if !c.idle() {
+		if !c.idle(!first) {
 			return
 		}
-		c.nc.SetReadDeadline(time.Now().Add(s.opts.IdleTimeout))
-		c.dr.armed = false
+		if !c.frameBegins(first) {
+			return
+		}
 		h, err := wire.ReadHeader(c.br, &c.hdr, s.opts.Limits)
 		if err != nil {
-			if err == io.EOF {
-				s.log.Debug("connection closed by peer", "path", s.path.String(), "peer", c.peer)
-			} else if !c.closing() {
+			if !c.closing() {
 				c.refuse(err, "header")
 			}
 			return
@@ -230,8 +256,8 @@ func (c *serverConn) serve() {
 		if !c.start() {
 			return
 		}
-		c.dr.arm()
 		if h.Kind == wire.KindHello && first {
+			// The first frame's bound covers the HELLO's payload too.
 			if err := c.hello(h); err != nil {
 				c.refuse(err, "hello")
 				return
@@ -239,6 +265,7 @@ func (c *serverConn) serve() {
 			continue
 		}
 		if h.Kind == wire.KindDirectory {
+			c.dr.headerDone()
 			if err := c.directory(h); err != nil {
 				c.refuse(err, "directory")
 				return
@@ -263,6 +290,7 @@ func (c *serverConn) serve() {
 			c.refuse(err, "trace context")
 			return
 		}
+		c.dr.headerDone()
 		to := c.intern(name)
 		if s.opts.IOURing && c.ringErr != nil {
 			ringFellBack(s.opts.OnFallback, c.ringErr)
@@ -329,6 +357,45 @@ func (c *serverConn) serve() {
 	}
 }
 
+// frameBegins waits for the first byte of the next frame, if the read buffer
+// holds none, as long as the connection may stay idle: until
+// FirstFrameTimeout from accept before the first frame, IdleTimeout
+// otherwise. Then it bounds the frame's reads: its header, name and trace
+// context must be whole within IOTimeout (and the first frame's within
+// FirstFrameTimeout of accept), and each read must make progress within
+// ReadProgressTimeout. It returns false if the connection closes
+// (reported), or was evicted.
+func (c *serverConn) frameBegins(first bool) bool {
+	s := c.s
+	o := &s.opts
+	if c.br.Buffered() == 0 {
+		if first {
+			c.dr.wait(c.accepted.Add(o.FirstFrameTimeout), expFirst)
+		} else {
+			c.dr.wait(time.Now().Add(o.IdleTimeout), expIdle)
+		}
+		if _, err := c.br.Peek(1); err != nil {
+			if err == io.EOF {
+				s.log.Debug("connection closed by peer", "path", s.path.String(), "peer", c.peer)
+			} else if !c.closing() {
+				c.refuse(err, "header")
+			}
+			return false
+		}
+	}
+	if !c.phase.CompareAndSwap(phaseIdle, phaseFrame) {
+		return false // evicted: the evicting side reported it
+	}
+	hard, why := time.Now().Add(o.IOTimeout), expSlowHeader
+	if first {
+		if f := c.accepted.Add(o.FirstFrameTimeout); f.Before(hard) {
+			hard, why = f, expFirst
+		}
+	}
+	c.dr.begin(hard, why)
+	return true
+}
+
 // handshake runs the TLS handshake of a TLS connection by deadline, and
 // reports a failure to OnRefused (Reason RefusedAuth, Auth AuthTLS). It
 // returns true at once for a connection without TLS.
@@ -340,8 +407,8 @@ func (c *serverConn) handshake(deadline time.Time) bool {
 	err := c.tls.Handshake()
 	c.nc.SetDeadline(time.Time{})
 	if err != nil {
-		if !c.closing() {
-			c.s.refused(Refusal{Path: c.s.path, Reason: RefusedAuth, Auth: AuthTLS, Remote: c.peer, At: "tls handshake", Err: err})
+		if !c.gone() {
+			c.s.refused(Refusal{Path: c.s.path, Reason: RefusedAuth, Auth: AuthTLS, Remote: c.peer, Source: c.origin.Source, At: "tls handshake", Err: err})
 		}
 		return false
 	}
@@ -357,23 +424,30 @@ func (c *serverConn) authenticate(deadline time.Time) bool {
 	c.nc.SetDeadline(deadline)
 	_, err := a.accept(c.nc, c.sockmapAnswer)
 	if err != nil {
-		if c.closing() {
+		if c.gone() {
 			return false
 		}
 		reason := authReason(err)
-		c.s.refused(Refusal{Path: c.s.path, Reason: RefusedAuth, Auth: reason, Remote: c.peer, At: "hello", Err: err})
+		c.s.refused(Refusal{Path: c.s.path, Reason: RefusedAuth, Auth: reason, Remote: c.peer, Source: c.origin.Source, At: "hello", Err: err})
 		return false
 	}
 	c.nc.SetDeadline(time.Time{})
 	return true
 }
 
-// idle marks the connection idle; false if the server is closing.
-func (c *serverConn) idle() bool {
+// idle marks the connection idle, framed if it has completed a frame (or
+// the authenticated HELLO); false if the server is closing or the
+// connection was evicted.
+func (c *serverConn) idle(framed bool) bool {
+	c.phase.CompareAndSwap(phaseFrame, phaseIdle)
 	c.s.mu.Lock()
 	defer c.s.mu.Unlock()
 	c.busy = false
-	return !c.s.closing
+	if framed {
+		c.framed = true
+		c.idleSince = time.Now()
+	}
+	return !c.s.closing && c.phase.Load() != phaseEvicted
 }
 
 // start marks the connection busy with a frame; false if the server is
@@ -392,16 +466,33 @@ func (c *serverConn) closing() bool {
 	return c.s.closing
 }
 
+// gone reports whether the connection was closed from outside: the server
+// is closing, or evicted it.
+func (c *serverConn) gone() bool {
+	return c.phase.Load() == phaseEvicted || c.closing()
+}
+
 // refuse logs why the connection closes and counts it.
 func (c *serverConn) refuse(err error, where string) {
+	if c.phase.Load() == phaseEvicted {
+		return // reported when it was evicted
+	}
 	reason := RefusedIO
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		reason = RefusedTimeout
-		if where == "header" && !c.dr.armed {
+		switch c.dr.expired {
+		case expIdle:
 			// Idle for IdleTimeout between frames: not the peer's fault.
 			c.s.log.Debug("idle connection closed", "path", c.s.path.String(), "peer", c.peer)
 			return
+		case expFirst:
+			reason = RefusedFirstFrame
+		case expSlowHeader:
+			reason = RefusedSlowHeader
+		case expStalled:
+			reason = RefusedStalled
+		default:
+			reason = RefusedTimeout // a write of ours
 		}
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		reason = RefusedTruncated
@@ -411,7 +502,7 @@ func (c *serverConn) refuse(err error, where string) {
 	if reason == RefusedIO && c.closing() {
 		return
 	}
-	c.s.refused(Refusal{Path: c.s.path, Reason: reason, Remote: c.peer, At: where, Err: err})
+	c.s.refused(Refusal{Path: c.s.path, Reason: reason, Remote: c.peer, Source: c.origin.Source, At: where, Err: err})
 }
 
 // intern returns name as a string, reusing the previous frame's string
@@ -425,30 +516,81 @@ func (c *serverConn) intern(name []byte) string {
 	return c.lastStr
 }
 
+// expiry is what a read deadline of a connection bounds.
+type expiry uint8
+
+const (
+	expNone       expiry = iota
+	expIdle              // the wait for a frame after the last: IdleTimeout
+	expFirst             // the first frame: FirstFrameTimeout from accept
+	expSlowHeader        // a header, name and trace context: IOTimeout from its first byte
+	expStalled           // a frame's progress: ReadProgressTimeout without a byte
+)
+
 // deadlineReader reads from a connection, pushing its read deadline forward
-// as bytes arrive once armed: a frame must make progress every timeout, not
-// finish within it.
+// as bytes arrive once a frame began: a frame must make progress every
+// ReadProgressTimeout, not finish within it; while its header is read, the
+// deadline is never later than the header's own bound.
 type deadlineReader struct {
-	nc      net.Conn
-	timeout time.Duration
-	armed   bool
-	set     time.Time // when the deadline was last pushed
+	nc       net.Conn
+	progress time.Duration
+	armed    bool      // a frame is being read: push the deadline
+	set      time.Time // when the deadline was last pushed; zero: at the next read
+	hard     time.Time // the header's bound while it is read; zero otherwise
+	hardWhy  expiry    // what hard is
+	cur      expiry    // what the deadline now set is
+	expired  expiry    // what the deadline that ended a read was; expNone if none
 }
 
+// wait sets the deadline of the wait for a frame's first byte.
+func (d *deadlineReader) wait(deadline time.Time, why expiry) {
+	d.armed, d.cur, d.expired = false, why, expNone
+	d.nc.SetReadDeadline(deadline)
+}
+
+// begin arms the reader for a frame whose header must be whole by hard.
+// The deadline is set by the first read that needs the socket: a frame
+// the read buffer holds whole costs no timer update.
+func (d *deadlineReader) begin(hard time.Time, why expiry) {
+	d.armed, d.expired = true, expNone
+	d.hard, d.hardWhy = hard, why
+	d.set = time.Time{}
+}
+
+// headerDone lifts the header's bound: the frame's header, name and trace
+// context are whole.
+func (d *deadlineReader) headerDone() {
+	d.hard = time.Time{}
+	if d.cur != expStalled {
+		d.set = time.Time{} // the deadline now set is the header's
+	}
+}
+
+// arm starts the progress timer afresh, for a payload: the time the Sink
+// took before it called fill is not the peer's.
 func (d *deadlineReader) arm() {
 	d.armed = true
-	d.set = time.Now()
-	d.nc.SetReadDeadline(d.set.Add(d.timeout))
+	d.hard = time.Time{}
+	d.set = time.Time{}
 }
 
 func (d *deadlineReader) Read(p []byte) (int, error) {
 	if d.armed {
 		// Pushing the deadline costs a timer update: do it when an eighth
 		// of the timeout has gone by, not on every read.
-		if now := time.Now(); now.Sub(d.set) > d.timeout/8 {
+		if now := time.Now(); now.Sub(d.set) > d.progress/8 {
 			d.set = now
-			d.nc.SetReadDeadline(now.Add(d.timeout))
+			dl, why := now.Add(d.progress), expStalled
+			if !d.hard.IsZero() && d.hard.Before(dl) {
+				dl, why = d.hard, d.hardWhy
+			}
+			d.cur = why
+			d.nc.SetReadDeadline(dl)
 		}
 	}
-	return d.nc.Read(p)
+	n, err := d.nc.Read(p)
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		d.expired = d.cur
+	}
+	return n, err
 }

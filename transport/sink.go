@@ -19,6 +19,13 @@ type Origin struct {
 	// Remote names the sending end of a Server's connection (its
 	// address, or "unix-peer"); "" on the memory path.
 	Remote string
+	// Source names who is behind a Server's connection, for limits that
+	// must be shared fairly: the peer's IP address on the tcp path
+	// ("192.0.2.7", "2001:db8::7"), the uid its process ran as when it
+	// connected on the unix path (SO_PEERCRED: "uid:1000"; "unix" where
+	// that cannot be read). Connections of one source share
+	// ServerOptions.MaxConnsPerSource. "" on the memory path.
+	Source string
 	// Mechanism is what carried the payload into the view, set once fill
 	// has returned nil: MechanismCopy on the memory path, MechanismRead or
 	// MechanismIOURing on a Server's.

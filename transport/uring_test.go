@@ -180,14 +180,14 @@ func rawFrame(t *testing.T, s *server, size, sent int) net.Conn {
 }
 
 // TestRingServerStall: a sender that stops mid-payload makes the server's
-// linked receives wait; after IOTimeout the connection is refused with
-// "timeout", and nothing reaches the sink's handler.
+// linked receives wait; after ReadProgressTimeout the connection is refused
+// with "stalled", and nothing reaches the sink's handler.
 func TestRingServerStall(t *testing.T) {
 	requireRing(t)
 	sk := &sink{}
-	s := startServer(t, transport.PathTCP, sk, &transport.ServerOptions{IOURing: true, IOTimeout: 300 * time.Millisecond})
+	s := startServer(t, transport.PathTCP, sk, &transport.ServerOptions{IOURing: true, ReadProgressTimeout: 300 * time.Millisecond})
 	c := rawFrame(t, s, 8<<20, 1<<20)
-	waitFor(t, func() bool { return s.refusals(transport.RefusedTimeout) == 1 }, "timeout refusal")
+	waitFor(t, func() bool { return s.refusals(transport.RefusedStalled) == 1 }, "stalled refusal")
 	// The ring's receives timed out, not a plain read.
 	waitFor(t, func() bool { return strings.Contains(s.log.String(), "io_uring: no progress") }, "the ring's timeout in the refusal")
 	c.SetReadDeadline(time.Now().Add(2 * time.Second))
@@ -201,11 +201,11 @@ func TestRingServerStall(t *testing.T) {
 
 // TestRingServerForcedClose: Close with a payload half received shuts the
 // socket down, which ends the ring's receives: Close returns when its
-// context ends, not when IOTimeout (ten minutes) would.
+// context ends, not when ReadProgressTimeout (ten minutes) would.
 func TestRingServerForcedClose(t *testing.T) {
 	requireRing(t)
 	sk := &sink{}
-	s := startServer(t, transport.PathTCP, sk, &transport.ServerOptions{IOURing: true, IOTimeout: 10 * time.Minute})
+	s := startServer(t, transport.PathTCP, sk, &transport.ServerOptions{IOURing: true, IOTimeout: 10 * time.Minute, ReadProgressTimeout: 10 * time.Minute})
 	rawFrame(t, s, 8<<20, 1<<20)
 	waitFor(t, func() bool { return sk.fills.Load() == 1 }, "the payload's fill")
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
