@@ -233,13 +233,26 @@ func (n *Node) serveInvoke(w http.ResponseWriter, r *http.Request) {
 	stopKill := context.AfterFunc(n.kill, func() { rc.SetReadDeadline(time.Unix(1, 0)) })
 	fill := h.fill
 	var chunked, readFailed bool
+	var admitted *function
 	if r.ContentLength < 0 {
 		chunked = true
-		size, fill, err = n.readUnsized(rb, name)
-		readFailed = err != nil
+		// A chunked body is buffered by the node before a guest can be
+		// asked for memory: it is read once the function has admitted
+		// the call, so that buffered bodies are bounded by the pools and
+		// queued calls hold none.
+		admitted, err = n.admit(inv, name)
+		if err == nil {
+			size, fill, err = n.readUnsized(rb, admitted)
+			readFailed = err != nil
+		}
 	}
 	if err == nil {
 		err = n.ingress(inv, IngressFrom, name, &httpOrigin, size, fill)
+	}
+	if admitted != nil {
+		inv.admitted = nil
+		admitted.adm.release(inv.source)
+		n.release(admitted)
 	}
 	stopKill()
 	trace := inv.trace.header()
@@ -380,14 +393,32 @@ func (n *Node) answerAndLinger(w http.ResponseWriter, rc *http.ResponseControlle
 	io.Copy(io.Discard, conn)
 }
 
+// admit takes a reference on the function named name and one of its
+// admission slots for the invocation's first delivery (see
+// invocation.admitted), waiting in its queue as a delivery would; the
+// caller releases both. It returns nil and no error for an unknown
+// function, whose delivery then fails as usual.
+func (n *Node) admit(inv *invocation, name string) (*function, error) {
+	f := n.acquire(name)
+	if f == nil {
+		return nil, nil
+	}
+	if err := f.adm.acquire(inv.ctx, inv.source, false, &f.metrics); err != nil {
+		f.metrics.invocations[codeIndex(err)].Inc()
+		n.release(f)
+		return nil, err
+	}
+	inv.admitted = f
+	return f, nil
+}
+
 // readUnsized reads a body without a Content-Length into a buffer of the
-// node, at most the max_payload of the function named name, and returns
-// its size and a fill that copies it into the function's memory. A body
-// over max_payload is not read further: the size returned is max_payload
-// + 1, which the delivery refuses (CodeTooLarge) before rr_alloc. For an
-// unknown function nothing is read.
-func (n *Node) readUnsized(body *bodyReader, name string) (uint64, func([]byte) error, error) {
-	f := n.function(name)
+// node, at most the max_payload of f, and returns its size and a fill that
+// copies it into the function's memory. A body over max_payload is not
+// read further: the size returned is max_payload + 1, which the delivery
+// refuses (CodeTooLarge) before rr_alloc. For an unknown function (f nil)
+// nothing is read.
+func (n *Node) readUnsized(body *bodyReader, f *function) (uint64, func([]byte) error, error) {
 	if f == nil {
 		return 0, func([]byte) error { return nil }, nil
 	}

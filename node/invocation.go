@@ -117,6 +117,10 @@ type invocation struct {
 	// admission (fairness between sources): an HTTP client's address, a
 	// peer connection's source (transport.Origin.Source); "" for Invoke.
 	source string
+	// admitted is the function whose admission the caller took for the
+	// invocation's first delivery (a chunked HTTP body, read only once
+	// admitted): that delivery skips the gate, and the caller releases.
+	admitted *function
 
 	send   transport.SendOptions // a remote send's, reused
 	hopsIn *hopsSink             // takes a peer's hops into the trace; made once

@@ -477,7 +477,12 @@ func (n *Node) deliver(inv *invocation, to string, size uint64, fill func(dst []
 		onChain := inv.onChain(f.name)
 		f.metrics.inFlight.Add(1)
 		start := time.Now()
-		if err = f.adm.acquire(inv.ctx, inv.source, onChain, &f.metrics); err == nil {
+		admitted := inv.admitted == f // by the caller: see invocation.admitted
+		inv.admitted = nil
+		if !admitted {
+			err = f.adm.acquire(inv.ctx, inv.source, onChain, &f.metrics)
+		}
+		if err == nil {
 			inv.chain = append(inv.chain, f.name)
 			if size == 0 {
 				// The pool skips rr_alloc and fill for an empty payload;
@@ -492,7 +497,9 @@ func (n *Node) deliver(inv *invocation, to string, size uint64, fill func(dst []
 				err = f.fn.Deliver(ctx, uint32(size), fill)
 			}
 			inv.chain = inv.chain[:len(inv.chain)-1]
-			f.adm.release(inv.source)
+			if !admitted {
+				f.adm.release(inv.source)
+			}
 			f.metrics.duration.Observe(time.Since(start).Seconds())
 		}
 		f.metrics.inFlight.Add(-1)
