@@ -20,6 +20,14 @@
 // conformance suite in runtime/runtimetest holds every engine to this
 // contract.
 //
+// Wasm memory never shrinks: an instance keeps what its largest payload
+// made it grow to. [FunctionSpec].MaxMemory caps that growth (the engine
+// applies the lower of its own limit and MaxMemory, see [MemoryLimit]), and
+// [FunctionSpec].RecycleAbove makes the pool close an instance whose
+// [Instance].MemorySize is above it when it comes back from a delivery,
+// whatever the outcome, instead of keeping it idle; [PoolStats].Recycled
+// counts them.
+//
 // Errors carry a [Code], the small fixed table of the ABI (docs/ABI.md),
 // defined once in package abi and re-exported here. Use [CodeOf] to find the
 // code of an error and errors.Is to test for one.

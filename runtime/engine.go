@@ -45,6 +45,21 @@ type FunctionSpec struct {
 	// Function then implements [Sharer]. An engine that cannot place its
 	// memories there ignores it, and its Function does not.
 	SharedMemory bool
+	// MaxMemory is the most bytes each instance's linear memory may grow
+	// to: the engine applies the lower of its own limit and MaxMemory,
+	// rounded down to whole 64 KiB pages. Zero means the engine's limit.
+	// A guest that asks for more sees memory.grow fail, as if the system
+	// had no more: its rr_alloc returns 0 (CodeAllocFailed) or it traps
+	// (CodeReceiverTrapped). Load fails if MaxMemory is under one page, or
+	// below the minimum memory the module declares.
+	MaxMemory uint64
+	// RecycleAbove closes an instance instead of keeping it idle when its
+	// memory is above this many bytes as it returns to the pool, whatever
+	// the delivery's outcome; the next delivery that needs an instance
+	// instantiates a fresh one from the compiled module. Wasm memory never
+	// shrinks: this is how a function gives back what one large (or
+	// aborted) payload made an instance grow to. Zero means never.
+	RecycleAbove uint64
 	// Stdout and Stderr receive what the guest writes to WASI fds 1 and 2
 	// (a Go guest's panic message, the guest SDK's handler errors). Nil
 	// discards it. Each must be safe for concurrent use.
@@ -102,6 +117,10 @@ type Instance interface {
 	// Handle calls rr_handle(ptr, n) and returns its result. err is as for
 	// Alloc.
 	Handle(ctx context.Context, ptr, n uint32) (result int32, err error)
+	// MemorySize is the size of the instance's linear memory now, in
+	// bytes. The pool calls it on every release: it must be cheap and
+	// must not allocate.
+	MemorySize() uint64
 	// Close releases the instance.
 	Close(ctx context.Context) error
 }
@@ -112,6 +131,7 @@ type PoolStats struct {
 	Live      int    // instances created and not discarded
 	Idle      int    // instances waiting for work
 	Replaced  uint64 // instances discarded after a trap, exit or interruption
+	Recycled  uint64 // instances closed on release for a memory above FunctionSpec.RecycleAbove
 	Delivered uint64 // payloads handed to rr_handle
 }
 

@@ -12,24 +12,27 @@ import (
 // NewInstanceFunc creates an instance for a pool.
 type NewInstanceFunc func(ctx context.Context) (Instance, error)
 
-// NewPool returns a Function named name over instances made by newInstance.
-// It creates one instance at once, so that a module that cannot start fails
-// here, and the others on demand, up to size (GOMAXPROCS if size <= 0).
-// onClose, if not nil, runs once when the pool is closed.
-func NewPool(ctx context.Context, name string, size int, newInstance NewInstanceFunc, onClose func(context.Context) error) (*Pool, error) {
+// NewPool returns the Function for spec over instances made by newInstance:
+// it takes spec's Name, PoolSize and RecycleAbove. It creates one instance
+// at once, so that a module that cannot start fails here, and the others on
+// demand, up to spec.PoolSize (GOMAXPROCS if it is <= 0). onClose, if not
+// nil, runs once when the pool is closed.
+func NewPool(ctx context.Context, spec FunctionSpec, newInstance NewInstanceFunc, onClose func(context.Context) error) (*Pool, error) {
+	size := spec.PoolSize
 	if size <= 0 {
 		size = goruntime.GOMAXPROCS(0)
 	}
 	p := &Pool{
-		name:    name,
-		size:    size,
-		newInst: newInstance,
-		onClose: onClose,
-		sem:     make(chan struct{}, size),
+		name:         spec.Name,
+		size:         size,
+		recycleAbove: spec.RecycleAbove,
+		newInst:      newInstance,
+		onClose:      onClose,
+		sem:          make(chan struct{}, size),
 	}
 	first, err := newInstance(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("function %s: instantiate: %w", name, err)
+		return nil, fmt.Errorf("function %s: instantiate: %w", spec.Name, err)
 	}
 	p.idle = append(p.idle, first)
 	p.live.Store(1)
@@ -39,10 +42,11 @@ func NewPool(ctx context.Context, name string, size int, newInstance NewInstance
 // Pool is the Function every engine shares: a bounded set of instances of one
 // module, each used by one goroutine at a time.
 type Pool struct {
-	name    string
-	size    int
-	newInst NewInstanceFunc
-	onClose func(context.Context) error
+	name         string
+	size         int
+	recycleAbove uint64 // bytes; 0: never recycle
+	newInst      NewInstanceFunc
+	onClose      func(context.Context) error
 
 	sem chan struct{} // one token per busy instance
 
@@ -53,6 +57,7 @@ type Pool struct {
 	closing   atomic.Bool // set with closed: lets acquire fail without waiting
 	live      atomic.Int64
 	replaced  atomic.Uint64
+	recycled  atomic.Uint64
 	delivered atomic.Uint64
 }
 
@@ -79,6 +84,7 @@ func (p *Pool) Stats() PoolStats {
 		Live:      int(p.live.Load()),
 		Idle:      idle,
 		Replaced:  p.replaced.Load(),
+		Recycled:  p.recycled.Load(),
 		Delivered: p.delivered.Load(),
 	}
 }
@@ -127,12 +133,22 @@ func (p *Pool) acquire(ctx context.Context) (Instance, error) {
 	return inst, nil
 }
 
+// release gives inst back after a delivery, whatever its outcome. It
+// closes inst instead of keeping it if it is broken (it trapped), if the
+// pool is closed, or if its memory grew above recycleAbove: wasm memory
+// never shrinks, and an idle instance would hold that memory until the
+// function is closed. Its successor is instantiated by the next delivery
+// that finds no idle instance.
 func (p *Pool) release(ctx context.Context, inst Instance, broken bool) {
+	discard := broken
 	if broken {
 		p.replaced.Add(1)
+	} else if p.recycleAbove > 0 && !p.closing.Load() && inst.MemorySize() > p.recycleAbove {
+		p.recycled.Add(1)
+		discard = true
 	}
 	p.mu.Lock()
-	if broken || p.closed {
+	if discard || p.closed {
 		p.mu.Unlock()
 		p.live.Add(-1)
 		_ = inst.Close(context.WithoutCancel(ctx))

@@ -33,7 +33,13 @@
 // endless guest is interrupted when the context ends, and an uninterruptible
 // function still works beside an interruptible one; a pool is used by many
 // goroutines at once without mixing payloads (run it with -race); a closed
-// function refuses work, and Close waits for a delivery in progress.
+// function refuses work, and Close waits for a delivery in progress; a
+// payload that does not fit MaxMemory fails with CodeAllocFailed or a trap
+// and the function serves small ones after it, Load refuses a MaxMemory
+// under a page or below the module's declared minimum and names both; an
+// instance above RecycleAbove after a delivery (succeeded or failed) is
+// closed and counted in Recycled, the next delivery gets a fresh one, and
+// one below it is kept.
 //
 // CacheSurvivesRestart checks an engine's compilation cache on disk, for
 // engines that have one.

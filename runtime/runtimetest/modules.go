@@ -27,6 +27,19 @@ type wasmFunc struct {
 // assemble returns a module with the given functions, and one exported
 // memory of one page if withMemory.
 func assemble(withMemory bool, funcs ...wasmFunc) []byte {
+	if withMemory {
+		return assembleMemory(1, funcs...)
+	}
+	return module(false, 0, funcs)
+}
+
+// assembleMemory returns a module with the given functions and one
+// exported memory whose declared minimum is minPages.
+func assembleMemory(minPages uint32, funcs ...wasmFunc) []byte {
+	return module(true, minPages, funcs)
+}
+
+func module(withMemory bool, minPages uint32, funcs []wasmFunc) []byte {
 	out := []byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00}
 	section := func(id byte, payload []byte) {
 		out = append(out, id)
@@ -67,7 +80,7 @@ func assemble(withMemory bool, funcs ...wasmFunc) []byte {
 	section(secType, types)
 	section(secFunction, fns)
 	if withMemory {
-		section(secMemory, []byte{0x01, 0x00, 0x01}) // one memory, min 1 page, no max
+		section(secMemory, appendU32([]byte{0x01, 0x00}, minPages)) // one memory, no max
 	}
 	section(secExport, exports)
 	section(secCode, code)

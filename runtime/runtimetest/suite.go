@@ -46,6 +46,9 @@ func Run(t *testing.T, newEngine NewEngine) {
 	t.Run("Concurrent", s.concurrent)
 	t.Run("Closed", s.closed)
 	t.Run("CloseWaitsForDeliveries", s.closeWaits)
+	t.Run("MaxMemory", s.maxMemory)
+	t.Run("MaxMemoryLoad", s.maxMemoryLoad)
+	t.Run("RecycleAbove", s.recycleAbove)
 }
 
 type suite struct {
@@ -64,11 +67,18 @@ func (s *suite) engine(tb testing.TB) runtime.Engine {
 	return e
 }
 
-// load loads module as a function named name with the given pool size.
+// load loads module as a function named "conformance" with the given
+// pool size.
 func (s *suite) load(tb testing.TB, e runtime.Engine, module []byte, pool int) (runtime.Function, *host) {
 	tb.Helper()
+	return s.loadSpec(tb, e, runtime.FunctionSpec{Name: "conformance", Module: module, PoolSize: pool})
+}
+
+// loadSpec loads spec and closes the function when the test ends.
+func (s *suite) loadSpec(tb testing.TB, e runtime.Engine, spec runtime.FunctionSpec) (runtime.Function, *host) {
+	tb.Helper()
 	h := &host{}
-	fn, err := e.Load(context.Background(), runtime.FunctionSpec{Name: "conformance", Module: module, PoolSize: pool}, h)
+	fn, err := e.Load(context.Background(), spec, h)
 	if err != nil {
 		tb.Fatalf("Load: %v", err)
 	}

@@ -13,7 +13,10 @@
 // executor and store, the parts of a WasmEdge VM, into which it registers a
 // WASI preview 1 module and the "roadrunner" host module. A reactor's
 // _initialize runs once per instance; a WASI command module (one that
-// exports _start) is refused. Instances are pooled by runtime.NewPool. Every
+// exports _start) is refused. Instances are pooled by runtime.NewPool. The
+// function's configuration caps every memory at its limit
+// (SetMaxMemoryPage: Options.MemoryLimitPages, lowered by
+// FunctionSpec.MaxMemory): a guest's memory.grow past it returns -1. Every
 // WasmEdge object is released (Release) when its instance or function is
 // closed, and on every error path of their creation.
 //

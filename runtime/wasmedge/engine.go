@@ -16,7 +16,8 @@ import (
 // Options configures an Engine. The zero value (or nil) is valid.
 type Options struct {
 	// MemoryLimitPages caps each instance's linear memory, in 64 KiB pages.
-	// Zero means 65536 (4 GiB, the most a 32-bit memory can address).
+	// Zero means 65536 (4 GiB, the most a 32-bit memory can address). A
+	// function's FunctionSpec.MaxMemory lowers it for that function.
 	MemoryLimitPages uint32
 }
 
@@ -79,9 +80,9 @@ func (e *Engine) Load(ctx context.Context, spec runtime.FunctionSpec, host runti
 	if host == nil {
 		return nil, fmt.Errorf("wasmedge: function %s: nil host", spec.Name)
 	}
-	limit := e.opts.MemoryLimitPages
-	if limit == 0 {
-		limit = 65536
+	limit, err := runtime.MemoryLimit(spec, e.opts.MemoryLimitPages)
+	if err != nil {
+		return nil, fmt.Errorf("wasmedge: function %s: %w", spec.Name, err)
 	}
 	f := &function{
 		name:          spec.Name,

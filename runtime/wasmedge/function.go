@@ -88,7 +88,7 @@ func (f *function) load(ctx context.Context) (runtime.Function, error) {
 	if f.nop = we.NewFunction(f.nopType, nop, nil, 0); f.nop == nil {
 		return nil, errors.New("create host function")
 	}
-	return runtime.NewPool(ctx, f.name, f.spec.PoolSize, f.newInstance, f.close)
+	return runtime.NewPool(ctx, f.spec, f.newInstance, f.close)
 }
 
 // close releases what load made; the pool has closed every instance first.

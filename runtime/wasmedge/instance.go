@@ -180,6 +180,11 @@ func (i *instance) view(ptr, n uint32) ([]byte, bool) {
 // View implements runtime.Instance.
 func (i *instance) View(ptr, n uint32) ([]byte, bool) { return i.view(ptr, n) }
 
+// MemorySize implements runtime.Instance.
+func (i *instance) MemorySize() uint64 {
+	return uint64(i.mem.GetPageSize()) * runtime.PageSize
+}
+
 // Alloc implements runtime.Instance.
 func (i *instance) Alloc(ctx context.Context, n uint32) (uint32, error) {
 	if err := i.begin(ctx); err != nil {

@@ -10,6 +10,9 @@
 // own Linker holding WASI preview 1 and the "roadrunner" host module. A
 // reactor's _initialize runs once per instance; a WASI command module (one
 // that exports _start) is refused. Instances are pooled by runtime.NewPool.
+// Each store's Limiter caps its memory at the function's limit
+// (Options.MemoryLimitPages, lowered by FunctionSpec.MaxMemory): a guest's
+// memory.grow past it returns -1.
 //
 // The send and reply imports are host functions closed over their instance:
 // they bounds-check their (ptr, len) arguments in 64-bit arithmetic against

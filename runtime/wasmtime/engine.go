@@ -23,7 +23,8 @@ type Options struct {
 	// means no disk cache.
 	CacheDir string
 	// MemoryLimitPages caps each instance's linear memory, in 64 KiB pages.
-	// Zero means 65536 (4 GiB, the most a 32-bit memory can address).
+	// Zero means 65536 (4 GiB, the most a 32-bit memory can address). A
+	// function's FunctionSpec.MaxMemory lowers it for that function.
 	MemoryLimitPages uint32
 }
 
@@ -137,9 +138,9 @@ func (e *Engine) Load(ctx context.Context, spec runtime.FunctionSpec, host runti
 	if err != nil {
 		return nil, err
 	}
-	limit := e.opts.MemoryLimitPages
-	if limit == 0 {
-		limit = 65536
+	limit, err := runtime.MemoryLimit(spec, e.opts.MemoryLimitPages)
+	if err != nil {
+		return nil, fmt.Errorf("wasmtime: function %s: %w", spec.Name, err)
 	}
 	f := &function{
 		name:          spec.Name,
@@ -148,7 +149,7 @@ func (e *Engine) Load(ctx context.Context, spec runtime.FunctionSpec, host runti
 		eng:           eng,
 		interruptible: !spec.Uninterruptible,
 		bump:          e.bumpEpoch,
-		memLimit:      int64(limit) * 65536,
+		memLimit:      int64(limit) * runtime.PageSize,
 	}
 	fn, err := f.load(ctx, e.opts.CacheDir)
 	if err != nil {

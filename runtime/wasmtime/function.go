@@ -19,7 +19,7 @@ type function struct {
 	spec          runtime.FunctionSpec
 	eng           *wt.Engine
 	interruptible bool
-	memLimit      int64
+	memLimit      int64 // bytes: the store limiter's memory size
 	module        *wt.Module
 	initialize    bool // run _initialize per instance
 	stdout        *output
@@ -58,7 +58,7 @@ func (f *function) load(ctx context.Context, cacheDir string) (runtime.Function,
 			return nil, fmt.Errorf("stderr: %w", err)
 		}
 	}
-	return runtime.NewPool(ctx, f.name, f.spec.PoolSize, f.newInstance, f.close)
+	return runtime.NewPool(ctx, f.spec, f.newInstance, f.close)
 }
 
 // close releases what load made; the pool has closed every instance first.

@@ -182,6 +182,11 @@ func (i *instance) Handle(ctx context.Context, ptr, n uint32) (int32, error) {
 	return res.(int32), nil
 }
 
+// MemorySize implements runtime.Instance.
+func (i *instance) MemorySize() uint64 {
+	return uint64(i.mem.DataSize(i.store))
+}
+
 // Close implements runtime.Instance.
 func (i *instance) Close(ctx context.Context) error {
 	i.unwatch()

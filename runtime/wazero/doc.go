@@ -18,4 +18,10 @@
 // pool replaces it. That check costs guest compute (a CRC32C loop measured
 // 3.7x slower with it); FunctionSpec.Uninterruptible turns it off per
 // function.
+//
+// A function's memory limit (Options.MemoryLimitPages, lowered by
+// FunctionSpec.MaxMemory) is its runtime's WithMemoryLimitPages: a guest's
+// memory.grow past it returns -1. Each instance's memory is a reservation
+// of that limit, committed as it grows, so the limit also sizes the
+// reservations and, with SharedMemory, the slots of the shared file.
 package wazero

@@ -25,7 +25,8 @@ type Options struct {
 	// functions of one Engine).
 	CacheDir string
 	// MemoryLimitPages caps each instance's linear memory, in 64 KiB pages.
-	// Zero means 65536 (4 GiB, the most a 32-bit memory can address).
+	// Zero means 65536 (4 GiB, the most a 32-bit memory can address). A
+	// function's FunctionSpec.MaxMemory lowers it for that function.
 	MemoryLimitPages uint32
 }
 
@@ -89,9 +90,9 @@ func (e *Engine) Load(ctx context.Context, spec runtime.FunctionSpec, host runti
 	if host == nil {
 		return nil, fmt.Errorf("wazero: function %s: nil host", spec.Name)
 	}
-	limit := e.opts.MemoryLimitPages
-	if limit == 0 {
-		limit = 65536
+	limit, err := runtime.MemoryLimit(spec, e.opts.MemoryLimitPages)
+	if err != nil {
+		return nil, fmt.Errorf("wazero: function %s: %w", spec.Name, err)
 	}
 	cfg := wazero.NewRuntimeConfig().
 		WithCompilationCache(e.cache).
@@ -142,7 +143,7 @@ type function struct {
 	modCfg   wazero.ModuleConfig
 	seq      atomic.Uint64
 	names    runtime.NameCache
-	limit    uint32 // the runtime's memory limit, in pages
+	limit    uint32 // the runtime's memory limit, in pages: the engine's, or the function's MaxMemory
 
 	alloc     allocator // every instance's memory comes from it
 	sharedErr error     // why the memory is not shared, if SharedMemory was asked for
@@ -195,7 +196,7 @@ func (f *function) load(ctx context.Context) (*runtime.Pool, error) {
 	if f.spec.SharedMemory {
 		f.alloc.shared, f.sharedErr = newSharedFile(f.name, size+1, f.memoryMax(compiled))
 	}
-	return runtime.NewPool(ctx, f.name, size, f.newInstance, f.close)
+	return runtime.NewPool(ctx, f.spec, f.newInstance, f.close)
 }
 
 // memoryMax is the most bytes the module's memory may grow to: its

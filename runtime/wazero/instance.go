@@ -40,6 +40,13 @@ func (i *instance) Handle(ctx context.Context, ptr, n uint32) (int32, error) {
 	return api.DecodeI32(i.stack[0]), nil
 }
 
+// MemorySize implements runtime.Instance. Grow(0) returns the size in pages
+// (Size is a uint32 of bytes, which a full 4 GiB memory overflows).
+func (i *instance) MemorySize() uint64 {
+	pages, _ := i.mem.Grow(0)
+	return uint64(pages) << 16
+}
+
 // Close implements runtime.Instance.
 func (i *instance) Close(ctx context.Context) error {
 	return i.mod.Close(ctx)
