@@ -117,7 +117,7 @@ func (a *admission) acquire(ctx context.Context, source string, noWait bool, m *
 		a.mu.Unlock()
 		return errNoIdle
 	}
-	if len(a.waiters) >= a.queueMax && !a.makeRoom(source) {
+	if len(a.waiters) >= a.queueMax && !a.makeRoom(source, m) {
 		a.mu.Unlock()
 		m.refused(queueFull)
 		return errQueueFull
@@ -158,7 +158,7 @@ func (a *admission) acquire(ctx context.Context, source string, noWait bool, m *
 // if that is more than source would have with one more: a full queue is
 // shared between sources too. It reports whether there is room now.
 // Under a.mu.
-func (a *admission) makeRoom(source string) bool {
+func (a *admission) makeRoom(source string, m *functionMetrics) bool {
 	if a.queueMax == 0 {
 		return false
 	}
@@ -176,6 +176,7 @@ func (a *admission) makeRoom(source string) bool {
 			a.remove(w)
 			w.decided = true
 			w.result <- errQueueFull
+			m.refused(queueFull)
 			return true
 		}
 	}

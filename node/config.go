@@ -492,27 +492,27 @@ type rawCluster struct {
 }
 
 type rawNode struct {
-	Name              string      `yaml:"name"`
-	HTTP              string      `yaml:"http"`
-	MaxPayload        yaml.Node   `yaml:"max_payload"`
-	MaxDepth          yaml.Node   `yaml:"max_depth"`
-	InvocationTimeout yaml.Node   `yaml:"invocation_timeout"`
-	DrainTimeout      yaml.Node   `yaml:"drain_timeout"`
-	DrainDelay        yaml.Node   `yaml:"drain_delay"`
-	CacheDir          string      `yaml:"cache_dir"`
-	Listen            rawListen   `yaml:"listen"`
-	TCPSend           yaml.Node   `yaml:"tcp_send"`
-	Verify            yaml.Node   `yaml:"verify"`
-	DialTimeout       yaml.Node   `yaml:"dial_timeout"`
-	IOTimeout         yaml.Node   `yaml:"io_timeout"`
-	ReadProgress      yaml.Node   `yaml:"read_progress_timeout"`
-	SockmapPinDir     string      `yaml:"sockmap_pin_dir"`
-	Auth              rawAuth     `yaml:"auth"`
-	HTTPAuth          rawHTTPAuth `yaml:"http_auth"`
-	TLS               rawTLS      `yaml:"tls"`
-	Route             string      `yaml:"route"`
-	Tracing           rawTracing  `yaml:"tracing"`
-	Registry          rawRegistry `yaml:"registry"`
+	Name                string      `yaml:"name"`
+	HTTP                string      `yaml:"http"`
+	MaxPayload          yaml.Node   `yaml:"max_payload"`
+	MaxDepth            yaml.Node   `yaml:"max_depth"`
+	InvocationTimeout   yaml.Node   `yaml:"invocation_timeout"`
+	DrainTimeout        yaml.Node   `yaml:"drain_timeout"`
+	DrainDelay          yaml.Node   `yaml:"drain_delay"`
+	CacheDir            string      `yaml:"cache_dir"`
+	Listen              rawListen   `yaml:"listen"`
+	TCPSend             yaml.Node   `yaml:"tcp_send"`
+	Verify              yaml.Node   `yaml:"verify"`
+	DialTimeout         yaml.Node   `yaml:"dial_timeout"`
+	IOTimeout           yaml.Node   `yaml:"io_timeout"`
+	ReadProgressTimeout yaml.Node   `yaml:"read_progress_timeout"`
+	SockmapPinDir       string      `yaml:"sockmap_pin_dir"`
+	Auth                rawAuth     `yaml:"auth"`
+	HTTPAuth            rawHTTPAuth `yaml:"http_auth"`
+	TLS                 rawTLS      `yaml:"tls"`
+	Route               string      `yaml:"route"`
+	Tracing             rawTracing  `yaml:"tracing"`
+	Registry            rawRegistry `yaml:"registry"`
 }
 
 type rawRegistry struct {
@@ -523,14 +523,14 @@ type rawRegistry struct {
 }
 
 type rawListen struct {
-	Unix      string       `yaml:"unix"`
-	UnixMode  yaml.Node    `yaml:"unix_mode"`
-	UnixGroup string       `yaml:"unix_group"`
-	UnixAllow rawUnixAllow `yaml:"unix_allow"`
-	TCP       string       `yaml:"tcp"`
-	MaxConns  yaml.Node    `yaml:"max_conns"`
-	PerSource yaml.Node    `yaml:"max_conns_per_source"`
-	FirstIn   yaml.Node    `yaml:"first_frame_timeout"`
+	Unix              string       `yaml:"unix"`
+	UnixMode          yaml.Node    `yaml:"unix_mode"`
+	UnixGroup         string       `yaml:"unix_group"`
+	UnixAllow         rawUnixAllow `yaml:"unix_allow"`
+	TCP               string       `yaml:"tcp"`
+	MaxConns          yaml.Node    `yaml:"max_conns"`
+	MaxConnsPerSource yaml.Node    `yaml:"max_conns_per_source"`
+	FirstFrameTimeout yaml.Node    `yaml:"first_frame_timeout"`
 }
 
 type rawUnixAllow struct {
@@ -685,13 +685,13 @@ func (r *rawConfig) config() (*Config, *ConfigError) {
 	if cfg.Node.IOTimeout, err = parseDuration(&r.Node.IOTimeout, "node.io_timeout"); err != nil {
 		return nil, err
 	}
-	if cfg.Node.ReadProgressTimeout, err = parseDuration(&r.Node.ReadProgress, "node.read_progress_timeout"); err != nil {
+	if cfg.Node.ReadProgressTimeout, err = parseDuration(&r.Node.ReadProgressTimeout, "node.read_progress_timeout"); err != nil {
 		return nil, err
 	}
-	if cfg.Node.Listen.MaxConnsPerSource, err = parseInt(&r.Node.Listen.PerSource, "node.listen.max_conns_per_source", 1, MaxListenConns); err != nil {
+	if cfg.Node.Listen.MaxConnsPerSource, err = parseInt(&r.Node.Listen.MaxConnsPerSource, "node.listen.max_conns_per_source", 1, MaxListenConns); err != nil {
 		return nil, err
 	}
-	if cfg.Node.Listen.FirstFrameTimeout, err = parseDuration(&r.Node.Listen.FirstIn, "node.listen.first_frame_timeout"); err != nil {
+	if cfg.Node.Listen.FirstFrameTimeout, err = parseDuration(&r.Node.Listen.FirstFrameTimeout, "node.listen.first_frame_timeout"); err != nil {
 		return nil, err
 	}
 	if cfg.Node.Listen.UnixAllow.UIDs, err = parseIDs(r.Node.Listen.UnixAllow.UIDs, "node.listen.unix_allow.uids"); err != nil {

@@ -48,6 +48,10 @@ functions:
     module: fn.wasm
     pool: 3
     max_payload: 1KiB
+    max_memory: 1MiB
+    recycle_memory: 512KiB
+    queue: 0
+    max_per_source: 2
 `)
 	cfg, err := node.LoadConfig(path)
 	if err != nil {
@@ -62,15 +66,18 @@ functions:
 		DrainTimeout:      node.DefaultDrainTimeout,
 		DrainDelay:        node.DefaultDrainDelay,
 		Listen: node.ListenConfig{
-			UnixMode: node.DefaultUnixMode,
-			UnixGID:  -1,
-			MaxConns: node.DefaultListenConns,
+			UnixMode:          node.DefaultUnixMode,
+			UnixGID:           -1,
+			MaxConns:          node.DefaultListenConns,
+			MaxConnsPerSource: node.DefaultConnsPerSource,
+			FirstFrameTimeout: node.DefaultFirstFrameTimeout,
 		},
-		TCPSend:       transport.MechanismAuto,
-		DialTimeout:   node.DefaultDialTimeout,
-		IOTimeout:     node.DefaultIOTimeout,
-		SockmapPinDir: bpf.DefaultPinDir,
-		Route:         node.RouteNearest,
+		TCPSend:             transport.MechanismAuto,
+		DialTimeout:         node.DefaultDialTimeout,
+		IOTimeout:           node.DefaultIOTimeout,
+		ReadProgressTimeout: node.DefaultReadProgressTimeout,
+		SockmapPinDir:       bpf.DefaultPinDir,
+		Route:               node.RouteNearest,
 	}
 	if !reflect.DeepEqual(cfg.Node, want) {
 		t.Errorf("node = %+v, want %+v", cfg.Node, want)
@@ -80,8 +87,10 @@ functions:
 	}
 	module := filepath.Join(filepath.Dir(path), "fn.wasm")
 	wantFns := []node.FunctionConfig{
-		{Name: "producer", Module: module, Pool: min(goruntime.GOMAXPROCS(0), node.MaxPool), MaxPayload: node.DefaultMaxPayload},
-		{Name: "consumer", Module: module, Pool: 3, MaxPayload: 1024},
+		{Name: "producer", Module: module, Pool: min(goruntime.GOMAXPROCS(0), node.MaxPool), MaxPayload: node.DefaultMaxPayload,
+			RecycleMemory: node.DefaultRecycleMemory, Queue: node.DefaultQueue},
+		{Name: "consumer", Module: module, Pool: 3, MaxPayload: 1024, MaxMemory: 1 << 20, RecycleMemory: 512 << 10,
+			Queue: node.NoQueue, MaxPerSource: 2},
 	}
 	if len(cfg.Functions) != len(wantFns) {
 		t.Fatalf("functions = %+v", cfg.Functions)
@@ -216,11 +225,14 @@ node:
     unix_group: 4321
     tcp: 127.0.0.1:0
     max_conns: 65536
+    max_conns_per_source: 7
+    first_frame_timeout: 3s
   tcp_send: splice
   verify: true
   dial_timeout: 250ms
   io_timeout: 2m
   sockmap_pin_dir: /sys/fs/bpf/rr//a/
+  read_progress_timeout: 2s
 functions:
   - {name: producer, module: fn.wasm}
 peers:
@@ -262,13 +274,17 @@ peers:
 			UnixGID:   4321,
 			TCP:       "127.0.0.1:0",
 			MaxConns:  65536,
+			// Set in the YAML above.
+			MaxConnsPerSource: 7,
+			FirstFrameTimeout: 3 * time.Second,
 		},
-		TCPSend:       transport.MechanismSplice,
-		Verify:        true,
-		DialTimeout:   250 * time.Millisecond,
-		IOTimeout:     2 * time.Minute,
-		SockmapPinDir: "/sys/fs/bpf/rr/a",
-		Route:         node.RouteNearest,
+		TCPSend:             transport.MechanismSplice,
+		Verify:              true,
+		DialTimeout:         250 * time.Millisecond,
+		IOTimeout:           2 * time.Minute,
+		ReadProgressTimeout: 2 * time.Second,
+		SockmapPinDir:       "/sys/fs/bpf/rr/a",
+		Route:               node.RouteNearest,
 	}
 	if !reflect.DeepEqual(cfg.Node, want) {
 		t.Errorf("node =\n%+v, want\n%+v", cfg.Node, want)
@@ -402,7 +418,8 @@ func TestConfigBuiltInGo(t *testing.T) {
 		}
 	})
 	got := n.Config()
-	wantListen := node.ListenConfig{Unix: filepath.Join(wd, "a.sock"), UnixMode: node.DefaultUnixMode, UnixGID: -1, UnixAllow: node.UnixAllow{UIDs: []uint32{1000}}, MaxConns: node.DefaultListenConns}
+	wantListen := node.ListenConfig{Unix: filepath.Join(wd, "a.sock"), UnixMode: node.DefaultUnixMode, UnixGID: -1, UnixAllow: node.UnixAllow{UIDs: []uint32{1000}}, MaxConns: node.DefaultListenConns,
+		MaxConnsPerSource: node.DefaultConnsPerSource, FirstFrameTimeout: node.DefaultFirstFrameTimeout}
 	if !reflect.DeepEqual(got.Node.Listen, wantListen) {
 		t.Errorf("listen = %+v, want %+v", got.Node.Listen, wantListen)
 	}
@@ -517,6 +534,13 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"name not a string", "functions:\n  - name: [a]\n    module: fn.wasm", "functions[0].name", "want a string"},
 		{"interruptible not a bool", "functions:" + fn + "\n    interruptible: yes", "functions[0].interruptible", "want true or false"},
 		{"unknown function field", "functions:" + fn + "\n    poool: 2", "functions[0].poool", "unknown field"},
+		{"max_payload over max_memory", "functions:" + fn + "\n    max_memory: 64MiB", "functions[0].max_payload", "256MiB is not under max_memory 64MiB"},
+		{"max_memory under a page", "functions:" + fn + "\n    max_memory: 1KiB", "functions[0].max_memory", "out of range 64KiB..4GiB"},
+		{"max_memory over 4GiB", "functions:" + fn + "\n    max_memory: 5GiB", "functions[0].max_memory", "out of range 64KiB..4GiB"},
+		{"recycle_memory zero", "functions:" + fn + "\n    recycle_memory: 0", "functions[0].recycle_memory", "out of range"},
+		{"queue negative", "functions:" + fn + "\n    queue: -1", "functions[0].queue", "out of range 0..65536"},
+		{"max_per_source over pool", "functions:" + fn + "\n    pool: 2\n    max_per_source: 3", "functions[0].max_per_source", "out of range 0..2"},
+		{"read_progress_timeout", "node:\n  read_progress_timeout: -1s\nfunctions:" + fn, "node.read_progress_timeout", "not positive"},
 
 		// node.listen
 		{"listen not a mapping", "node:\n  listen: [a]\n" + fns, "node.listen", "want a mapping"},
@@ -540,6 +564,9 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"listen max_conns zero", listen("max_conns: 0"), "node.listen.max_conns", "out of range 1..65536"},
 		{"listen max_conns too big", listen("max_conns: 65537"), "node.listen.max_conns", "out of range 1..65536"},
 		{"listen max_conns words", listen("max_conns: lots"), "node.listen.max_conns", "want an integer"},
+		{"max_conns_per_source over max_conns", listen("max_conns: 10\n    max_conns_per_source: 11"), "node.listen.max_conns_per_source", "out of range 1..10"},
+		{"max_conns_per_source zero", listen("max_conns_per_source: 0"), "node.listen.max_conns_per_source", "out of range"},
+		{"first_frame_timeout", listen("first_frame_timeout: soon"), "node.listen.first_frame_timeout", "want a duration"},
 		{"unix_allow not a mapping", listen("unix_allow: [1000]"), "node.listen.unix_allow", "want a mapping"},
 		{"unknown unix_allow field", listen("unix_allow: {users: [1]}"), "node.listen.unix_allow.users", "unknown field"},
 		{"uids not a list", listen("unix_allow: {uids: 1000}"), "node.listen.unix_allow.uids", "want a list"},

@@ -193,6 +193,8 @@ func (n *Node) compile(ctx context.Context, fc FunctionConfig, m module, abandon
 		// false unless the config says interruptible: false.
 		Uninterruptible: fc.Uninterruptible,
 		SharedMemory:    fc.SharedMemory,
+		MaxMemory:       fc.MaxMemory,
+		RecycleAbove:    fc.RecycleMemory,
 	}
 	// Compiling a large module takes seconds (less from the engine's
 	// compilation cache): say so before, and how long it took after.

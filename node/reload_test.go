@@ -300,7 +300,7 @@ func TestReloadRefused(t *testing.T) {
 // reported (and kept); the rest of the reload is applied.
 func TestReloadRestartFields(t *testing.T) {
 	n := startNode(t, reloadBase, nil)
-	cfg := strings.Replace(reloadBase, "  max_payload: 4MiB\n", "  max_payload: 4MiB\n  http: 127.0.0.1:1\n  invocation_timeout: 7s\n  listen: {max_conns: 7}\n", 1) +
+	cfg := strings.Replace(reloadBase, "  max_payload: 4MiB\n", "  max_payload: 4MiB\n  http: 127.0.0.1:1\n  invocation_timeout: 7s\n  listen: {max_conns: 700}\n", 1) +
 		"  - {name: echo2, module: {{echo}}, pool: 1}\n"
 	r, err := n.reload(t, cfg)
 	if err != nil {

@@ -22,6 +22,13 @@ func (n *Node) setupRemote() error {
 	n.frameLimit = c.maxPayloadOfFunctions()
 	lim := wire.Limits{MaxPayload: n.frameLimit}
 	for _, path := range []transport.Path{transport.PathUnix, transport.PathTCP} {
+		// On the unix path a source is a uid, and the nodes of a host
+		// run as one: a cap per source would cap them all together.
+		// Only the fair sharing of a full listener applies there.
+		perSource := c.Node.Listen.MaxConnsPerSource
+		if path == transport.PathUnix {
+			perSource = c.Node.Listen.MaxConns
+		}
 		srv := transport.NewServer(n, path, &transport.ServerOptions{
 			Limits:    lim,
 			MaxConns:  c.Node.Listen.MaxConns,
@@ -30,7 +37,7 @@ func (n *Node) setupRemote() error {
 			// its share of the listener are bounded.
 			ReadProgressTimeout: c.Node.ReadProgressTimeout,
 			FirstFrameTimeout:   c.Node.Listen.FirstFrameTimeout,
-			MaxConnsPerSource:   c.Node.Listen.MaxConnsPerSource,
+			MaxConnsPerSource:   perSource,
 			Status:              func(err error) int32 { return int32(runtime.CodeOf(err)) },
 			Logger:              n.log,
 			OnRefused:           n.refused,
