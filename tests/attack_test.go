@@ -645,7 +645,8 @@ func runAttack(t *testing.T, name string, s *scene, a attack) {
 
 	// Settled: RSS, fds and goroutines back within the deadline.
 	s.legit.CloseIdleConnections()
-	deadline := time.Now().Add(bounds.settle)
+	settleStart := time.Now()
+	deadline := settleStart.Add(bounds.settle)
 	var after resources
 	for {
 		after, err = s.resources()
@@ -659,7 +660,7 @@ func runAttack(t *testing.T, name string, s *scene, a attack) {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	settleTook := time.Since(deadline.Add(-bounds.settle))
+	settleTook := time.Since(settleStart)
 	logLines := strings.Count(s.b.log.since(mark), "\n")
 
 	// The report first, so that a failed attack still has its numbers.
