@@ -38,7 +38,7 @@ DEMO_SRC := $(filter-out %_test.go,$(wildcard examples/demo/*.go internal/nodepr
 
 .DEFAULT_GOAL := all
 .DELETE_ON_ERROR:
-.PHONY: all build wasm demo docs generate test lint cross test-wasmedge test-container test-tracing bench bench-go bench-smoke generate-guests bench-engines bench-wasmedge cluster-scale clean FORCE check-wasmedge
+.PHONY: all build wasm demo docs generate test lint cross test-wasmedge test-container test-tracing test-attack bench bench-go bench-smoke generate-guests bench-engines bench-wasmedge cluster-scale clean FORCE check-wasmedge
 
 all: build wasm
 
@@ -203,6 +203,15 @@ test-tracing: build/jaeger
 build/jaeger: tests/jaeger/go.mod tests/jaeger/go.sum
 	@mkdir -p $(@D)
 	cd tests/jaeger && $(GO) build -trimpath -o $(CURDIR)/build/jaeger github.com/jaegertracing/jaeger/cmd/jaeger
+
+# The attacks of issue 21 (tests/attack_test.go), each a fixed number of
+# connections and seconds against real rrnode processes on loopback:
+# legitimate calls timed unloaded and during the attack must all succeed
+# within a bound, and the attacked node's RSS, fds, goroutines and log must
+# come back after it. One summary line per attack; RR_ATTACK_OUT=FILE
+# appends them as Markdown rows (docs/BENCHMARKS.md). About 5 minutes.
+test-attack:
+	RR_ATTACK=1 $(GO) test -count=1 -run TestAttack -v -timeout 20m ./tests/
 
 # The container image: the Dockerfile built unchanged with podman and run
 # under the default seccomp profile, privileged, and as two containers over
