@@ -19,7 +19,12 @@ import (
 // behind all of them (ties go to the source served longest ago: turns
 // between sources that hold none); a full queue makes room for a newcomer by refusing
 // the newest waiter of the source with the most waiting. A source alone
-// may use every instance unless perSource caps it.
+// may use every instance unless perSource caps it; while another source
+// is active (holds or waits for an instance, or was given one within
+// reserveWindow), a source that holds one already does not take the last
+// free instance of a pool of two or more: it waits, so that one source
+// cannot hold every instance (with payloads that stall, say) while others
+// call.
 //
 // The uncontended path takes a lock and does not allocate.
 type admission struct {
@@ -32,6 +37,10 @@ type admission struct {
 	sources map[string]sourceState // sources holding or waiting
 	waiters []*waiter              // oldest first
 	grants  uint64                 // instances handed out so far
+	// The sources of the two latest grants to different sources, and
+	// when: whether another source was active lately (reserve).
+	last, prev     string
+	lastAt, prevAt time.Time
 
 	queued atomic.Int64 // len(waiters), for rr_function_queue_length
 }
@@ -76,13 +85,38 @@ func (a *admission) capped(source string) bool {
 	return a.perSource > 0 && a.sources[source].held >= a.perSource
 }
 
-// grant gives source an instance. Under a.mu.
-func (a *admission) grant(source string) {
+// reserveWindow is how long after its last grant a source counts as
+// active for the reserve: long enough to span the gaps between the calls
+// of a steady caller, short enough that a lone source soon has the whole
+// pool again.
+const reserveWindow = time.Second
+
+// grant gives source an instance at now. Under a.mu.
+func (a *admission) grant(source string, now time.Time) {
 	st := a.sources[source]
 	st.held++
 	a.grants++
 	st.last = a.grants
 	a.sources[source] = st
+	if source != a.last {
+		a.prev, a.prevAt = a.last, a.lastAt
+	}
+	a.last, a.lastAt = source, now
+}
+
+// reserved reports whether source must leave the last free instance to
+// other sources (see admission): the pool has two or more instances,
+// source holds one already, one is free, and another source is active.
+// Under a.mu.
+func (a *admission) reserved(source string, now time.Time) bool {
+	if a.size < 2 || a.busy != a.size-1 || a.sources[source].held == 0 {
+		return false
+	}
+	if len(a.sources) > 1 {
+		return true // another source holds or waits
+	}
+	return a.last != source && now.Sub(a.lastAt) < reserveWindow ||
+		a.prev != source && a.prev != "" && now.Sub(a.prevAt) < reserveWindow
 }
 
 // drop lowers source's held and waiting counts by held and waiting,
@@ -104,12 +138,13 @@ func (a *admission) drop(source string, held, waiting int) {
 // With noWait, it fails at once (errNoIdle) rather than wait. waited is
 // how long it queued; 0 if it did not. An admitted delivery must release.
 func (a *admission) acquire(ctx context.Context, source string, noWait bool, m *functionMetrics) error {
+	now := time.Now()
 	a.mu.Lock()
-	if a.busy < a.size && !a.capped(source) {
+	if a.busy < a.size && !a.capped(source) && !a.reserved(source, now) {
 		// A free instance with waiters still queued means those are
-		// capped: this source is not, and takes it.
+		// capped or reserved: this source is neither, and takes it.
 		a.busy++
-		a.grant(source)
+		a.grant(source, now)
 		a.mu.Unlock()
 		return nil
 	}
@@ -129,11 +164,10 @@ func (a *admission) acquire(ctx context.Context, source string, noWait bool, m *
 	a.sources[source] = st
 	a.queued.Store(int64(len(a.waiters)))
 	a.mu.Unlock()
-	start := time.Now()
 	select {
 	case err := <-w.result:
 		if err == nil {
-			m.queueWait.Observe(time.Since(start).Seconds())
+			m.queueWait.Observe(time.Since(now).Seconds())
 		}
 		return err
 	case <-ctx.Done():
@@ -198,16 +232,18 @@ func (a *admission) remove(w *waiter) {
 }
 
 // release ends an admitted delivery from source: its instance goes to the
-// waiter whose source holds the fewest (not capped), then whose source was
-// served longest ago, then the oldest.
+// waiter whose source holds the fewest (not capped or reserved), then
+// whose source was served longest ago, then the oldest.
 func (a *admission) release(source string) {
 	a.mu.Lock()
 	a.drop(source, 1, 0)
 	if len(a.waiters) > 0 {
+		now := time.Now()
+		a.busy-- // as the waiters see it: this instance is free
 		best := -1
 		var bestSt sourceState
 		for i, w := range a.waiters {
-			if a.capped(w.source) {
+			if a.capped(w.source) || a.reserved(w.source, now) {
 				continue
 			}
 			st := a.sources[w.source]
@@ -218,12 +254,13 @@ func (a *admission) release(source string) {
 		if best >= 0 {
 			w := a.waiters[best]
 			a.remove(w)
-			a.grant(w.source)
+			a.busy++
+			a.grant(w.source, now)
 			w.decided = true
 			w.result <- nil
-			a.mu.Unlock()
-			return // the instance passes on: busy is unchanged
 		}
+		a.mu.Unlock()
+		return
 	}
 	a.busy--
 	a.mu.Unlock()

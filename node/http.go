@@ -190,6 +190,14 @@ func (h *httpInvocation) Write(payload []byte) (int, error) {
 	hd.Set("Trailer", HeaderTrace+", "+HeaderError)
 	h.w.WriteHeader(http.StatusOK)
 	h.replied = true
+	// A reply begun before the deadline gets read_progress_timeout to go
+	// out whole, if the deadline is nearer: cut at the deadline, the
+	// caller would read a 200 with half a body.
+	if b := h.body; !b.deadline.IsZero() && b.kill.Err() == nil {
+		if late := time.Now().Add(b.progress); late.After(b.deadline) {
+			b.rc.SetWriteDeadline(late)
+		}
+	}
 	return h.w.Write(payload)
 }
 

@@ -251,3 +251,36 @@ func waitMetric(t *testing.T, n *testNode, series string, want float64) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestReserve: while another source holds an instance, a source that
+// holds one already does not take the last free one: it waits, and a third
+// source's call is served at once.
+func TestReserve(t *testing.T) {
+	cfg := strings.Replace(overloadConfig, "pool: 1, queue: 2", "pool: 3, queue: 8", 1)
+	cfg = strings.Replace(cfg, "read_progress_timeout: 400ms", "read_progress_timeout: 30s", 1)
+	n := startNode(t, cfg, nil)
+	other := stalledUpload(t, n, "127.0.0.3", "echo", 1<<10, 10)
+	first := stalledUpload(t, n, "127.0.0.2", "echo", 1<<10, 10)
+	waitMetric(t, n, `rr_function_invocations_in_flight{function="echo"}`, 2)
+	second := stalledUpload(t, n, "127.0.0.2", "echo", 1<<10, 10)
+	waitMetric(t, n, `rr_function_queue_length{function="echo"}`, 1) // .2 may not take the last instance
+	if r, _ := n.invokeFrom(t, "127.0.0.4", "echo", pattern(100)); r.status != http.StatusOK {
+		t.Fatalf("a third source: status %d: %s", r.status, r.body)
+	}
+	// .2's first call ends: its second takes that instance.
+	if _, err := first.Write(pattern(1<<10 - 10)); err != nil {
+		t.Fatal(err)
+	}
+	if r := answer(t, first); r.status != http.StatusOK {
+		t.Fatalf(".2's first: status %d", r.status)
+	}
+	waitMetric(t, n, `rr_function_queue_length{function="echo"}`, 0)
+	for _, c := range []net.Conn{second, other} {
+		if _, err := c.Write(pattern(1<<10 - 10)); err != nil {
+			t.Fatal(err)
+		}
+		if r := answer(t, c); r.status != http.StatusOK {
+			t.Errorf("status %d: %s", r.status, r.body)
+		}
+	}
+}

@@ -22,9 +22,10 @@ func (n *Node) setupRemote() error {
 	n.frameLimit = c.maxPayloadOfFunctions()
 	lim := wire.Limits{MaxPayload: n.frameLimit}
 	for _, path := range []transport.Path{transport.PathUnix, transport.PathTCP} {
-		// On the unix path a source is a uid, and the nodes of a host
-		// run as one: a cap per source would cap them all together.
-		// Only the fair sharing of a full listener applies there.
+		// On the unix path a source is a process, or a uid where the
+		// peer is in another pid namespace (pods): the nodes of a host
+		// may be one source, which a cap would cap all together. Only
+		// the fair sharing of a full listener applies there.
 		perSource := c.Node.Listen.MaxConnsPerSource
 		if path == transport.PathUnix {
 			perSource = c.Node.Listen.MaxConns

@@ -338,7 +338,7 @@ func TestMaxConnsPerSource(t *testing.T) {
 		sk := &limitSink{}
 		refused := &refusals{}
 		s := startServer(t, transport.PathUnix, sk, &transport.ServerOptions{MaxConnsPerSource: 2, OnRefused: refused.add})
-		want := fmt.Sprintf("uid:%d", os.Getuid())
+		want := fmt.Sprintf("uid:%d/pid:%d", os.Getuid(), os.Getpid())
 		for i := range 2 {
 			roundTrip(t, dialFrom(t, s, ""), []byte{byte(i)})
 			if _, src := sk.lastDelivery(); src != want {

@@ -430,7 +430,8 @@ func (s *Server) dropLocked(c *serverConn) {
 
 // sourceOf names nc's source (Origin.Source): the peer's IP address on a tcp
 // connection; on a unix one, the peer's uid as SO_PEERCRED reports it
-// ("uid:1000"), "unix" where it cannot be read. It returns the credentials
+// and pid ("uid:1000/pid:4242"; the uid alone when the pid is in a pid
+// namespace this process does not see), "unix" where it cannot be read. It returns the credentials
 // read, for UnixAllow.
 func sourceOf(nc net.Conn) (string, *peerCredResult) {
 	if isUnix(nc) {
@@ -438,7 +439,13 @@ func sourceOf(nc net.Conn) (string, *peerCredResult) {
 		if err != nil {
 			return "unix", &peerCredResult{err: err}
 		}
-		return "uid:" + strconv.FormatUint(uint64(cred.uid), 10), &peerCredResult{cred: cred}
+		src := "uid:" + strconv.FormatUint(uint64(cred.uid), 10)
+		if cred.pid > 0 {
+			// The process, where this process's pid namespace sees it:
+			// nodes of one host run as one uid, each its own source.
+			src += "/pid:" + strconv.FormatInt(int64(cred.pid), 10)
+		}
+		return src, &peerCredResult{cred: cred}
 	}
 	switch a := nc.RemoteAddr().(type) {
 	case *net.TCPAddr:

@@ -21,9 +21,10 @@ type Origin struct {
 	Remote string
 	// Source names who is behind a Server's connection, for limits that
 	// must be shared fairly: the peer's IP address on the tcp path
-	// ("192.0.2.7", "2001:db8::7"), the uid its process ran as when it
-	// connected on the unix path (SO_PEERCRED: "uid:1000"; "unix" where
-	// that cannot be read). Connections of one source share
+	// ("192.0.2.7", "2001:db8::7"), the uid and pid of its process when it
+	// connected on the unix path (SO_PEERCRED: "uid:1000/pid:4242"; the
+	// uid alone, "uid:1000", for a process in a pid namespace this one
+	// does not see; "unix" where the credentials cannot be read). Connections of one source share
 	// ServerOptions.MaxConnsPerSource. "" on the memory path.
 	Source string
 	// Mechanism is what carried the payload into the view, set once fill
