@@ -34,9 +34,9 @@ type admission struct {
 
 	mu      sync.Mutex
 	busy    int
-	sources map[string]sourceState // sources holding or waiting
-	waiters []*waiter              // oldest first
-	grants  uint64                 // instances handed out so far
+	sources map[string]*sourceState // sources seen lately (see grant)
+	waiters []*waiter               // oldest first
+	grants  uint64                  // instances handed out so far
 	// The sources of the two latest grants to different sources, and
 	// when: whether another source was active lately (reserve).
 	last, prev     string
@@ -45,8 +45,10 @@ type admission struct {
 	queued atomic.Int64 // len(waiters), for rr_function_queue_length
 }
 
-// sourceState is what one source holds and waits for. Values, not
-// pointers, so that a source coming and going does not allocate.
+// sourceState is what one source holds and waits for. A source's state
+// stays in the map when it holds and waits for nothing (until the map
+// grows past maxIdleSources), so that a source that comes and goes
+// allocates once and costs one map lookup per delivery.
 type sourceState struct {
 	held, waiting int
 	last          uint64 // admission.grants when it was last given an instance
@@ -73,7 +75,7 @@ const (
 )
 
 func newAdmission(fc *FunctionConfig) *admission {
-	a := &admission{size: fc.Pool, perSource: fc.MaxPerSource, sources: map[string]sourceState{}}
+	a := &admission{size: fc.Pool, perSource: fc.MaxPerSource, sources: map[string]*sourceState{}}
 	if fc.Queue > 0 {
 		a.queueMax = fc.Queue
 	}
@@ -82,7 +84,54 @@ func newAdmission(fc *FunctionConfig) *admission {
 
 // capped reports whether source holds all perSource allows. Under a.mu.
 func (a *admission) capped(source string) bool {
-	return a.perSource > 0 && a.sources[source].held >= a.perSource
+	return a.perSource > 0 && a.state(source).held >= a.perSource
+}
+
+// maxIdleSources bounds the states kept for sources that hold and wait
+// for nothing.
+const maxIdleSources = 256
+
+// none is the state of a source not in the map.
+var none sourceState
+
+// state is source's state; none (not to be written) if it has none.
+// Under a.mu.
+func (a *admission) state(source string) *sourceState {
+	if st := a.sources[source]; st != nil {
+		return st
+	}
+	return &none
+}
+
+// add returns source's state, made if it has none. Under a.mu.
+func (a *admission) add(source string) *sourceState {
+	st := a.sources[source]
+	if st == nil {
+		if len(a.sources) >= maxIdleSources {
+			for s, x := range a.sources {
+				if x.held <= 0 && x.waiting <= 0 {
+					delete(a.sources, s)
+				}
+			}
+		}
+		st = &sourceState{}
+		a.sources[source] = st
+	}
+	return st
+}
+
+// active is how many sources hold or wait for an instance, up to 2.
+// Under a.mu.
+func (a *admission) active() int {
+	n := 0
+	for _, st := range a.sources {
+		if st.held > 0 || st.waiting > 0 {
+			if n++; n == 2 {
+				break
+			}
+		}
+	}
+	return n
 }
 
 // reserveWindow is how long after its last grant a source counts as
@@ -93,11 +142,10 @@ const reserveWindow = time.Second
 
 // grant gives source an instance at now. Under a.mu.
 func (a *admission) grant(source string, now time.Time) {
-	st := a.sources[source]
+	st := a.add(source)
 	st.held++
 	a.grants++
 	st.last = a.grants
-	a.sources[source] = st
 	if source != a.last {
 		a.prev, a.prevAt = a.last, a.lastAt
 	}
@@ -109,36 +157,33 @@ func (a *admission) grant(source string, now time.Time) {
 // source holds one already, one is free, and another source is active.
 // Under a.mu.
 func (a *admission) reserved(source string, now time.Time) bool {
-	if a.size < 2 || a.busy != a.size-1 || a.sources[source].held == 0 {
+	if a.size < 2 || a.busy != a.size-1 || a.state(source).held == 0 {
 		return false
 	}
-	if len(a.sources) > 1 {
+	if a.active() > 1 {
 		return true // another source holds or waits
 	}
 	return a.last != source && now.Sub(a.lastAt) < reserveWindow ||
 		a.prev != source && a.prev != "" && now.Sub(a.prevAt) < reserveWindow
 }
 
-// drop lowers source's held and waiting counts by held and waiting,
-// forgetting a source left with neither. Under a.mu.
+// drop lowers source's held and waiting counts by held and waiting.
+// Under a.mu.
 func (a *admission) drop(source string, held, waiting int) {
-	st := a.sources[source]
-	st.held -= held
-	st.waiting -= waiting
-	if st.held <= 0 && st.waiting <= 0 {
-		delete(a.sources, source)
-		return
+	if st := a.sources[source]; st != nil {
+		st.held -= held
+		st.waiting -= waiting
 	}
-	a.sources[source] = st
 }
 
 // acquire admits a delivery from source, waiting in the queue until an
 // instance is free, ctx ends (errQueueDeadline, or ctx's error if it was
 // canceled, not timed out) or a newcomer takes its place (errQueueFull).
-// With noWait, it fails at once (errNoIdle) rather than wait. waited is
-// how long it queued; 0 if it did not. An admitted delivery must release.
-func (a *admission) acquire(ctx context.Context, source string, noWait bool, m *functionMetrics) error {
-	now := time.Now()
+// With noWait, it fails at once (errNoIdle) rather than wait.
+// An admitted delivery must release.
+// now is the time of the call: the caller has it already (the clock is not
+// free on every machine).
+func (a *admission) acquire(ctx context.Context, source string, noWait bool, m *functionMetrics, now time.Time) error {
 	a.mu.Lock()
 	if a.busy < a.size && !a.capped(source) && !a.reserved(source, now) {
 		// A free instance with waiters still queued means those are
@@ -159,9 +204,7 @@ func (a *admission) acquire(ctx context.Context, source string, noWait bool, m *
 	}
 	w := &waiter{source: source, result: make(chan error, 1)}
 	a.waiters = append(a.waiters, w)
-	st := a.sources[source]
-	st.waiting++
-	a.sources[source] = st
+	a.add(source).waiting++
 	a.queued.Store(int64(len(a.waiters)))
 	a.mu.Unlock()
 	select {
@@ -202,7 +245,7 @@ func (a *admission) makeRoom(source string, m *functionMetrics) bool {
 			heaviest, most = s, st.waiting
 		}
 	}
-	if most <= a.sources[source].waiting+1 {
+	if most <= a.state(source).waiting+1 {
 		return false
 	}
 	for i := len(a.waiters) - 1; i >= 0; i-- {
@@ -246,9 +289,9 @@ func (a *admission) release(source string) {
 			if a.capped(w.source) || a.reserved(w.source, now) {
 				continue
 			}
-			st := a.sources[w.source]
+			st := a.state(w.source)
 			if best < 0 || st.held < bestSt.held || st.held == bestSt.held && st.last < bestSt.last {
-				best, bestSt = i, st
+				best, bestSt = i, *st
 			}
 		}
 		if best >= 0 {

@@ -411,7 +411,7 @@ func (n *Node) admit(inv *invocation, name string) (*function, error) {
 	if f == nil {
 		return nil, nil
 	}
-	if err := f.adm.acquire(inv.ctx, inv.source, false, &f.metrics); err != nil {
+	if err := f.adm.acquire(inv.ctx, inv.source, false, &f.metrics, time.Now()); err != nil {
 		f.metrics.invocations[codeIndex(err)].Inc()
 		n.release(f)
 		return nil, err

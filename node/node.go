@@ -480,7 +480,7 @@ func (n *Node) deliver(inv *invocation, to string, size uint64, fill func(dst []
 		admitted := inv.admitted == f // by the caller: see invocation.admitted
 		inv.admitted = nil
 		if !admitted {
-			err = f.adm.acquire(inv.ctx, inv.source, onChain, &f.metrics)
+			err = f.adm.acquire(inv.ctx, inv.source, onChain, &f.metrics, start)
 		}
 		if err == nil {
 			inv.chain = append(inv.chain, f.name)

@@ -187,9 +187,10 @@ func TestQueueFull(t *testing.T) {
 // freed instance goes to the source that holds none.
 func TestFairAdmission(t *testing.T) {
 	cfg := strings.Replace(overloadConfig, "queue: 2", "queue: 8", 1)
+	cfg = strings.Replace(cfg, "read_progress_timeout: 400ms", "read_progress_timeout: 1s", 1)
 	n := startNode(t, cfg, nil)
 	// Source .2 holds the instance and queues three more, each a body
-	// that stalls (400 ms each, one after another if served first).
+	// that stalls (1 s each, one after another if served first).
 	var stallers []net.Conn
 	for i := range 4 {
 		stallers = append(stallers, stalledUpload(t, n, "127.0.0.2", "echo", 1<<10, 10))
@@ -199,8 +200,8 @@ func TestFairAdmission(t *testing.T) {
 	if r.status != http.StatusOK {
 		t.Fatalf("the other source: status %d: %s", r.status, r.body)
 	}
-	// Served after the first stall (400 ms), not after all four (1.6 s).
-	if took > 1200*time.Millisecond {
+	// Served after the first stall (1 s), not after all four (4 s).
+	if took > 2500*time.Millisecond {
 		t.Errorf("the other source waited %s: behind .2's queued calls", took)
 	}
 	for _, c := range stallers {
