@@ -886,6 +886,11 @@ func parseMode(n *yaml.Node, field string) (fs.FileMode, *ConfigError) {
 }
 
 func parseSize(n *yaml.Node, field string) (uint64, *ConfigError) {
+	return parseSizeIn(n, field, 1, MaxPayloadLimit-1, "a limit is at least 1 B and under 4GiB (ABI lengths are u32)")
+}
+
+// parseSizeIn parses a size in [lo, hi]; outside, the error says why.
+func parseSizeIn(n *yaml.Node, field string, lo, hi uint64, why string) (uint64, *ConfigError) {
 	if absent(n) {
 		return 0, nil
 	}
@@ -896,8 +901,8 @@ func parseSize(n *yaml.Node, field string) (uint64, *ConfigError) {
 	if err != nil {
 		return 0, &ConfigError{Field: field, Err: fmt.Errorf("%w (line %d); want a size: %s (%s)", err, n.Line, bytesize.Grammar, bytesize.Doc)}
 	}
-	if v == 0 || uint64(v) >= MaxPayloadLimit {
-		return 0, &ConfigError{Field: field, Err: fmt.Errorf("%s is out of range: a limit is at least 1 B and under 4GiB (ABI lengths are u32)", n.Value)}
+	if v < 0 || uint64(v) < lo || uint64(v) > hi {
+		return 0, &ConfigError{Field: field, Err: fmt.Errorf("%s is out of range: %s", n.Value, why)}
 	}
 	return uint64(v), nil
 }
@@ -1185,23 +1190,10 @@ func (f *FunctionConfig) checkLimits(field string, bad func(field, format string
 	return nil
 }
 
-// parseMemory parses a memory size: like a payload size, but 4GiB (a whole
-// 32-bit memory) included.
+// parseMemory parses a memory size: like a payload size, but 64KiB (a
+// page) to 4GiB (a whole 32-bit memory).
 func parseMemory(n *yaml.Node, field string) (uint64, *ConfigError) {
-	if absent(n) {
-		return 0, nil
-	}
-	if n.Kind != yaml.ScalarNode {
-		return 0, &ConfigError{Field: field, Err: fmt.Errorf("a list or mapping (line %d); want a size: %s (%s)", n.Line, bytesize.Grammar, bytesize.Doc)}
-	}
-	v, err := bytesize.Parse(n.Value)
-	if err != nil {
-		return 0, &ConfigError{Field: field, Err: fmt.Errorf("%w (line %d); want a size: %s (%s)", err, n.Line, bytesize.Grammar, bytesize.Doc)}
-	}
-	if v < wasmPage || uint64(v) > MaxMemoryLimit {
-		return 0, &ConfigError{Field: field, Err: fmt.Errorf("%s is out of range 64KiB..4GiB", n.Value)}
-	}
-	return uint64(v), nil
+	return parseSizeIn(n, field, wasmPage, MaxMemoryLimit, "want 64KiB..4GiB")
 }
 
 // checkAuth validates the authentication fields, and refuses what would
