@@ -116,8 +116,8 @@ func benchNode(b *testing.B, eng runtime.Engine, name, config string) *node.Node
 // transfer through a socket instead of one copy.
 func benchSendOn(b *testing.B, eng runtime.Engine, module string, size int, interruptible, unixPath bool) {
 	const head = "node:\n  max_payload: 128MiB\n  invocation_timeout: 1h\n  cache_dir: %s\n"
-	src := fmt.Sprintf("  - {name: src, module: %s, pool: 1, interruptible: %v}\n", module, interruptible)
-	sink := fmt.Sprintf("  - {name: sink, module: %s, pool: 1, interruptible: %v}\n", module, interruptible)
+	src := fmt.Sprintf("  - {name: src, module: %s, pool: 1, interruptible: %v, recycle_memory: 4GiB}\n", module, interruptible)
+	sink := fmt.Sprintf("  - {name: sink, module: %s, pool: 1, interruptible: %v, recycle_memory: 4GiB}\n", module, interruptible)
 	var n *node.Node
 	if !unixPath {
 		n = benchNode(b, eng, "node", fmt.Sprintf(head, cacheDir)+"functions:\n"+src+sink)
@@ -188,7 +188,7 @@ func BenchmarkRoute(b *testing.B) {
 
 func benchRoute(b *testing.B, module, mode string, size int) {
 	const head = "node:\n  name: %s\n  max_payload: 128MiB\n  invocation_timeout: 1h\n  cache_dir: %s\n"
-	sink := fmt.Sprintf("  - {name: sink, module: %s, pool: 1}\n", module)
+	sink := fmt.Sprintf("  - {name: sink, module: %s, pool: 1, recycle_memory: 4GiB}\n", module)
 	dir := b.TempDir()
 	back := func(name, listen string) {
 		n := benchNode(b, nil, name, fmt.Sprintf(head, name, cacheDir)+"  listen: {"+listen+"}\nfunctions:\n"+sink)
@@ -200,7 +200,7 @@ func benchRoute(b *testing.B, module, mode string, size int) {
 			go n.ServeTransport(path, ln)
 		}
 	}
-	src := fmt.Sprintf(head, "front", cacheDir) + fmt.Sprintf("functions:\n  - {name: src, module: %s, pool: 1}\n", module)
+	src := fmt.Sprintf(head, "front", cacheDir) + fmt.Sprintf("functions:\n  - {name: src, module: %s, pool: 1, recycle_memory: 4GiB}\n", module)
 	sock := func(name string) string { return filepath.Join(dir, name+".sock") }
 	switch mode {
 	case "static":

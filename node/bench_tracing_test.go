@@ -73,8 +73,8 @@ func BenchmarkTracing(b *testing.B) {
 // sink it reaches over the unix path), each with the tracing section.
 func benchTracedNodes(b *testing.B, module, tracing string, unixPath bool) *node.Node {
 	head := fmt.Sprintf("node:\n  max_payload: 128MiB\n  invocation_timeout: 1h\n  cache_dir: %s\n", cacheDir) + tracing
-	src := fmt.Sprintf("  - {name: src, module: %s, pool: 1}\n", module)
-	sink := fmt.Sprintf("  - {name: sink, module: %s, pool: 1}\n", module)
+	src := fmt.Sprintf("  - {name: src, module: %s, pool: 1, recycle_memory: 4GiB}\n", module)
+	sink := fmt.Sprintf("  - {name: sink, module: %s, pool: 1, recycle_memory: 4GiB}\n", module)
 	if !unixPath {
 		return benchNode(b, nil, "node", head+"functions:\n"+src+sink)
 	}

@@ -452,6 +452,7 @@ func (s *sender) jsonNode(ctx context.Context, req *agentRequest) (*node.Node, e
 	for i := range max(1, req.Pairs) {
 		cfg.Functions = append(cfg.Functions, node.FunctionConfig{
 			Name: "jsrc" + strconv.Itoa(i), Module: req.Module, Pool: 1, Uninterruptible: true,
+			RecycleMemory: node.MaxMemoryLimit, // a benchmark measures transfers, not instantiations
 		})
 	}
 	var eng runtime.Engine

@@ -102,7 +102,7 @@ func (e *env) nodeHead(name string) string {
 func fnLines(prefix, module string, pairs int) string {
 	var b strings.Builder
 	for i := range pairs {
-		fmt.Fprintf(&b, "  - {name: %s%d, module: %q, pool: 1, interruptible: false}\n", prefix, i, module)
+		fmt.Fprintf(&b, "  - {name: %s%d, module: %q, pool: 1, interruptible: false, recycle_memory: 4GiB}\n", prefix, i, module)
 	}
 	return b.String()
 }
