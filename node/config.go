@@ -47,7 +47,7 @@ import (
 //	      gids: []
 //	    tcp: 0.0.0.0:7070        # host:port; "" = no tcp listener
 //	    max_conns: 1024          # per listener, 1..65536
-//	    max_conns_per_source: 128 # per source (a tcp peer's IP, a unix peer's uid), 1..max_conns
+//	    max_conns_per_source: 128 # per tcp peer IP, 1..max_conns (unix: not capped)
 //	    first_frame_timeout: 10s # a connection's first frame (or HELLO) complete within this of accept
 //	  auth:                      # peers prove a shared key on the unix and tcp paths
 //	    keys: keys               # one key a line; the first signs, all verify
@@ -264,11 +264,12 @@ type ListenConfig struct {
 	UnixAllow UnixAllow // peer credentials the unix listener accepts
 	TCP       string    // host:port of the tcp path; "" = none; port 0 picks a free one
 	MaxConns  int       // connections per listener; default: DefaultListenConns
-	// MaxConnsPerSource is the most connections one source (a tcp peer's
-	// IP address, a unix peer's uid) may hold on a listener; default:
-	// DefaultConnsPerSource, at most MaxConns. A full listener also makes
-	// room for a lighter source by closing an idle connection of the
-	// heaviest.
+	// MaxConnsPerSource is the most connections one source (a peer's IP
+	// address) may hold on the tcp listener; default:
+	// DefaultConnsPerSource, at most MaxConns. The unix listener does not
+	// cap its sources (processes, or uids: the nodes of a host may be one).
+	// A full listener of either path makes room for a lighter source by
+	// closing an idle connection of the heaviest.
 	MaxConnsPerSource int
 	// FirstFrameTimeout closes a connection that has not completed its
 	// first frame (or HELLO) this long after accept; default:

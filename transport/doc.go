@@ -30,9 +30,12 @@
 // hold: each read of a frame must make progress
 // ([ServerOptions].ReadProgressTimeout), a header must be whole soon after
 // its first byte, a connection must send its first frame soon after
-// accept, and a source (an IP address, a unix peer's uid: [Origin].Source)
-// holds at most MaxConnsPerSource connections; a full listener evicts an
-// idle connection of its heaviest source for another's. [ListenUnix] makes a unix path socket with a given
+// accept, and a source (an IP address, a unix peer's process:
+// [Origin].Source) holds at most MaxConnsPerSource connections; a full
+// listener evicts an idle connection of its heaviest source for
+// another's.
+//
+// [ListenUnix] makes a unix path socket with a given
 // mode, replacing a stale one and refusing to take a live one;
 // [ServerOptions].UnixAllow narrows who may connect to it further, by the
 // uid and gid the kernel recorded of the connecting process.
