@@ -38,12 +38,25 @@ type earlyIngress struct {
 	stopOnce   sync.Once
 
 	srv    *http.Server
+	early  net.Listener  // the early server's phase
 	served chan struct{} // closed when srv.Serve has returned
+
+	// busy tracks the early server's connections that are new (no
+	// request read yet) or active: net/http closes such a connection
+	// without an answer if it reads its request after Shutdown began, so
+	// hand waits for them first.
+	mu      sync.Mutex
+	busy    map[net.Conn]bool
+	settled chan struct{} // closed (and replaced) when busy empties
 }
 
 // earlyShutdownTimeout bounds how long the hand-over waits for the
 // answers the early server is writing.
 const earlyShutdownTimeout = 5 * time.Second
+
+// earlySettleTimeout bounds how long the hand-over waits for the early
+// server's new connections to send their requests.
+const earlySettleTimeout = time.Second
 
 // startEarlyIngress serves ln with the start-up answers until hand or
 // close.
@@ -56,15 +69,18 @@ func startEarlyIngress(ln net.Listener, log *slog.Logger) *earlyIngress {
 		served:     make(chan struct{}),
 	}
 	go e.accept()
+	e.busy, e.settled = map[net.Conn]bool{}, make(chan struct{})
 	e.srv = &http.Server{
 		Handler:           http.HandlerFunc(serveStarting),
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Second, // idle connections go before the hand-over does
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ConnState:         e.track,
 	}
+	e.early = e.phase(false)
 	go func() {
 		defer close(e.served)
-		e.srv.Serve(e.phase(false))
+		e.srv.Serve(e.early)
 	}()
 	return e
 }
@@ -89,14 +105,62 @@ func (e *earlyIngress) accept() {
 // hand ends the early server (it finishes the answers it is writing, up
 // to earlyShutdownTimeout, and closes its idle connections) and returns
 // the listener the node's server is to serve: the same socket.
+//
+// A connection the early server accepted and has not read a request from
+// yet would be closed unanswered by Shutdown (net/http drops a request it
+// reads once shutting down): the early server stops accepting, answers
+// with Connection: close from then on, and its new and active
+// connections are waited for (they are answered and closed) before
+// Shutdown closes the rest.
 func (e *earlyIngress) hand(ctx context.Context) net.Listener {
 	ctx, cancel := context.WithTimeout(ctx, earlyShutdownTimeout)
 	defer cancel()
+	e.early.Close()
+	e.srv.SetKeepAlivesEnabled(false)
+	// A connection whose client sends nothing stays new: it does not
+	// hold the node back for long.
+	wctx, wcancel := context.WithTimeout(ctx, earlySettleTimeout)
+	e.waitSettled(wctx)
+	wcancel()
 	if err := e.srv.Shutdown(ctx); err != nil {
 		e.srv.Close()
 	}
 	<-e.served
 	return e.phase(true)
+}
+
+// track is the early server's ConnState: it keeps busy.
+func (e *earlyIngress) track(c net.Conn, st http.ConnState) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch st {
+	case http.StateNew, http.StateActive:
+		e.busy[c] = true
+	default:
+		delete(e.busy, c)
+		if len(e.busy) == 0 {
+			close(e.settled)
+			e.settled = make(chan struct{})
+		}
+	}
+}
+
+// waitSettled waits until the early server has no new or active
+// connection, or ctx ends.
+func (e *earlyIngress) waitSettled(ctx context.Context) {
+	for {
+		e.mu.Lock()
+		n, settled := len(e.busy), e.settled
+		e.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		select {
+		case <-settled:
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // close ends the early server and closes the listener: a start that
