@@ -167,7 +167,9 @@ func TestStalledPayload(t *testing.T) {
 // every quarter of ReadProgressTimeout and in all several times it, is
 // delivered whole.
 func TestTricklingPayload(t *testing.T) {
-	const progress = 400 * time.Millisecond
+	// A loaded CI machine may delay the writer: each gap leaves it three
+	// quarters of the timeout.
+	const progress = time.Second
 	for _, path := range socketPaths {
 		t.Run(path.String(), func(t *testing.T) {
 			sk := &limitSink{}
@@ -202,9 +204,11 @@ func TestTricklingPayload(t *testing.T) {
 // ReadProgressTimeout, is cut IOTimeout after its first byte (slow_header),
 // on a connection that completed a frame before.
 func TestSlowHeader(t *testing.T) {
+	// Each byte comes half the progress timeout after the last: a delay
+	// of the writer up to that much still makes a slow header, not a stall.
 	const (
-		progress = 400 * time.Millisecond
-		ioTime   = time.Second
+		progress = time.Second
+		ioTime   = 2500 * time.Millisecond
 	)
 	for _, path := range socketPaths {
 		t.Run(path.String(), func(t *testing.T) {

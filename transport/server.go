@@ -227,6 +227,10 @@ type Server struct {
 	open    int                      // conns not evicted: what MaxConns bounds
 	sources map[string]*source       // the conns not evicted, by source
 	closing bool
+	// idleSeq orders connections by when they last went idle (for
+	// eviction, the longest idle first): a counter, not a clock read per
+	// frame.
+	idleSeq uint64
 	wg      sync.WaitGroup
 }
 
@@ -356,6 +360,8 @@ func (s *Server) admit(nc net.Conn) bool {
 		s.dropLocked(victim)
 	}
 	c := s.newConn(nc, src, cred)
+	s.idleSeq++
+	c.idleSince = s.idleSeq
 	s.conns[c] = struct{}{}
 	s.open++
 	sc := s.sources[src]
@@ -401,7 +407,7 @@ func (s *Server) victimLocked(held int) *serverConn {
 			if c.phase.Load() != phaseIdle {
 				continue
 			}
-			if best == nil || !c.framed && best.framed || c.framed == best.framed && c.idleSince.Before(best.idleSince) {
+			if best == nil || !c.framed && best.framed || c.framed == best.framed && c.idleSince < best.idleSince {
 				best = c
 			}
 		}

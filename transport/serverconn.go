@@ -35,9 +35,9 @@ type serverConn struct {
 	// s.mu, by making it phaseEvicted; the connection moves on to a frame
 	// only if it is still phaseIdle.
 	phase     atomic.Uint32
-	src       *source   // guarded by s.mu: its source's entry, nil once out of the counts
-	framed    bool      // guarded by s.mu: a frame (or the authenticated HELLO) was completed
-	idleSince time.Time // guarded by s.mu: when the last frame was answered (accept before)
+	src       *source // guarded by s.mu: its source's entry, nil once out of the counts
+	framed    bool    // guarded by s.mu: a frame (or the authenticated HELLO) was completed
+	idleSince uint64  // guarded by s.mu: Server.idleSeq when the last frame was answered (or accept)
 
 	hdr   [wire.HeaderSize]byte
 	name  [wire.MaxNameLen]byte
@@ -119,7 +119,7 @@ const (
 
 func (s *Server) newConn(nc net.Conn, src string, cred *peerCredResult) *serverConn {
 	now := time.Now()
-	c := &serverConn{s: s, nc: nc, sock: nc, peer: remote(nc), accepted: now, idleSince: now, cred: cred}
+	c := &serverConn{s: s, nc: nc, sock: nc, peer: remote(nc), accepted: now, cred: cred}
 	if s.tls != nil {
 		c.tls = tls.Server(nc, s.tls)
 		c.nc = c.tls
@@ -445,7 +445,8 @@ func (c *serverConn) idle(framed bool) bool {
 	c.busy = false
 	if framed {
 		c.framed = true
-		c.idleSince = time.Now()
+		c.s.idleSeq++
+		c.idleSince = c.s.idleSeq
 	}
 	return !c.s.closing && c.phase.Load() != phaseEvicted
 }
