@@ -173,7 +173,7 @@ func newMetrics(o *Options) (*metrics, error) {
 	}, []string{"function", "reason"})
 	m.aborted = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "rr_transfers_aborted_total",
-		Help: "Transfers into a function's memory (an HTTP body, a frame's payload) aborted before they landed, by path and reason: stalled (no byte for node.read_progress_timeout), truncated (the sender went away), deadline (the invocation's deadline passed), timeout. The instance is released at once, and replaced if its memory grew past recycle_memory.",
+		Help: "Transfers into a function's memory (an HTTP body, a frame's payload) aborted before they landed, by path and reason: stalled (no byte for node.read_progress_timeout), truncated (the sender went away), deadline (the invocation's deadline passed while an HTTP body was read), io (any other error). The instance is released at once, and replaced if its memory grew past recycle_memory.",
 	}, []string{"path", "reason"})
 	m.functions = newFunctionsCollector()
 	m.peerConns = newPeerConnsCollector()
