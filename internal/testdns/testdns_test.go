@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -219,10 +220,24 @@ func TestStopResume(t *testing.T) {
 }
 
 func TestStartOn(t *testing.T) {
-	srv := StartOn(t, "127.0.0.1:0")
-	// A fixed address: the port srv has, once srv no longer holds it.
-	addr := srv.Addr()
-	srv.Stop()
+	// A fixed address: the port a server had, once it no longer holds
+	// it. Another process (CI runs test packages side by side) may take
+	// that port in between: then the next port is tried.
+	var addr string
+	for attempt := 0; ; attempt++ {
+		srv := StartOn(t, "127.0.0.1:0")
+		addr = srv.Addr()
+		srv.Stop()
+		pc, ln, err := listen(addr)
+		if err == nil {
+			pc.Close()
+			ln.Close()
+			break
+		}
+		if attempt == 10 || !errors.Is(err, syscall.EADDRINUSE) {
+			t.Fatal(err)
+		}
+	}
 	fixed := StartOn(t, addr)
 	if fixed.Addr() != addr {
 		t.Fatalf("StartOn(%s).Addr() = %s", addr, fixed.Addr())
